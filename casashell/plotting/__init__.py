@@ -1,0 +1,195 @@
+"""Plotting helpers shared by plotants and plotms.
+
+matplotlib is imported only inside the functions here, so importing this
+package is cheap.
+
+Figures are made without pyplot (a plain ``Figure`` on an Agg canvas) unless
+a window was asked for and a display exists; then pyplot with the QtAgg
+backend is used so the window has matplotlib's navigation toolbar (zoom,
+pan, home, save).
+
+The last figure a task drew is kept in :data:`LAST` (``task``, ``figure``,
+``info``), so scripts and tests can inspect what was plotted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+#: the last plot drawn by a task: {'task': name, 'figure': Figure, 'info': dict}
+LAST: dict = {}
+
+
+def last_plot() -> dict:
+    """The last plot a task drew: ``{'task', 'figure', 'info'}`` (empty if none)."""
+    return LAST
+
+
+def display_available() -> bool:
+    """Is there a screen to open a window on (and did the user not say nogui)?"""
+    try:
+        from ..config import current
+        cfg = current()
+        if getattr(cfg, "nogui", False) or getattr(cfg, "agg", False):
+            return False
+    except Exception:  # noqa: BLE001 - configuration is optional here
+        pass
+    if os.environ.get("QT_QPA_PLATFORM", "") == "offscreen":
+        return True  # tests: a real Qt window, drawn off screen
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _qt_pyplot():
+    """pyplot switched to the QtAgg backend, or None when that is impossible."""
+    try:
+        import matplotlib
+        import matplotlib.pyplot as plt
+        if "qt" not in matplotlib.get_backend().lower():
+            plt.switch_backend("QtAgg")
+        return plt
+    except Exception:  # noqa: BLE001 - no Qt binding or no display
+        return None
+
+
+def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False):
+    """A new figure; ``(figure, interactive)``.
+
+    With ``showgui`` and a display, the figure belongs to a Qt window (shown
+    by :func:`show`); otherwise it is an off-screen Agg figure.  A GUI that
+    cannot be had is one WARN line, and the figure is still made.
+    """
+    from ..logsink import casalog
+    if showgui:
+        if display_available():
+            plt = _qt_pyplot()
+            if plt is not None:
+                fig = plt.figure(figsize=figsize, dpi=dpi)
+                return fig, True
+            casalog.post("showgui=True but the Qt backend (PyQt5) cannot be loaded; "
+                         "drawing off screen", "WARN")
+        else:
+            casalog.post("no display (or nogui/agg is set): the plot is drawn off screen")
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig, False
+
+
+def show(fig) -> None:
+    """Open the window of an interactive figure without blocking the shell."""
+    try:
+        fig.canvas.draw_idle()
+        fig.show()
+        import matplotlib.pyplot as plt
+        plt.pause(0.001)
+    except Exception as exc:  # noqa: BLE001 - a window is a convenience
+        from ..logsink import casalog
+        casalog.post(f"could not open the plot window: {exc}", "WARN")
+
+
+FORMATS = {"png": "png", "pdf": "pdf", "jpg": "jpg", "jpeg": "jpg", "ps": "ps",
+           "eps": "eps", "svg": "svg", "txt": "txt"}
+
+
+def output_format(path: str, expformat: str = "") -> str:
+    """The format to write: ``expformat`` if given, else from the extension (png default)."""
+    fmt = (expformat or "").strip().lower()
+    if not fmt:
+        ext = os.path.splitext(path)[1].lstrip(".").lower()
+        fmt = ext if ext in FORMATS else "png"
+    if fmt not in FORMATS:
+        raise ValueError(f"unsupported plot file format {fmt!r}; use one of png, pdf, jpg, ps, "
+                         f"eps, svg")
+    return FORMATS[fmt]
+
+
+def save_figure(fig, path: str, fmt: str = "", overwrite: bool = True, dpi=None) -> str:
+    """Write ``fig`` to ``path`` through a temporary file renamed at the end.
+
+    The extension of the format is added when ``path`` lacks it.  An existing
+    file is refused (``FileExistsError``) unless ``overwrite``.
+    Returns the path written.
+    """
+    fmt = output_format(path, fmt)
+    root, ext = os.path.splitext(path)
+    if ext.lstrip(".").lower() not in (fmt, "jpeg" if fmt == "jpg" else fmt):
+        path = path + "." + fmt
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"plot file {path} exists and overwrite=False")
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"directory {folder} for the plot file does not exist")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        fig.savefig(tmp, format="jpeg" if fmt == "jpg" else fmt, dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# geodesy (WGS84) for antenna positions
+
+_WGS84_A = 6378137.0
+_WGS84_F = 1.0 / 298.257223563
+
+
+def itrf_to_geodetic(xyz):
+    """ITRF/ECEF x, y, z [m] (shape (..., 3)) -> (lon [rad], lat [rad], height [m]).
+
+    Bowring's closed form followed by two fixed-point refinements: far below
+    a millimetre anywhere on the Earth's surface.
+    """
+    import numpy as np
+    xyz = np.asarray(xyz, dtype=float)
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    a = _WGS84_A
+    e2 = _WGS84_F * (2 - _WGS84_F)
+    b = a * (1 - _WGS84_F)
+    ep2 = (a * a - b * b) / (b * b)
+    p = np.hypot(x, y)
+    lon = np.arctan2(y, x)
+    th = np.arctan2(z * a, p * b)
+    lat = np.arctan2(z + ep2 * b * np.sin(th) ** 3, p - e2 * a * np.cos(th) ** 3)
+    for _ in range(2):
+        n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+        h = np.where(np.abs(np.cos(lat)) > 1e-9, p / np.maximum(np.cos(lat), 1e-12) - n,
+                     np.abs(z) - b)
+        lat = np.arctan2(z, p * (1 - e2 * n / (n + h)))
+    n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    h = np.where(np.abs(np.cos(lat)) > 1e-9, p / np.maximum(np.cos(lat), 1e-12) - n,
+                 np.abs(z) - b)
+    return lon, lat, h
+
+
+def enu_offsets(xyz, ref_xyz):
+    """East, north, up [m] of ITRF positions ``xyz`` (n, 3) from ``ref_xyz`` (3,),
+    in the local horizon frame (WGS84 normal) at the reference."""
+    import numpy as np
+    xyz = np.atleast_2d(np.asarray(xyz, dtype=float))
+    ref = np.asarray(ref_xyz, dtype=float)
+    lon, lat, _ = itrf_to_geodetic(ref)
+    d = xyz - ref
+    sl, cl = np.sin(lon), np.cos(lon)
+    sp, cp = np.sin(lat), np.cos(lat)
+    east = -sl * d[:, 0] + cl * d[:, 1]
+    north = -sp * cl * d[:, 0] - sp * sl * d[:, 1] + cp * d[:, 2]
+    up = cp * cl * d[:, 0] + cp * sl * d[:, 1] + sp * d[:, 2]
+    return east, north, up
+
+
+def geodetic_to_itrf(lon, lat, height):
+    """WGS84 longitude, latitude [rad] and height [m] -> ITRF x, y, z [m]."""
+    import numpy as np
+    e2 = _WGS84_F * (2 - _WGS84_F)
+    n = _WGS84_A / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    return np.array([(n + height) * np.cos(lat) * np.cos(lon),
+                     (n + height) * np.cos(lat) * np.sin(lon),
+                     (n * (1 - e2) + height) * np.sin(lat)])
