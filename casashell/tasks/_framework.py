@@ -338,8 +338,27 @@ class TaskSpec:
 
     # -- text -------------------------------------------------------------------
     def call_text(self, values: dict) -> str:
-        inner = ", ".join(f"{p.name}={values[p.name]!r}" for p in self.params)
+        inner = ", ".join(f"{p.name}={plain_value(values[p.name])!r}" for p in self.params)
         return f"{self.name}( {inner} )"
+
+    def last_text(self, values: dict, python_style: bool = False) -> str:
+        """The text of a ``TASK.last`` file for ``values`` (valid Python).
+
+        ``taskname = 'NAME'`` first, then one ``name = value`` line per
+        parameter (names padded to the longest), then the call as a comment.
+        Parameters are in declaration order, or for a Python-style call the
+        top-level parameters first and then the subparameters (as CASA).
+        """
+        params = list(self.params)
+        if python_style:
+            params = self.top_level + [p for p in self.params if p.name in self.parents]
+        width = max([len("taskname")] + [len(p.name) for p in params])
+        lines = [f"{'taskname':<{width}} = {self.name!r}"]
+        for p in params:
+            lines.append(f"{p.name:<{width}} = {python_literal(values.get(p.name))}")
+        inner = ",".join(f"{p.name}={python_literal(values.get(p.name))}" for p in params)
+        lines.append(f"#{self.name}( {inner} )")
+        return "\n".join(lines) + "\n"
 
     def docstring(self) -> str:
         lines = [self.summary, ""]
@@ -379,6 +398,47 @@ def _keytext(k):
     return "<non-empty>" if k is NONEMPTY else repr(k)
 
 
+def plain_value(v):
+    """numpy scalars and arrays as plain Python values (lists, floats...)."""
+    if type(v).__module__ == "numpy" and hasattr(v, "tolist"):
+        return v.tolist()
+    if isinstance(v, tuple):
+        return tuple(plain_value(x) for x in v)
+    if isinstance(v, list):
+        return [plain_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: plain_value(x) for k, x in v.items()}
+    return v
+
+
+def python_literal(v) -> str:
+    """A Python expression for ``v`` that can be read back with ``eval``.
+
+    Objects whose repr is ``<...>`` are written as ``None``; non-finite
+    floats as ``float('inf')`` / ``float('nan')``.
+    """
+    v = plain_value(v)
+    if isinstance(v, float) and v != v:
+        return "float('nan')"
+    if isinstance(v, float) and v in (float("inf"), float("-inf")):
+        return "float('inf')" if v > 0 else "-float('inf')"
+    if isinstance(v, (list, tuple)):
+        inner = ", ".join(python_literal(x) for x in v)
+        if isinstance(v, tuple):
+            return f"({inner}{',' if len(v) == 1 else ''})"
+        return f"[{inner}]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{python_literal(k)}: {python_literal(x)}"
+                               for k, x in v.items()) + "}"
+    try:
+        text = repr(v)
+    except Exception:  # noqa: BLE001
+        return "None"
+    if text.startswith("<") and text.endswith(">"):
+        return "None"
+    return text
+
+
 def _copy(v):
     if isinstance(v, list):
         return list(v)
@@ -398,9 +458,15 @@ HASH_LINE = "#" * 42
 
 
 def banner(kind: str, name: str) -> str:
-    """``##### Begin Task: listobs            #####`` (42 characters)."""
-    s = f"##### {kind} Task: {name}"
-    return s + " " * max(1, 37 - len(s)) + "#####"
+    """``##### Begin Task: listobs            #####`` (42 characters).
+
+    The name is padded to 18 characters, so Begin and End lines of names up
+    to 18 characters are 42 characters long; longer names are not cut.
+    """
+    pad = " " * max(0, 18 - len(name))
+    if kind == "Begin":
+        return f"##### Begin Task: {name}{pad} #####"
+    return f"##### {kind} Task: {name}{pad}   #####"
 
 
 class TaskInterrupted(KeyboardInterrupt):
@@ -424,8 +490,7 @@ def execute(spec: TaskSpec, values: dict):
             result = spec.impl(**values)
             ok = True
         except KeyboardInterrupt:
-            casalog.post(f"Task {name} was interrupted by the user (Ctrl-C); "
-                         f"nothing was left half-written", "WARN")
+            casalog.post(f"Task {name} was interrupted by the user (Ctrl-C)", "WARN")
             raise
         except Exception as exc:
             exc = _specific(exc)
@@ -437,9 +502,10 @@ def execute(spec: TaskSpec, values: dict):
             if ok and spec.history:
                 write_history(spec, values)
             casalog.post(f"Task {name} complete. Start time: {start} End time: {end}")
+            if ok:
+                casalog.post(f"Result {name}: {_short_repr(result)}", "DEBUGGING")
             casalog.post(banner("End", name))
             casalog.post(HASH_LINE)
-        casalog.post(f"Result {name}: {result!r}", "DEBUGGING")
         return result
     finally:
         casalog.origin(old_origin)
@@ -448,6 +514,14 @@ def execute(spec: TaskSpec, values: dict):
                 hook(name, t0, time.time(), ok)
             except Exception:
                 pass
+
+
+def _short_repr(value, limit: int = 2000) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not fail the task
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _specific(exc: BaseException) -> BaseException:
