@@ -1,0 +1,83 @@
+"""Opening and validating MeasurementSets.
+
+``open_ms(path)`` returns the python-casacore table of the main table after
+checking that ``path`` exists, is a table, and looks like a MeasurementSet
+(the standard main-table columns and the required subtables).
+"""
+
+from __future__ import annotations
+
+import os
+
+#: main-table columns every MS has (MS v2 required columns we rely on)
+REQUIRED_COLUMNS = ("TIME", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID", "FIELD_ID",
+                    "UVW", "FLAG", "SCAN_NUMBER")
+#: subtables every MS has
+REQUIRED_SUBTABLES = ("ANTENNA", "DATA_DESCRIPTION", "FIELD", "POLARIZATION",
+                      "SPECTRAL_WINDOW")
+
+
+def _is_table_dir(path: str) -> bool:
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "table.dat"))
+
+
+def _problems(path: str, colnames) -> list[str]:
+    cols = set(colnames)
+    missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+    probs = []
+    if missing:
+        probs.append("no column " + ", ".join(missing))
+    subs = [s for s in REQUIRED_SUBTABLES if not _is_table_dir(os.path.join(path, s))]
+    if subs:
+        probs.append("no subtable " + ", ".join(subs))
+    return probs
+
+
+def _validate_path(path) -> str:
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise FileNotFoundError("MeasurementSet name is empty")
+    path = os.path.expanduser(str(path))
+    shown = str(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"MeasurementSet {shown} does not exist")
+    if not _is_table_dir(path):
+        raise OSError(f"{shown} is not a table")
+    return path
+
+
+def open_ms(path, readonly: bool = True):
+    """Open the main table of the MeasurementSet at ``path``.
+
+    Raises ``FileNotFoundError`` (missing), ``OSError`` (not a table, not an MS,
+    or unreadable).
+    """
+    from casacore import tables as ct
+
+    path = _validate_path(path)
+    try:
+        t = ct.table(path, readonly=readonly, ack=False)
+    except RuntimeError as exc:
+        raise OSError(f"{path} is not a readable table ({str(exc).strip().splitlines()[0]})") \
+            from None
+    probs = _problems(path, t.colnames())
+    if probs:
+        t.close()
+        raise OSError(f"{path} is not a MeasurementSet ({'; '.join(probs)})")
+    return t
+
+
+def check_ms(path) -> str:
+    """Validate ``path`` as a MeasurementSet; return its absolute path."""
+    t = open_ms(path)
+    t.close()
+    return os.path.abspath(os.path.expanduser(str(path)))
+
+
+def ms_subtable(path, name: str, readonly: bool = True):
+    """Open subtable ``name`` of the MS at ``path`` (``OSError`` if absent)."""
+    from casacore import tables as ct
+
+    sub = os.path.join(os.path.expanduser(str(path)), name)
+    if not _is_table_dir(sub):
+        raise OSError(f"{path} has no {name} subtable")
+    return ct.table(sub, readonly=readonly, ack=False)

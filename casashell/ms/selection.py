@@ -1,0 +1,1067 @@
+"""CASA data selection syntax, parsed by our own code into rows, channels and
+correlations of a MeasurementSet.
+
+    sel = select("x.ms", field="3C*", spw="0:4~60", antenna="ea07&ea08")
+    sel.rows          # sorted int64 main-table row numbers
+    sel.channels      # {spw_id: bool mask over that spw's channels}
+    sel.correlations  # {pol_id: bool mask over that setup's correlations}
+
+Parsing works on the subtables (``MSMetadata``); the main table is then read
+in bounded chunks, only the columns the given parameters need, and every test
+is a vectorised numpy operation.  TaQL's ``mscal`` functions are not used.
+
+The syntax accepted, and where we chose a behaviour CASA leaves open, is
+described in ``docs/selection.md``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import fnmatch
+import re
+from dataclasses import dataclass, field as dc_field
+
+import numpy as np
+
+from .core import open_ms
+from .metadata import MSMetadata, STOKES_CODES
+
+C_LIGHT = 299792458.0
+_MJD_EPOCH = datetime.datetime(1858, 11, 17)
+
+#: selection parameters that accept a string
+PARAMS = ("field", "spw", "antenna", "scan", "timerange", "uvrange", "correlation",
+          "intent", "observation", "array", "feed")
+
+
+class SelectionError(ValueError):
+    """A selection string is malformed or matches nothing."""
+
+
+def _fail(param, value, why):
+    raise SelectionError(f"{param} selection '{value}': {why}")
+
+
+# ---------------------------------------------------------------------------
+# result
+@dataclass
+class Selection:
+    """The outcome of :func:`select`."""
+
+    vis: str
+    rows: np.ndarray
+    channels: dict
+    correlations: dict
+    spws: list
+    fields: list
+    antennas: list
+    scans: list
+    ddids: list = dc_field(default_factory=list)
+    observations: list = dc_field(default_factory=list)
+    arrays: list = dc_field(default_factory=list)
+    states: list = dc_field(default_factory=list)
+    params: dict = dc_field(default_factory=dict)
+    total_rows: int = 0
+
+    @property
+    def nrows(self) -> int:
+        return int(len(self.rows))
+
+    @property
+    def is_empty(self) -> bool:
+        return len(self.rows) == 0
+
+    @property
+    def all_rows(self) -> bool:
+        """True when every row of the MS is selected."""
+        return len(self.rows) == self.total_rows
+
+    def channel_ranges(self, spw: int) -> list:
+        """The selected channels of ``spw`` as ``[(start, stop_inclusive), ...]``."""
+        return mask_to_ranges(self.channels[spw])
+
+    def row_mask(self) -> np.ndarray:
+        """Boolean mask over all rows of the MS."""
+        m = np.zeros(self.total_rows, dtype=bool)
+        m[self.rows] = True
+        return m
+
+    def nchan(self, spw: int) -> int:
+        return int(np.count_nonzero(self.channels[spw]))
+
+
+def mask_to_ranges(mask) -> list:
+    """Runs of True in ``mask`` as ``[(first, last), ...]`` (inclusive)."""
+    m = np.asarray(mask, dtype=bool)
+    if not m.any():
+        return []
+    d = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
+    starts = np.nonzero(d == 1)[0]
+    ends = np.nonzero(d == -1)[0] - 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends)]
+
+
+# ---------------------------------------------------------------------------
+# small parsing helpers
+_INT_RE = re.compile(r"^\d+$")
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUM_RE = re.compile(rf"^\s*({_NUM})\s*([A-Za-z/]*)\s*$")
+
+
+def _split(value: str, seps: str) -> list:
+    return [p.strip() for p in re.split("[" + re.escape(seps) + "]", value)]
+
+
+def _is_glob(tok: str) -> bool:
+    return any(ch in tok for ch in "*?[")
+
+
+def _int_spec(param, value, tok):
+    """An integer-list token -> (lo, hi) inclusive, or None when not numeric."""
+    t = tok.replace(" ", "")
+    if _INT_RE.match(t):
+        return int(t), int(t)
+    m = re.match(r"^(\d+)~(\d+)$", t)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi:
+            _fail(param, value, f"range '{tok}' has its start after its end")
+        return lo, hi
+    m = re.match(r"^(<=|>=|<|>)(\d+)$", t)
+    if m:
+        op, n = m.group(1), int(m.group(2))
+        if op == "<":
+            return -(1 << 62), n - 1
+        if op == "<=":
+            return -(1 << 62), n
+        if op == ">":
+            return n + 1, 1 << 62
+        return n, 1 << 62
+    return None
+
+
+def _parse_int_list(param, value, *, allow_negation=False):
+    """'1~3,5,>7' -> (include [(lo, hi)...], exclude [(lo, hi)...], tokens)."""
+    inc, exc, toks = [], [], []
+    for tok in _split(value, ","):
+        if tok == "":
+            _fail(param, value, "empty element in the list")
+        neg = False
+        if tok.startswith("!"):
+            if not allow_negation:
+                _fail(param, value, f"negation '{tok}' is not supported here")
+            neg, tok = True, tok[1:].strip()
+        spec = _int_spec(param, value, tok)
+        if spec is None:
+            _fail(param, value, f"'{tok}' is not a number, range (a~b) or bound (<n, >n)")
+        (exc if neg else inc).append(spec)
+        toks.append(("!" if neg else "") + tok)
+    return inc, exc, toks
+
+
+def _ranges_mask(values, ranges):
+    m = np.zeros(len(values), dtype=bool)
+    for lo, hi in ranges:
+        m |= (values >= lo) & (values <= hi)
+    return m
+
+
+def _ids_in_ranges(ids, ranges):
+    ids = np.asarray(ids, dtype=np.int64)
+    return set(ids[_ranges_mask(ids, ranges)].tolist())
+
+
+# ---------------------------------------------------------------------------
+# field
+def _match_names(pattern, names):
+    """Ids whose name equals ``pattern`` (glob when it has * ? [)."""
+    if _is_glob(pattern):
+        hits = [i for i, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)]
+        if not hits:
+            low = pattern.lower()
+            hits = [i for i, n in enumerate(names) if fnmatch.fnmatchcase(n.lower(), low)]
+        return hits
+    hits = [i for i, n in enumerate(names) if n == pattern]
+    if not hits:
+        hits = [i for i, n in enumerate(names) if n.lower() == pattern.lower()]
+    return hits
+
+
+def parse_field(md: MSMetadata, value: str) -> set:
+    names = [f.name for f in md.fields]
+    nf = len(names)
+    inc, exc = set(), set()
+    positive = False
+    for tok in _split(value, ","):
+        if tok == "":
+            _fail("field", value, "empty element in the list")
+        neg = tok.startswith("!")
+        if neg:
+            tok = tok[1:].strip()
+        else:
+            positive = True
+        spec = _int_spec("field", value, tok)
+        ids = set()
+        if spec is not None:
+            ids = {i for i in range(nf) if spec[0] <= i <= spec[1]}
+            if not ids:
+                ids = set(_match_names(tok, names))  # a field literally named '12'
+            if not ids:
+                _fail("field", value, f"no field with id {tok} (the MS has {nf} field"
+                      f"{'s' if nf != 1 else ''}: 0~{nf - 1})" if nf else "the MS has no fields")
+        else:
+            ids = set(_match_names(tok, names))
+            if not ids:
+                _fail("field", value, f"no field matches '{tok}'")
+        (exc if neg else inc).update(ids)
+    if not positive:
+        inc = set(range(nf))
+    out = inc - exc
+    if not out:
+        _fail("field", value, "the negations exclude every field")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# spw
+_FREQ_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "thz": 1e12}
+_VEL_UNITS = ("m/s", "km/s")
+
+
+def _freq_value(param, value, text, default_unit=None):
+    """'1.4GHz' -> (Hz, unit) ; a bare number -> (number, None)."""
+    m = _NUM_RE.match(text)
+    if not m:
+        _fail(param, value, f"'{text}' is not a number")
+    num, unit = float(m.group(1)), m.group(2).lower()
+    if unit == "":
+        if default_unit is None:
+            return num, None
+        unit = default_unit
+    if unit in _VEL_UNITS:
+        _fail(param, value, f"velocity units ('{text}') are not supported; use channels "
+              "or frequencies")
+    if unit not in _FREQ_UNITS:
+        _fail(param, value, f"unknown frequency unit '{m.group(2)}' in '{text}' "
+              "(use Hz, kHz, MHz or GHz)")
+    return num * _FREQ_UNITS[unit], unit
+
+
+def _has_unit(text):
+    return re.search(r"[A-Za-z]", text) is not None
+
+
+def _freq_range(param, value, text):
+    """'1.4~1.5GHz' / '1.42GHz' -> (lo_Hz, hi_Hz) or None when no unit is given."""
+    if not _has_unit(text):
+        return None
+    if "~" in text:
+        a, b = text.split("~", 1)
+        _, ub = _freq_value(param, value, b) if _has_unit(b) else (None, None)
+        fa, _ = _freq_value(param, value, a, default_unit=ub)
+        fb, _ = _freq_value(param, value, b, default_unit=ub)
+        if fa is None or fb is None:
+            _fail(param, value, f"'{text}' needs a frequency unit")
+        return min(fa, fb), max(fa, fb)
+    f, _ = _freq_value(param, value, text)
+    return f, f
+
+
+def _chan_edges(spw):
+    f = np.asarray(spw.chan_freq, float)
+    w = np.abs(np.asarray(spw.chan_width, float))
+    if w.shape != f.shape:
+        w = np.zeros_like(f)
+    return f - w / 2, f + w / 2
+
+
+def _channels_in_freq(spw, lo, hi):
+    """Channels whose centre lies in [lo, hi]; a single frequency picks the
+    channel whose extent contains it."""
+    f = np.asarray(spw.chan_freq, float)
+    if lo == hi:
+        a, b = _chan_edges(spw)
+        return (a <= lo) & (lo <= b)
+    return (f >= lo) & (f <= hi)
+
+
+def _parse_chan_part(value, spw, text):
+    """Channel expression for one spw -> bool mask."""
+    n = spw.nchan
+    mask = np.zeros(n, dtype=bool)
+    for piece in _split(text, ";"):
+        if piece == "":
+            _fail("spw", value, "empty channel range")
+        step = 1
+        if "^" in piece:
+            piece, s = piece.rsplit("^", 1)
+            s = s.strip()
+            if not _INT_RE.match(s) or int(s) < 1:
+                _fail("spw", value, f"channel step '^{s}' must be a positive integer")
+            step = int(s)
+            piece = piece.strip()
+        fr = _freq_range("spw", value, piece)
+        if fr is not None:
+            m = _channels_in_freq(spw, *fr)
+            if step > 1:
+                idx = np.nonzero(m)[0]
+                m = np.zeros(n, dtype=bool)
+                m[idx[::step]] = True
+            if not m.any():
+                _fail("spw", value, f"no channel of spw {spw.id} lies in '{piece}'")
+            mask |= m
+            continue
+        p = piece.replace(" ", "")
+        if p == "*":
+            lo, hi = 0, n - 1
+        elif _INT_RE.match(p):
+            lo = hi = int(p)
+        elif re.match(r"^\d+~\d+$", p):
+            lo, hi = (int(x) for x in p.split("~"))
+            if lo > hi:
+                _fail("spw", value, f"channel range '{piece}' has its start after its end")
+        elif re.match(r"^<\d+$", p):
+            lo, hi = 0, int(p[1:]) - 1
+        elif re.match(r"^>\d+$", p):
+            lo, hi = int(p[1:]) + 1, n - 1
+        else:
+            _fail("spw", value, f"'{piece}' is not a channel, channel range (a~b) or "
+                  "frequency range")
+        if lo >= n or hi >= n:
+            _fail("spw", value, f"channel {max(lo, hi)} is out of range for spw {spw.id} "
+                  f"({n} channels: 0~{n - 1})")
+        if hi < lo:
+            _fail("spw", value, f"'{piece}' selects no channel of spw {spw.id}")
+        mask[lo:hi + 1:step] = True
+    return mask
+
+
+def parse_spw(md: MSMetadata, value: str) -> dict:
+    """-> {spw_id: channel mask}."""
+    spws = md.spws
+    nspw = len(spws)
+    names = [s.name for s in spws]
+    out, excluded = {}, set()
+    positive = False
+    for tok in _split(value, ","):
+        if tok == "":
+            _fail("spw", value, "empty element in the list")
+        neg = tok.startswith("!")
+        if neg:
+            tok = tok[1:].strip()
+        if ":" in tok:
+            spart, cpart = tok.split(":", 1)
+            spart, cpart = spart.strip(), cpart.strip()
+            if cpart == "":
+                _fail("spw", value, f"'{tok}' has an empty channel part")
+        else:
+            spart, cpart = tok, None
+        if neg and cpart is not None:
+            _fail("spw", value, f"negation with channels ('!{tok}') is not supported")
+        freq_masks = None
+        if spart in ("*", ""):
+            if spart == "" and cpart is None:
+                _fail("spw", value, "empty spw")
+            ids = list(range(nspw))
+        else:
+            spec = _int_spec("spw", value, spart)
+            if spec is not None:
+                ids = [i for i in range(nspw) if spec[0] <= i <= spec[1]]
+                if not ids:
+                    _fail("spw", value, f"no spectral window with id {spart} (the MS has "
+                          f"{nspw}: 0~{nspw - 1})")
+            else:
+                fr = _freq_range("spw", value, spart) if re.match(
+                    rf"^\s*{_NUM}", spart) else None
+                if fr is not None:
+                    freq_masks = {s.id: _channels_in_freq(s, *fr) for s in spws}
+                    if fr[0] != fr[1]:  # also spws that overlap the range
+                        for s in spws:
+                            a, b = _chan_edges(s)
+                            if not freq_masks[s.id].any() and len(a) and \
+                                    a.min() <= fr[1] and b.max() >= fr[0]:
+                                freq_masks[s.id] = (b >= fr[0]) & (a <= fr[1])
+                    ids = [i for i, m in freq_masks.items() if m.any()]
+                    if not ids:
+                        _fail("spw", value, f"no spectral window covers '{spart}'")
+                else:
+                    ids = _match_names(spart, names)
+                    if not ids:
+                        _fail("spw", value, f"no spectral window matches '{spart}'")
+        if neg:
+            excluded.update(ids)
+            continue
+        positive = True
+        for i in ids:
+            if cpart is not None:
+                m = _parse_chan_part(value, spws[i], cpart)
+                if freq_masks is not None:
+                    m &= freq_masks[i]
+            elif freq_masks is not None:
+                m = freq_masks[i]
+            else:
+                m = np.ones(spws[i].nchan, dtype=bool)
+            out[i] = out[i] | m if i in out else m
+    if not positive:
+        out = {i: np.ones(spws[i].nchan, dtype=bool) for i in range(nspw)}
+    for i in excluded:
+        out.pop(i, None)
+    out = {i: m for i, m in out.items() if m.any()}
+    if not out:
+        _fail("spw", value, "selects no spectral window")
+    return dict(sorted(out.items()))
+
+
+# ---------------------------------------------------------------------------
+# antenna / baseline
+def _antenna_ids(md, value, text, *, param="antenna"):
+    """Comma-separated antennas -> sorted list of ids.
+
+    A token is matched as an antenna NAME first (VLA names are digits), then as
+    an id, then as a STATION name; a~b ranges resolve both ends the same way.
+    """
+    ants = md.antennas
+    names = [a.name for a in ants]
+    stations = [a.station for a in ants]
+    nant = len(ants)
+    out = set()
+    for tok in _split(text, ","):
+        if tok == "":
+            _fail(param, value, "empty antenna in the list")
+        if tok == "*":
+            out.update(range(nant))
+            continue
+        if _is_glob(tok):
+            hits = _match_names(tok, names) or _match_names(tok, stations)
+            if not hits:
+                _fail(param, value, f"no antenna matches '{tok}'")
+            out.update(hits)
+            continue
+        m = re.match(r"^([^~]+)~([^~]+)$", tok)
+        if m:
+            a = _one_antenna(md, value, m.group(1).strip(), param)
+            b = _one_antenna(md, value, m.group(2).strip(), param)
+            if a > b:
+                _fail(param, value, f"range '{tok}' has its start after its end")
+            out.update(range(a, b + 1))
+            continue
+        if re.match(r"^(<|>)\d+$", tok):
+            n = int(tok[1:])
+            rng = range(0, min(n, nant)) if tok[0] == "<" else range(n + 1, nant)
+            if len(rng) == 0:
+                _fail(param, value, f"no antenna id is {tok}")
+            out.update(rng)
+            continue
+        out.add(_one_antenna(md, value, tok, param))
+    return sorted(out)
+
+
+def _one_antenna(md, value, tok, param):
+    ants = md.antennas
+    hits = [a.id for a in ants if a.name == tok]
+    if hits:
+        return hits[0]
+    if _INT_RE.match(tok):
+        i = int(tok)
+        if i < len(ants):
+            return i
+        _fail(param, value, f"no antenna named or numbered '{tok}' (ids 0~{len(ants) - 1})")
+    hits = [a.id for a in ants if a.name.lower() == tok.lower()]
+    if hits:
+        return hits[0]
+    hits = [a.id for a in ants if a.station == tok]
+    if len(hits) == 1:
+        return hits[0]
+    _fail(param, value, f"no antenna matches '{tok}'")
+
+
+def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
+    """Antenna/baseline expression -> symmetric bool matrix [a1, a2]."""
+    resolve = id_resolver or (lambda text: _antenna_ids(md, value, text, param=param))
+    n = len(md.antennas) if nant is None else nant
+    pos = None
+    neg = np.zeros((n, n), dtype=bool)
+    for grp in _split(value, ";"):
+        if grp == "":
+            _fail(param, value, "empty element between ';'")
+        negate = grp.startswith("!")
+        g = grp[1:].strip() if negate else grp
+        if g.endswith("&&&"):
+            mode, left, right = "autos", g[:-3].strip(), None
+        elif "&&" in g:
+            mode = "with_autos"
+            left, right = (s.strip() for s in g.split("&&", 1))
+        elif "&" in g:
+            mode = "cross"
+            left, right = (s.strip() for s in g.split("&", 1))
+        else:
+            mode, left, right = "any", g, None
+        if "&" in (right or ""):
+            _fail(param, value, f"malformed baseline '{grp}'")
+        if left == "":
+            if mode == "autos":
+                a_ids = list(range(n))
+            else:
+                _fail(param, value, f"'{grp}' has no antenna before '&'")
+        else:
+            a_ids = resolve(left)
+        b_ids = resolve(right) if right not in (None, "") else a_ids
+        m = np.zeros((n, n), dtype=bool)
+        a_ids = np.asarray(a_ids, dtype=np.int64)
+        b_ids = np.asarray(b_ids, dtype=np.int64)
+        if mode == "any":
+            m[a_ids, :] = True
+            m[:, a_ids] = True
+        elif mode == "autos":
+            m[a_ids, a_ids] = True
+        else:
+            m[np.ix_(a_ids, b_ids)] = True
+            m[np.ix_(b_ids, a_ids)] = True
+            if mode == "cross":
+                np.fill_diagonal(m, False)
+            if not m.any():
+                _fail(param, value, f"'{grp}' selects no baseline")
+        if negate:
+            neg |= m
+        else:
+            pos = m if pos is None else (pos | m)
+    if pos is None:
+        pos = np.ones((n, n), dtype=bool)
+    return pos & ~neg
+
+
+# ---------------------------------------------------------------------------
+# correlation
+def parse_correlation(md, value) -> dict:
+    """-> {pol_id: bool mask}; setups with no selected correlation are left out."""
+    wanted = []
+    for tok in _split(value, ", "):
+        if tok == "":
+            continue
+        code = STOKES_CODES.get(tok.upper())
+        if code is None:
+            _fail("correlation", value, f"unknown correlation '{tok}'")
+        wanted.append(code)
+    if not wanted:
+        _fail("correlation", value, "no correlation given")
+    out = {}
+    for pid, codes in md.pol_codes.items():
+        m = np.isin(codes, wanted)
+        if m.any():
+            out[pid] = m
+    if not out:
+        have = sorted({n for names in md.pols.values() for n in names})
+        _fail("correlation", value, "no polarization setup has these correlations "
+              f"(the MS has {', '.join(have)})")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# intent
+def parse_intent(md, value) -> set:
+    states = md.states
+    if not states:
+        _fail("intent", value, "the MS has no scan intents (empty STATE table)")
+    out = set()
+    for tok in _split(value, ","):
+        if tok == "":
+            _fail("intent", value, "empty element in the list")
+        spec = _int_spec("intent", value, tok)
+        if spec is not None:
+            hits = {s.id for s in states if spec[0] <= s.id <= spec[1]}
+        else:
+            pat = tok if _is_glob(tok) else tok
+            hits = set()
+            for s in states:
+                cands = [s.obs_mode] + s.intents
+                if _is_glob(pat):
+                    ok = any(fnmatch.fnmatchcase(c, pat) for c in cands)
+                else:
+                    # a plain name matches a whole intent or its part before '#'
+                    ok = any(c == pat or c.split("#")[0] == pat for c in cands)
+                if ok:
+                    hits.add(s.id)
+        if not hits:
+            _fail("intent", value, f"no scan intent matches '{tok}'")
+        out |= hits
+    return out
+
+
+# ---------------------------------------------------------------------------
+# timerange
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+
+
+def _mjd_seconds(y, mo, d, h=0, mi=0, s=0.0):
+    dt = datetime.datetime(y, mo, d) - _MJD_EPOCH
+    return dt.days * 86400.0 + h * 3600.0 + mi * 60.0 + s
+
+
+def _parse_clock(value, text):
+    parts = text.split(":")
+    if len(parts) > 3 or any(p.strip() == "" for p in parts):
+        _fail("timerange", value, f"'{text}' is not a time of day (hh:mm:ss)")
+    try:
+        h = int(parts[0])
+        mi = int(parts[1]) if len(parts) > 1 else 0
+        s = float(parts[2]) if len(parts) > 2 else 0.0
+    except ValueError:
+        _fail("timerange", value, f"'{text}' is not a time of day (hh:mm:ss)")
+    if not (0 <= mi < 60 and 0 <= s < 61):
+        _fail("timerange", value, f"'{text}' is not a valid time of day")
+    return h, mi, s
+
+
+def _parse_epoch(value, text, default_date):
+    """'2010/04/26/03:21:40', '26-Apr-2010/03:21:40', '03:21:40' -> (MJD s, date)."""
+    t = text.strip()
+    date = None
+    m = re.match(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:[/T ](.*))?$", t)
+    if m:
+        date = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        rest = m.group(4)
+    else:
+        m = re.match(r"^(\d{1,2})-([A-Za-z]{3})-(\d{4})(?:/(.*))?$", t)
+        if m:
+            mon = _MONTHS.get(m.group(2).lower())
+            if mon is None:
+                _fail("timerange", value, f"unknown month '{m.group(2)}' in '{text}'")
+            date = (int(m.group(3)), mon, int(m.group(1)))
+            rest = m.group(4)
+        else:
+            rest = t
+    if date is not None:
+        y, mo, d = date
+        try:
+            datetime.date(y, mo, d)
+        except ValueError:
+            _fail("timerange", value, f"'{text}' is not a valid date")
+    else:
+        date = default_date
+    if rest is None or rest.strip() == "":
+        h, mi, s = 0, 0, 0.0
+    else:
+        h, mi, s = _parse_clock(value, rest.strip())
+    return _mjd_seconds(*date, h, mi, s), date
+
+
+def _parse_duration(value, text):
+    t = text.strip()
+    if re.match(rf"^{_NUM}$", t):
+        return float(t)
+    h, mi, s = _parse_clock(value, t)
+    return h * 3600.0 + mi * 60.0 + s
+
+
+def _mjd_date(mjd_seconds):
+    d = _MJD_EPOCH + datetime.timedelta(seconds=float(mjd_seconds))
+    return d.year, d.month, d.day
+
+
+def parse_timerange(value, first_time, first_exposure):
+    """-> list of (lo, hi) in MJD seconds (inclusive), one per comma-separated part."""
+    base = _mjd_date(first_time)
+    half = max(float(first_exposure), 0.0) / 2.0
+    out = []
+    for tok in _split(value, ","):
+        if tok == "":
+            _fail("timerange", value, "empty element in the list")
+        try:
+            if tok.startswith(">"):
+                t, _ = _parse_epoch(value, tok[1:], base)
+                out.append((t, np.inf))
+            elif tok.startswith("<"):
+                t, _ = _parse_epoch(value, tok[1:], base)
+                out.append((-np.inf, t))
+            elif "~" in tok:
+                a, b = tok.split("~", 1)
+                ta, da = _parse_epoch(value, a, base)
+                tb, _ = _parse_epoch(value, b, da)
+                if ta > tb:
+                    _fail("timerange", value, f"'{tok}' ends before it starts")
+                out.append((ta, tb))
+            elif "+" in tok:
+                a, b = tok.split("+", 1)
+                ta, _ = _parse_epoch(value, a, base)
+                out.append((ta, ta + _parse_duration(value, b)))
+            else:
+                t, _ = _parse_epoch(value, tok, base)
+                out.append((t - half, t + half))
+        except SelectionError:
+            raise
+        except (ValueError, OverflowError):
+            _fail("timerange", value, f"'{tok}' is not a time")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# uvrange
+_UV_UNITS = {"m": (1.0, False), "km": (1e3, False), "lambda": (1.0, True),
+             "klambda": (1e3, True), "mlambda": (1e6, True)}
+
+
+def _uv_value(value, text, default_unit):
+    m = _NUM_RE.match(text)
+    if not m:
+        _fail("uvrange", value, f"'{text}' is not a number with a unit")
+    unit = m.group(2).lower() or default_unit
+    if unit not in _UV_UNITS:
+        _fail("uvrange", value, f"unknown unit '{m.group(2)}' (use m, km, lambda, klambda "
+              "or Mlambda)")
+    scale, wave = _UV_UNITS[unit]
+    return float(m.group(1)) * scale, wave, unit
+
+
+def parse_uvrange(value):
+    """-> list of (lo, hi, in_wavelengths)."""
+    out = []
+    for tok in _split(value, ","):
+        if tok == "":
+            _fail("uvrange", value, "empty element in the list")
+        t = tok.replace(" ", "")
+        if t.startswith("<") or t.startswith(">"):
+            op, body = t[0], t[1:]
+            if body.startswith("="):
+                body = body[1:]
+            v, wave, _ = _uv_value(value, body, "m")
+            out.append((0.0, v, wave) if op == "<" else (v, np.inf, wave))
+        elif "~" in t:
+            a, b = t.split("~", 1)
+            mb = _NUM_RE.match(b)
+            unit_b = mb.group(2).lower() if mb and mb.group(2) else "m"
+            va, wa, _ = _uv_value(value, a, unit_b)
+            vb, wb, _ = _uv_value(value, b, unit_b)
+            if wa != wb:
+                _fail("uvrange", value, f"'{tok}' mixes metres and wavelengths")
+            if va > vb:
+                _fail("uvrange", value, f"'{tok}' ends before it starts")
+            out.append((va, vb, wa))
+        elif ":" in t and t.endswith("%"):
+            a, pct = t[:-1].split(":", 1)
+            v, wave, _ = _uv_value(value, a, "m")
+            try:
+                p = float(pct) / 100.0
+            except ValueError:
+                _fail("uvrange", value, f"'{pct}%' is not a percentage")
+            out.append((v * (1 - p), v * (1 + p), wave))
+        else:
+            v, wave, _ = _uv_value(value, t, "m")
+            out.append((v, v, wave))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# main entry
+def _as_str(param, v):
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)):
+        v = ",".join(str(x) for x in v)
+    elif isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        v = str(v)
+    if not isinstance(v, str):
+        raise SelectionError(f"{param} selection must be a string, not {type(v).__name__}")
+    return v.strip()
+
+
+def _lut(ids, size):
+    lut = np.zeros(max(size, (max(ids) + 1) if ids else 0, 1), dtype=bool)
+    lut[list(ids)] = True
+    return lut
+
+
+def _take(lut, values):
+    """lut[values] with out-of-range values counted as not selected."""
+    ok = (values >= 0) & (values < len(lut))
+    out = np.zeros(len(values), dtype=bool)
+    out[ok] = lut[values[ok]]
+    return out
+
+
+def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
+           correlation="", intent="", observation="", array="", feed="", autocorr=False,
+           *, taql="", allow_empty=False, metadata=None, max_bytes=64 << 20) -> Selection:
+    """Select rows/channels/correlations of the MS ``vis`` with CASA's syntax.
+
+    ``autocorr``: False (no restriction), True or 'only' (autocorrelations only, as
+    flagdata's ``autocorr=True`` selects them), 'exclude' (cross-correlations only).
+    ``allow_empty``: return an empty Selection instead of raising when the
+    parameters together select no row.
+    """
+    vals = {p: _as_str(p, v) for p, v in zip(PARAMS, (field, spw, antenna, scan, timerange,
+                                                      uvrange, correlation, intent,
+                                                      observation, array, feed))}
+    md = metadata if metadata is not None else MSMetadata(vis)
+    if autocorr in (None, "", False, "false", "False"):
+        auto_mode = None
+    elif autocorr in (True, "only", "true", "True"):
+        auto_mode = "only"
+    elif autocorr == "exclude":
+        auto_mode = "exclude"
+    else:
+        raise SelectionError(f"autocorr must be True, False, 'only' or 'exclude', "
+                             f"not {autocorr!r}")
+
+    # ---- parse everything that needs only the subtables
+    spw_of_dd = md.spw_of_ddid()
+    pol_of_dd = md.pol_of_ddid()
+    ndd = len(spw_of_dd)
+    field_lut = _lut(parse_field(md, vals["field"]), len(md.fields)) if vals["field"] else None
+    spw_chans = parse_spw(md, vals["spw"]) if vals["spw"] else None
+    corr_masks = parse_correlation(md, vals["correlation"]) if vals["correlation"] else None
+    dd_ok = np.ones(ndd, dtype=bool)
+    if spw_chans is not None:
+        dd_ok &= np.isin(spw_of_dd, list(spw_chans))
+        if not dd_ok.any():
+            _fail("spw", vals["spw"], "no data description uses the selected spectral "
+                  "window(s)")
+    if corr_masks is not None:
+        dd_corr = np.isin(pol_of_dd, list(corr_masks))
+        if not (dd_ok & dd_corr).any():
+            _fail("correlation", vals["correlation"], "no selected spectral window has "
+                  "these correlations")
+        dd_ok &= dd_corr
+    dd_lut = dd_ok if (spw_chans is not None or corr_masks is not None) else None
+    bl = None
+    if vals["antenna"]:
+        bl = parse_baselines(md, vals["antenna"])
+    state_lut = _lut(parse_intent(md, vals["intent"]), len(md.states)) \
+        if vals["intent"] else None
+    scan_sp = _parse_int_list("scan", vals["scan"], allow_negation=True) \
+        if vals["scan"] else None
+    obs_sp = _parse_int_list("observation", vals["observation"]) \
+        if vals["observation"] else None
+    arr_sp = _parse_int_list("array", vals["array"]) if vals["array"] else None
+    feed_bl = _parse_feed(vals["feed"]) if vals["feed"] else None
+    uv_ranges = parse_uvrange(vals["uvrange"]) if vals["uvrange"] else None
+    if uv_ranges is not None and any(w for *_, w in uv_ranges):
+        spws = md.spws
+        inv_lambda = np.array([spws[s].ref_freq / C_LIGHT if 0 <= s < len(spws) else 0.0
+                               for s in spw_of_dd])
+    else:
+        inv_lambda = None
+
+    # ---- columns needed from the main table
+    cols = {"FIELD_ID", "DATA_DESC_ID", "SCAN_NUMBER", "ANTENNA1", "ANTENNA2"}
+    if state_lut is not None:
+        cols.add("STATE_ID")
+    if obs_sp is not None:
+        cols.add("OBSERVATION_ID")
+    if arr_sp is not None:
+        cols.add("ARRAY_ID")
+    if feed_bl is not None:
+        cols |= {"FEED1", "FEED2"}
+    if vals["timerange"]:
+        cols.add("TIME")
+    if uv_ranges is not None:
+        cols.add("UVW")
+
+    with open_ms(md.path) as t:
+        nrows = t.nrows()
+        have = set(t.colnames())
+        missing = [c for c in cols if c not in have]
+        for c in missing:
+            if c in ("STATE_ID", "OBSERVATION_ID", "ARRAY_ID", "FEED1", "FEED2"):
+                cols.discard(c)
+            else:
+                raise OSError(f"{md.path}: main table has no {c} column")
+        time_ranges = None
+        if vals["timerange"]:
+            if nrows == 0:
+                _fail("timerange", vals["timerange"], "the MS has no rows")
+            t0 = float(t.getcell("TIME", 0))
+            exp0 = float(t.getcell("EXPOSURE", 0)) if "EXPOSURE" in have else \
+                float(t.getcell("INTERVAL", 0)) if "INTERVAL" in have else 0.0
+            time_ranges = parse_timerange(vals["timerange"], t0, exp0)
+        taql_mask = None
+        if taql:
+            try:
+                sub = t.query(taql)
+            except RuntimeError as exc:
+                raise SelectionError(f"taql selection '{taql}': "
+                                     f"{str(exc).strip().splitlines()[0]}") from None
+            taql_rows = sub.rownumbers()
+            sub.close()
+            taql_mask = np.zeros(nrows, dtype=bool)
+            taql_mask[np.asarray(taql_rows, dtype=np.int64)] = True
+
+        from .io import iter_chunks
+        pieces = []
+        hits = {p: 0 for p in PARAMS}
+        tok_hits = {}
+        uniq = {k: set() for k in ("FIELD_ID", "DATA_DESC_ID", "SCAN_NUMBER", "ANT",
+                                   "OBSERVATION_ID", "ARRAY_ID", "STATE_ID")}
+        for rownrs, c in iter_chunks(t, sorted(cols), max_bytes=max_bytes):
+            n = len(rownrs)
+            if n == 0:
+                continue
+            mask = np.ones(n, dtype=bool)
+            a1 = c["ANTENNA1"]
+            a2 = c["ANTENNA2"]
+
+            def apply(param, m):
+                hits[param] += int(np.count_nonzero(m))
+                return m
+
+            if field_lut is not None:
+                mask &= apply("field", _take(field_lut, c["FIELD_ID"]))
+            if dd_lut is not None:
+                m = _take(dd_lut, c["DATA_DESC_ID"])
+                mask &= apply("spw" if spw_chans is not None else "correlation", m)
+            if bl is not None:
+                ok = (a1 >= 0) & (a1 < len(bl)) & (a2 >= 0) & (a2 < len(bl))
+                m = np.zeros(n, dtype=bool)
+                m[ok] = bl[a1[ok], a2[ok]]
+                mask &= apply("antenna", m)
+            if auto_mode == "only":
+                mask &= a1 == a2
+            elif auto_mode == "exclude":
+                mask &= a1 != a2
+            if state_lut is not None:
+                st = c.get("STATE_ID")
+                m = _take(state_lut, st) if st is not None else np.zeros(n, bool)
+                mask &= apply("intent", m)
+            if scan_sp is not None:
+                sc = c["SCAN_NUMBER"]
+                m = _ranges_mask(sc, scan_sp[0]) if scan_sp[0] else np.ones(n, bool)
+                if scan_sp[1]:
+                    m &= ~_ranges_mask(sc, scan_sp[1])
+                for k, r in enumerate(scan_sp[0]):
+                    tok_hits[("scan", k)] = tok_hits.get(("scan", k), 0) + int(
+                        np.count_nonzero(_ranges_mask(sc, [r])))
+                mask &= apply("scan", m)
+            for param, sp, col in (("observation", obs_sp, "OBSERVATION_ID"),
+                                   ("array", arr_sp, "ARRAY_ID")):
+                if sp is None:
+                    continue
+                v = c.get(col, np.zeros(n, dtype=np.int64))
+                m = _ranges_mask(v, sp[0])
+                for k, r in enumerate(sp[0]):
+                    tok_hits[(param, k)] = tok_hits.get((param, k), 0) + int(
+                        np.count_nonzero(_ranges_mask(v, [r])))
+                mask &= apply(param, m)
+            if feed_bl is not None:
+                f1 = c.get("FEED1", np.zeros(n, dtype=np.int64))
+                f2 = c.get("FEED2", np.zeros(n, dtype=np.int64))
+                mask &= apply("feed", feed_bl(f1, f2))
+            if time_ranges is not None:
+                tm = c["TIME"]
+                mask &= apply("timerange", _ranges_mask(tm, time_ranges))
+            if uv_ranges is not None:
+                uvw = c["UVW"]
+                uvd = np.hypot(uvw[:, 0], uvw[:, 1])
+                m = np.zeros(n, dtype=bool)
+                uvl = None
+                for lo, hi, wave in uv_ranges:
+                    if wave:
+                        if uvl is None:
+                            dd = c["DATA_DESC_ID"]
+                            okd = (dd >= 0) & (dd < len(inv_lambda))
+                            scale = np.zeros(n)
+                            scale[okd] = inv_lambda[dd[okd]]
+                            uvl = uvd * scale
+                        m |= (uvl >= lo) & (uvl <= hi)
+                    else:
+                        m |= (uvd >= lo) & (uvd <= hi)
+                mask &= apply("uvrange", m)
+            if taql_mask is not None:
+                mask &= taql_mask[rownrs]
+            idx = np.nonzero(mask)[0]
+            if len(idx):
+                pieces.append(rownrs[idx])
+                uniq["FIELD_ID"].update(np.unique(c["FIELD_ID"][idx]).tolist())
+                uniq["DATA_DESC_ID"].update(np.unique(c["DATA_DESC_ID"][idx]).tolist())
+                uniq["SCAN_NUMBER"].update(np.unique(c["SCAN_NUMBER"][idx]).tolist())
+                uniq["ANT"].update(np.unique(np.concatenate([a1[idx], a2[idx]])).tolist())
+                for col in ("OBSERVATION_ID", "ARRAY_ID", "STATE_ID"):
+                    if col in c:
+                        uniq[col].update(np.unique(c[col][idx]).tolist())
+
+    # ---- parameters that match no row on their own
+    for (param, k), h in tok_hits.items():
+        if h == 0:
+            sp = {"scan": scan_sp, "observation": obs_sp, "array": arr_sp}[param]
+            lo, hi = sp[0][k]
+            tok = [x for x in sp[2] if not x.startswith("!")][k]
+            _fail(param, vals[param], f"no {param} {tok} in the MS")
+    for param in PARAMS:
+        if param == "correlation" and spw_chans is not None:
+            continue  # counted together with spw (both select data descriptions)
+        if vals[param] and hits[param] == 0:
+            _fail(param, vals[param], "matches no data in the MS")
+    rows = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    rows = rows.astype(np.int64, copy=False)
+    if len(rows) == 0 and not allow_empty:
+        given = ", ".join(f"{p}='{vals[p]}'" for p in PARAMS if vals[p])
+        if auto_mode:
+            given += (", " if given else "") + f"autocorr={autocorr!r}"
+        if taql:
+            given += (", " if given else "") + f"taql='{taql}'"
+        raise SelectionError(f"selection {given or '(none)'} matches no rows of {md.path}")
+
+    ddids = sorted(int(d) for d in uniq["DATA_DESC_ID"])
+    sel_spws = sorted({int(spw_of_dd[d]) for d in ddids if 0 <= d < ndd})
+    spws_md = md.spws
+    channels = {}
+    for s in sel_spws:
+        if spw_chans is not None and s in spw_chans:
+            channels[s] = spw_chans[s]
+        elif 0 <= s < len(spws_md):
+            channels[s] = np.ones(spws_md[s].nchan, dtype=bool)
+    pols = sorted({int(pol_of_dd[d]) for d in ddids if 0 <= d < ndd})
+    pol_codes = md.pol_codes
+    correlations = {}
+    for p in pols:
+        if corr_masks is not None and p in corr_masks:
+            correlations[p] = corr_masks[p]
+        elif p in pol_codes:
+            correlations[p] = np.ones(len(pol_codes[p]), dtype=bool)
+    return Selection(
+        vis=md.path, rows=rows, channels=channels, correlations=correlations,
+        spws=sel_spws, fields=sorted(int(x) for x in uniq["FIELD_ID"]),
+        antennas=sorted(int(x) for x in uniq["ANT"]),
+        scans=sorted(int(x) for x in uniq["SCAN_NUMBER"]), ddids=ddids,
+        observations=sorted(int(x) for x in uniq["OBSERVATION_ID"]),
+        arrays=sorted(int(x) for x in uniq["ARRAY_ID"]),
+        states=sorted(int(x) for x in uniq["STATE_ID"]),
+        params={**vals, "autocorr": autocorr}, total_rows=nrows)
+
+
+def _feed_ids(value, text):
+    out = []
+    for tok in _split(text, ","):
+        if tok == "":
+            _fail("feed", value, "empty element in the list")
+        spec = _int_spec("feed", value, tok)
+        if spec is None:
+            _fail("feed", value, f"'{tok}' is not a feed id, range (a~b) or bound (<n, >n)")
+        out.append(spec)
+    return out
+
+
+def _parse_feed(value):
+    """Feed expression (ids, '1&2') -> function(FEED1, FEED2) -> bool mask."""
+    groups = []
+    for grp in _split(value, ";"):
+        if grp == "":
+            _fail("feed", value, "empty element between ';'")
+        if "&" in grp:
+            left, right = (s.strip() for s in grp.split("&", 1))
+            right = right.lstrip("&").strip()
+        else:
+            left, right = grp, None
+        inc_l = _feed_ids(value, left)
+        inc_r = _feed_ids(value, right) if right else None
+        groups.append((inc_l, inc_r))
+
+    def fn(f1, f2):
+        m = np.zeros(len(f1), dtype=bool)
+        for l, r in groups:
+            if r is None:
+                m |= _ranges_mask(f1, l) | _ranges_mask(f2, l)
+            else:
+                m |= (_ranges_mask(f1, l) & _ranges_mask(f2, r)) | \
+                    (_ranges_mask(f1, r) & _ranges_mask(f2, l))
+        return m
+    return fn
