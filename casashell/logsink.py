@@ -34,19 +34,24 @@ PRIORITIES = ("DEBUGGING", "DEBUG2", "DEBUG1", "INFO5", "INFO4", "INFO3",
               "INFO2", "INFO1", "INFO", "WARN", "SEVERE")
 _RANK = {p: i for i, p in enumerate(PRIORITIES)}
 _ALIASES = {"DEBUG": "DEBUGGING", "NORMAL": "INFO", "ERROR": "SEVERE",
+            "WARNING": "WARN", "CRITICAL": "SEVERE",
             **{f"NORMAL{i}": f"INFO{i}" for i in range(1, 6)}}
 
 
 def normalize_priority(priority) -> str:
     """Map any accepted spelling to the name written in the log.
 
-    Names are case-sensitive as in CASA; anything unknown counts as INFO.
+    CASA's spellings (``DEBUG``, ``NORMAL``, ``NORMAL1``..``NORMAL5``,
+    ``ERROR``) are accepted.  Unlike CASA, where ``'warn'`` or ``'WARNING'``
+    silently count as INFO, names are case-insensitive and Python's logging
+    names ``WARNING``/``CRITICAL`` are understood.  Anything else is INFO.
     """
     if isinstance(priority, bytes):
         priority = priority.decode("utf-8", "replace")
     if not isinstance(priority, str):
         return "INFO"
-    p = _ALIASES.get(priority, priority)
+    p = priority.strip().upper()
+    p = _ALIASES.get(p, p)
     return p if p in _RANK else "INFO"
 
 
@@ -65,6 +70,8 @@ def format_lines(message: str, priority: str, origin: str,
     """The text (with final newline) that one message adds to the log."""
     stamp = time.strftime("%Y-%m-%d %H:%M:%S",
                           time.gmtime(round(time.time() if when is None else when)))
+    if "\r" in message:
+        message = message.replace("\r\n", "\n")
     if message.endswith("\n"):
         message = message[:-1]
     lines = message.split("\n")
@@ -226,6 +233,14 @@ class LogSink:
 
         Returns True if it was written, False if it was filtered out.
         """
+        return self._post(message, priority, origin, echo=True)
+
+    def _post_file_only(self, message="", priority: str = "INFO", origin: str = "") -> bool:
+        """As ``post``, but never echo to the terminal (for text, such as a
+        traceback, that has just been printed there already)."""
+        return self._post(message, priority, origin, echo=False)
+
+    def _post(self, message, priority, origin, echo) -> bool:
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
         if not isinstance(message, str):
@@ -249,14 +264,18 @@ class LogSink:
                 except OSError as exc:
                     if path not in self._warned_paths:
                         self._warned_paths.add(path)
-                        sys.stderr.write(f"WARN: cannot write to log file {path}: "
-                                         f"{exc.strerror or exc}; log messages are not "
-                                         f"saved until this is fixed\n")
-        if self._console or _RANK[prio] >= _RANK["WARN"]:
+                        try:
+                            sys.stderr.write(
+                                f"WARN: cannot write to log file {path}: "
+                                f"{exc.strerror or exc}; log messages are not "
+                                f"saved until this is fixed\n")
+                        except (OSError, ValueError, AttributeError):
+                            pass
+        if echo and (self._console or _RANK[prio] >= _RANK["WARN"]):
             try:
                 sys.stderr.write(text)
                 sys.stderr.flush()
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):
                 pass
         for cb in list(self.post_listeners):
             try:

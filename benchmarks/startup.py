@@ -1,0 +1,68 @@
+"""Startup cost of ``casa --nologger --nogui -c pass``.
+
+Runs the command 10 times (after one warm-up run) in a scratch directory
+with a scratch HOME, and prints the median wall time and the median peak
+RSS of the process, plus whether numpy, casacore, IPython or Qt were
+imported.  Usage: ``python benchmarks/startup.py [runs]``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASA = os.path.join(os.path.dirname(HERE), "bin", "casa")
+COMMAND = ["--nologger", "--nogui", "-c", "pass"]
+PROBE = ("import sys; heavy = [m for m in ('numpy', 'casacore', 'IPython', 'PyQt5', "
+         "'matplotlib') if m in sys.modules]; print('heavy modules imported:', heavy or 'none')")
+
+
+def run_once(workdir: str, env: dict, args: list[str]) -> tuple[float, int]:
+    """(wall seconds, peak RSS KiB) of one run of the launcher."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, CASA] + args, cwd=workdir, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"casa failed ({proc.returncode}): {proc.stderr.decode()}")
+    # ru_maxrss of the children is the max over all of them: measure each
+    # run in its own subprocess to get the per-run value
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(after, before)
+
+
+def peak_rss(workdir: str, env: dict) -> int:
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, sys.executable, CASA] + COMMAND,
+                         cwd=workdir, env=env, stdout=subprocess.PIPE, check=True)
+    return int(out.stdout.split()[-1])
+
+
+def main(runs: int = 10) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, HOME=tmp)
+        env.pop("PYTHONPATH", None)
+        run_once(tmp, env, COMMAND)  # warm-up (file cache)
+        walls = [run_once(tmp, env, COMMAND)[0] for _ in range(runs)]
+        rss = sorted(peak_rss(tmp, env) for _ in range(3))[1]
+        probe = subprocess.run([sys.executable, CASA, "--nologger", "--nogui", "-c", PROBE],
+                               cwd=tmp, env=env, stdout=subprocess.PIPE, text=True)
+    median = statistics.median(walls)
+    print(f"{'command':<44} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7} "
+          f"{'peak RSS MiB':>13}")
+    print(f"{'casa ' + ' '.join(COMMAND):<44} {runs:>4} {median:>9.3f} {min(walls):>7.3f} "
+          f"{max(walls):>7.3f} {rss / 1024:>13.1f}")
+    print(probe.stdout.strip())
+    return median
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
