@@ -1,0 +1,908 @@
+"""The engine behind split, mstransform and hanningsmooth.
+
+One pass over the selected rows of the input MS writes a new MS:
+
+* rows, spectral windows, channels and correlations are selected (a
+  :class:`Plan` holds the result of ``casashell.ms.selection.select``);
+* optionally rows are averaged in time (``timebin``; bins never cross a
+  scan / state / field boundary unless that axis is in ``combine``);
+* optionally the spectrum is Hanning-smoothed, then averaged in channel
+  bins (``chanbin``, per spw) or regridded;
+* FIELD, SPECTRAL_WINDOW, DATA_DESCRIPTION, POLARIZATION, SOURCE and FEED are
+  re-indexed to the ids that remain; other subtables are copied whole.
+
+Averaging rules (those CASA's mstransform documents): an output value is
+the weighted mean of the unflagged inputs; if every input is flagged the
+output is the weighted mean of all of them and is flagged.  The averaging
+weights are ``1/SIGMA_SPECTRUM**2`` (or ``1/SIGMA**2`` per channel) when
+the DATA / MODEL_DATA / FLOAT_DATA column is the source, and
+``WEIGHT_SPECTRUM`` (or ``WEIGHT`` per channel) for CORRECTED_DATA.  The
+output WEIGHT_SPECTRUM is the sum of the contributing weights, WEIGHT its
+mean over channels, SIGMA(_SPECTRUM) ``1/sqrt`` of those.
+
+Memory is bounded: rows are processed in blocks of about ``block_bytes`` of
+visibility data, read with ``getcolslice`` over contiguous row runs (only
+the selected channel range is read) and written with row-contiguous
+``putcol`` into tiled storage managers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field as dcfield
+
+import numpy as np
+
+from .writer import (copy_subtable, create_main_table, open_subtable, staged_output,
+                     subtable_names)
+
+DATA_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA", "FLOAT_DATA")
+
+#: main-table columns copied row by row (when present); the rest are data-like
+SCALAR_COLUMNS = ("TIME", "TIME_CENTROID", "INTERVAL", "EXPOSURE", "ANTENNA1", "ANTENNA2",
+                  "FEED1", "FEED2", "ARRAY_ID", "OBSERVATION_ID", "PROCESSOR_ID",
+                  "SCAN_NUMBER", "STATE_ID", "FIELD_ID", "DATA_DESC_ID", "FLAG_ROW")
+
+
+class TransformError(RuntimeError):
+    pass
+
+
+def resolve_datacolumn(colnames, datacolumn: str, vis: str) -> list[tuple[str, str]]:
+    """[(output column, input column)] for a split/mstransform ``datacolumn``.
+
+    Raises RuntimeError (as CASA) when a requested column is missing.
+    """
+    cols = set(colnames)
+    dc = datacolumn.strip().lower().replace(" ", "")
+
+    def need(name):
+        if name not in cols:
+            raise RuntimeError(f"Desired column ({name}) not found in the input MS ({vis})")
+        return name
+
+    if dc == "data":
+        return [("DATA", need("DATA"))]
+    if dc == "corrected":
+        return [("DATA", need("CORRECTED_DATA"))]
+    if dc == "model":
+        return [("DATA", need("MODEL_DATA"))]
+    if dc == "float_data":
+        return [("FLOAT_DATA", need("FLOAT_DATA"))]
+    if dc == "all":
+        out = [(c, c) for c in DATA_COLUMNS if c in cols]
+        if not out:
+            raise RuntimeError(f"Desired column (DATA) not found in the input MS ({vis})")
+        return out
+    parts = [p for p in dc.split(",") if p]
+    names = {"data": "DATA", "model": "MODEL_DATA", "corrected": "CORRECTED_DATA",
+             "float_data": "FLOAT_DATA"}
+    if parts and all(p in names for p in parts) and len(parts) > 1:
+        out = []
+        for c in DATA_COLUMNS:
+            if any(names[p] == c for p in parts):
+                out.append((c, need(c)))
+        return out
+    raise ValueError(f"datacolumn '{datacolumn}' is not one of data, corrected, model, "
+                     f"data,model,corrected, float_data, all")
+
+
+@dataclass
+class Plan:
+    """What to do.  Built by the tasks from their parameters."""
+
+    vis: str
+    rows: np.ndarray                      # selected input rows, sorted
+    channels: dict                        # spw -> bool mask (nchan)
+    correlations: dict                    # pol -> bool mask (ncorr)
+    datacolumn: str = "data"
+    chanbin: dict | int = 1               # spw -> int, or one int for all
+    timebin: float = 0.0                  # seconds; 0 = no time averaging
+    combine: tuple = ()                   # subset of ('scan', 'state', 'field')
+    keepflags: bool = True
+    hanning: bool = False
+    regrid: dict | None = None            # spw -> (new_freqs, new_widths) for regridding
+    combinespws: bool = False
+    block_bytes: int = 48 << 20
+    extra: dict = dcfield(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# reading helpers
+
+
+def _read(t, col, rows, blc=None, trc=None, shape_ok=None):
+    """Read ``col`` for sorted ``rows``; slice ``blc..trc`` of each cell if given.
+
+    ``shape_ok(lo, hi)`` says whether every row in [lo, hi] has the same
+    cell shape (so a span covering rows not asked for can be read at once).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(rows)
+    first, last = int(rows[0]), int(rows[-1])
+    span = last - first + 1
+
+    def get(tab, start=0, nrow=-1):
+        if blc is None:
+            return tab.getcol(col, startrow=start, nrow=nrow)
+        return tab.getcolslice(col, blc, trc, startrow=start, nrow=nrow)
+
+    if span == n:
+        return get(t, first, n)
+    if span <= 3 * n and (shape_ok is None or shape_ok(first, last)):
+        full = get(t, first, span)
+        return full[rows - first]
+    sub = t.selectrows(rows.tolist())
+    try:
+        return get(sub)
+    finally:
+        sub.close()
+
+
+def _inv_sq(x):
+    """1/x**2 with 0 where x <= 0 (as float32)."""
+    x = np.asarray(x, dtype=np.float32)
+    out = np.zeros_like(x)
+    np.divide(1.0, x * x, out=out, where=x > 0)
+    return out
+
+
+def _inv_sqrt(w):
+    w = np.asarray(w, dtype=np.float32)
+    out = np.zeros_like(w)
+    np.divide(1.0, np.sqrt(w, where=w > 0, out=np.zeros_like(w)), out=out, where=w > 0)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the arithmetic (pure numpy; tests call these directly too)
+
+
+def weighted_reduce(data_list, flag, weight, starts):
+    """Weighted mean along axis 0 over segments beginning at ``starts``.
+
+    ``data_list``: arrays (n, ...) to average (complex or real); ``flag`` (n, ...)
+    bool; ``weight`` (n, ...) float32.  Returns (means, flag_out, weight_out):
+    unflagged inputs only, unless all are flagged (then all inputs, flagged).
+    A zero total weight falls back to the plain mean.
+    """
+    good = ~flag
+    wg = weight * good
+    sw = np.add.reduceat(wg, starts, axis=0)
+    cnt = np.add.reduceat(good.astype(np.float32), starts, axis=0)
+    allf = cnt == 0
+    swall = np.add.reduceat(weight, starts, axis=0)
+    nin = np.diff(np.append(starts, flag.shape[0])).astype(np.float32)
+    nin = nin.reshape((-1,) + (1,) * (flag.ndim - 1))
+    means = []
+    for d in data_list:
+        num = np.add.reduceat(d * wg, starts, axis=0)
+        out = np.empty(num.shape, dtype=d.dtype)
+        okw = sw > 0
+        np.divide(num, sw, out=out, where=okw)
+        bad = ~okw
+        if bad.any():
+            # unflagged but zero weight -> plain mean of unflagged
+            s_good = np.add.reduceat(d * good, starts, axis=0)
+            m1 = bad & ~allf
+            if m1.any():
+                out[m1] = s_good[m1] / cnt[m1]
+            if allf.any():
+                s_all_w = np.add.reduceat(d * weight, starts, axis=0)
+                s_all = np.add.reduceat(d, starts, axis=0)
+                wpos = swall > 0
+                fb = np.where(wpos, s_all_w / np.where(wpos, swall, 1),
+                              s_all / np.broadcast_to(nin, s_all.shape))
+                out[allf] = fb[allf]
+        means.append(out)
+    wout = np.where(allf, swall, sw).astype(np.float32)
+    return means, allf, wout
+
+
+def channel_average(data_list, flag, weight, width: int):
+    """Average channel bins of ``width`` along axis 1 (arrays (n, nchan, ncorr)).
+
+    ``nchan`` must be a multiple of ``width`` (the caller drops the rest).
+    """
+    n, nch, nc = flag.shape
+    nout = nch // width
+
+    def r(a):
+        return np.ascontiguousarray(np.moveaxis(a.reshape(n, nout, width, nc), 2, 0))
+
+    starts = np.array([0])
+    # move the bin axis first and reduce it as a single segment
+    means, fl, w = weighted_reduce([r(d) for d in data_list], r(flag), r(weight), starts)
+    return [m[0] for m in means], fl[0], w[0]
+
+
+def hanning_smooth(data_list, flag, weight):
+    """Hanning-smooth along axis 1 (channels): 1/4, 1/2, 1/4.
+
+    The first and last channel are flagged and keep their values; a smoothed
+    channel is flagged if it or a neighbour is flagged.  Weights follow error
+    propagation: 1/w' = (1/16)/w[i-1] + (1/4)/w[i] + (1/16)/w[i+1]
+    (zero if any of the three is zero).
+    """
+    out = []
+    for d in data_list:
+        s = d.copy()
+        if d.shape[1] >= 3:
+            s[:, 1:-1] = 0.25 * d[:, :-2] + 0.5 * d[:, 1:-1] + 0.25 * d[:, 2:]
+        out.append(s)
+    f = flag.copy()
+    if flag.shape[1] >= 3:
+        f[:, 1:-1] = flag[:, :-2] | flag[:, 1:-1] | flag[:, 2:]
+    f[:, 0] = True
+    f[:, -1] = True
+    w = weight.copy()
+    if weight.shape[1] >= 3:
+        a, b, c = weight[:, :-2], weight[:, 1:-1], weight[:, 2:]
+        pos = (a > 0) & (b > 0) & (c > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = (1.0 / 16) / a + 0.25 / b + (1.0 / 16) / c
+            w[:, 1:-1] = np.where(pos, 1.0 / var, 0.0)
+    return out, f, w
+
+
+# ---------------------------------------------------------------------------
+# the plan, resolved against the MS
+
+
+@dataclass
+class _DDOut:
+    ddid: int
+    spw: int
+    pol: int
+    in_nchan: int
+    in_ncorr: int
+    chan_idx: np.ndarray          # selected input channels (sorted)
+    corr_idx: np.ndarray          # selected input correlations
+    width: int                    # channel bin
+    nout: int                     # output channels
+    new_ddid: int = -1
+    new_spw: int = -1
+    new_pol: int = -1
+
+    @property
+    def blc_trc(self):
+        lo, hi = int(self.chan_idx[0]), int(self.chan_idx[-1])
+        clo, chi = int(self.corr_idx[0]), int(self.corr_idx[-1])
+        return [lo, clo], [hi, chi]
+
+
+def _subtable(t, name):
+    from casacore import tables as ct
+    kw = t.getkeyword(name)
+    return ct.table(kw[len("Table: "):] if isinstance(kw, str) else kw, ack=False)
+
+
+class Transformer:
+    """Runs one :class:`Plan` into ``outputvis``."""
+
+    def __init__(self, plan: Plan, outputvis: str, log=None):
+        self.plan = plan
+        self.out = outputvis
+        self.log = log or (lambda msg, prio="INFO": None)
+
+    # -- preparation -----------------------------------------------------------
+    def _prepare(self, tin):
+        plan = self.plan
+        self.colmap = resolve_datacolumn(tin.colnames(), plan.datacolumn, plan.vis)
+        cols = set(tin.colnames())
+        self.has_ws = "WEIGHT_SPECTRUM" in cols and self._col_has_data(tin, "WEIGHT_SPECTRUM")
+        self.has_ss = "SIGMA_SPECTRUM" in cols and self._col_has_data(tin, "SIGMA_SPECTRUM")
+        srcs = [s for _, s in self.colmap]
+        # which weights drive the averaging
+        self.weight_from_sigma = "CORRECTED_DATA" not in srcs
+        self.corrected_to_data = ("DATA", "CORRECTED_DATA") in self.colmap
+
+        with _subtable(tin, "DATA_DESCRIPTION") as t:
+            dd_spw = t.getcol("SPECTRAL_WINDOW_ID")
+            dd_pol = t.getcol("POLARIZATION_ID")
+        with _subtable(tin, "SPECTRAL_WINDOW") as t:
+            self.spw_nchan = t.getcol("NUM_CHAN")
+        with _subtable(tin, "POLARIZATION") as t:
+            self.pol_ncorr = t.getcol("NUM_CORR")
+
+        rows = np.asarray(plan.rows, dtype=np.int64)
+        nrow = tin.nrows()
+        self.ddid_all = tin.getcol("DATA_DESC_ID").astype(np.int32) if nrow else \
+            np.zeros(0, np.int32)
+        ddid_sel = self.ddid_all[rows]
+        used = np.unique(ddid_sel)
+        self.dds = {}
+        for d in used:
+            spw, pol = int(dd_spw[d]), int(dd_pol[d])
+            if spw not in plan.channels:
+                continue
+            cmask = np.asarray(plan.channels[spw], bool)
+            pmask = np.asarray(plan.correlations.get(pol, np.ones(self.pol_ncorr[pol], bool)),
+                               bool)
+            cidx = np.nonzero(cmask)[0]
+            pidx = np.nonzero(pmask)[0]
+            if len(cidx) == 0 or len(pidx) == 0:
+                continue
+            w = plan.chanbin.get(spw, 1) if isinstance(plan.chanbin, dict) else plan.chanbin
+            w = max(1, int(w))
+            if w > len(cidx):
+                raise ValueError(f"width {w} is larger than the {len(cidx)} selected "
+                                 f"channels of spw {spw}")
+            nout = len(cidx) // w
+            self.dds[int(d)] = _DDOut(int(d), spw, pol, int(self.spw_nchan[spw]),
+                                      int(self.pol_ncorr[pol]), cidx, pidx, w, nout)
+        keep = np.isin(ddid_sel, np.array(sorted(self.dds), dtype=np.int32))
+        rows = rows[keep]
+        if len(rows) == 0:
+            raise ValueError("The data selection matches no rows of " + plan.vis)
+        self.rows = rows
+        # ids that remain
+        spws = sorted({dd.spw for dd in self.dds.values()})
+        self.spw_map = {s: i for i, s in enumerate(spws)}
+        polkeys = []
+        for dd in sorted(self.dds.values(), key=lambda x: x.ddid):
+            key = (dd.pol, tuple(dd.corr_idx.tolist()))
+            if key not in polkeys:
+                polkeys.append(key)
+        self.pol_keys = polkeys
+        ddkeys = []
+        for dd in sorted(self.dds.values(), key=lambda x: x.ddid):
+            dd.new_spw = self.spw_map[dd.spw]
+            dd.new_pol = polkeys.index((dd.pol, tuple(dd.corr_idx.tolist())))
+            key = (dd.new_spw, dd.new_pol)
+            if key not in ddkeys:
+                ddkeys.append(key)
+            dd.new_ddid = ddkeys.index(key)
+        self.dd_keys = ddkeys
+        fields_all = tin.getcol("FIELD_ID")
+        fsel = fields_all[rows]
+        self.fields = sorted(int(f) for f in np.unique(fsel))
+        self.field_map = {f: i for i, f in enumerate(self.fields)}
+        del fields_all
+        # input cell shape per ddid (to know when a span of rows is uniform)
+        self.shape_id = np.zeros(len(dd_spw), np.int64)
+        shapes = {}
+        for d in range(len(dd_spw)):
+            shp = (int(self.spw_nchan[dd_spw[d]]), int(self.pol_ncorr[dd_pol[d]]))
+            self.shape_id[d] = shapes.setdefault(shp, len(shapes))
+        self.uniform_shapes = len(set(self.shape_id[np.unique(self.ddid_all)].tolist())) <= 1 \
+            if nrow else True
+
+    @staticmethod
+    def _col_has_data(t, col):
+        if t.nrows() == 0:
+            return False
+        try:
+            return bool(t.iscelldefined(col, 0))
+        except RuntimeError:
+            return False
+
+    def _shape_ok(self, lo, hi):
+        if self.uniform_shapes:
+            return True
+        s = self.shape_id[self.ddid_all[lo:hi + 1]]
+        return bool((s == s[0]).all())
+
+    # -- row grouping ------------------------------------------------------------
+    def _drop_flagged_rows(self, tin):
+        """keepflags=False: drop rows whose selected data are all flagged."""
+        keep = np.ones(len(self.rows), bool)
+        step = 200_000
+        frow = tin.getcol("FLAG_ROW")[self.rows] if "FLAG_ROW" in tin.colnames() else \
+            np.zeros(len(self.rows), bool)
+        for i in range(0, len(self.rows), step):
+            r = self.rows[i:i + step]
+            dd = self.ddid_all[r]
+            for d in np.unique(dd):
+                m = dd == d
+                info = self.dds[int(d)]
+                blc, trc = info.blc_trc
+                f = _read(tin, "FLAG", r[m], blc, trc, self._shape_ok)
+                f = f[:, info.chan_idx - blc[0]][:, :, info.corr_idx - blc[1]]
+                keep[i:i + step][m] = ~f.reshape(len(f), -1).all(axis=1)
+        keep &= ~frow
+        dropped = int((~keep).sum())
+        self.rows = self.rows[keep]
+        if dropped:
+            self.log(f"keepflags=False: {dropped} completely flagged rows were dropped")
+        if len(self.rows) == 0:
+            raise ValueError("Every selected row is flagged and keepflags=False: "
+                             "nothing to write")
+
+    def _time_groups(self, tin):
+        """Output groups for time averaging.
+
+        Returns (order, starts): ``self.rows[order]`` lists input rows grouped by
+        output row; ``starts`` are the group starts (output rows in order of
+        their first input row).
+        """
+        plan = self.plan
+        r = self.rows
+        get = lambda c: tin.getcol(c)[r]  # noqa: E731
+        time = get("TIME")
+        interval = get("INTERVAL")
+        keys = [get("ARRAY_ID").astype(np.int64), get("OBSERVATION_ID").astype(np.int64),
+                self.ddid_all[r].astype(np.int64), get("ANTENNA1").astype(np.int64),
+                get("ANTENNA2").astype(np.int64), get("FEED1").astype(np.int64),
+                get("FEED2").astype(np.int64)]
+        seg_keys = [keys[0], keys[1]]
+        comb = set(plan.combine)
+        fld = get("FIELD_ID").astype(np.int64)
+        scan = get("SCAN_NUMBER").astype(np.int64)
+        state = get("STATE_ID").astype(np.int64)
+        if "field" not in comb:
+            seg_keys.append(fld)
+        if "scan" not in comb:
+            seg_keys.append(scan)
+        if "state" not in comb:
+            seg_keys.append(state)
+        seg = np.unique(np.stack(seg_keys, axis=1), axis=0, return_inverse=True)[1].ravel()
+        # bins per segment: start at the segment's first time; a bin holds the
+        # times t with t - start < timebin; the next bin starts at the next time.
+        binid = np.zeros(len(r), np.int64)
+        nb = 0
+        tb = float(plan.timebin)
+        for s in np.unique(seg):
+            m = np.nonzero(seg == s)[0]
+            ut, inv = np.unique(time[m], return_inverse=True)
+            starts_t = []
+            i = 0
+            ids = np.empty(len(ut), np.int64)
+            while i < len(ut):
+                j = int(np.searchsorted(ut, ut[i] + tb - 1e-6 * max(tb, 1.0), side="left"))
+                j = max(j, i + 1)
+                ids[i:j] = len(starts_t)
+                starts_t.append(ut[i])
+                i = j
+            binid[m] = nb + ids[inv.ravel()]
+            nb += len(starts_t)
+        gkeys = np.stack([binid] + keys[2:] + [keys[0], keys[1]], axis=1)
+        _, first, inv = np.unique(gkeys, axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        # output rows ordered by their first input row
+        rank = np.empty(len(first), np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+        out_of_in = rank[inv]
+        order = np.argsort(out_of_in, kind="stable")
+        counts = np.bincount(out_of_in, minlength=len(first))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self._time_cache = dict(time=time, interval=interval)
+        return order, starts
+
+    # -- output structure ---------------------------------------------------------
+    def _out_columns(self, tin):
+        cols = set(tin.colnames())
+        out = {}
+        for c in ("UVW",) + SCALAR_COLUMNS:
+            if c in cols:
+                out[c] = c
+        for o, s in self.colmap:
+            out[o] = s
+        out["FLAG"] = "FLAG"
+        out["WEIGHT"] = "WEIGHT"
+        out["SIGMA"] = "SIGMA"
+        if self.has_ws:
+            out["WEIGHT_SPECTRUM"] = "WEIGHT_SPECTRUM"
+        if self.has_ss:
+            out["SIGMA_SPECTRUM"] = "SIGMA_SPECTRUM"
+        if "FLAG_CATEGORY" in cols:
+            out["FLAG_CATEGORY"] = "FLAG_CATEGORY"
+        return out
+
+    def _cell_shapes(self, outcols):
+        dd0 = self.dds[sorted(self.dds)[0]]
+        nchan = dd0.nout if not self.plan.regrid else len(self.plan.regrid[dd0.spw][0])
+        ncorr = len(dd0.corr_idx)
+        shapes = {}
+        for c in outcols:
+            if c in DATA_COLUMNS or c in ("FLAG", "WEIGHT_SPECTRUM", "SIGMA_SPECTRUM"):
+                shapes[c] = [ncorr, nchan]
+            elif c in ("WEIGHT", "SIGMA"):
+                shapes[c] = [ncorr]
+            elif c == "FLAG_CATEGORY":
+                shapes[c] = [1, ncorr, nchan]
+        return shapes
+
+    def _write_subtables(self, tin, tout, path):
+        from casacore import tables as ct
+        names = subtable_names(tin)
+        for name in names:
+            if name in ("FIELD", "SPECTRAL_WINDOW", "DATA_DESCRIPTION", "POLARIZATION",
+                        "SOURCE", "FEED"):
+                continue
+            sub = _subtable(tin, name)
+            try:
+                spwcol = "SPECTRAL_WINDOW_ID" in sub.colnames()
+                n = sub.nrows()
+                if spwcol and n:
+                    s = sub.getcol("SPECTRAL_WINDOW_ID")
+                    keep = [i for i in range(n) if int(s[i]) < 0 or int(s[i]) in self.spw_map]
+                else:
+                    keep = None
+            finally:
+                sub.close()
+            dst = copy_subtable(tin, name, tout, path, keep)
+            if keep is not None and keep:
+                with ct.table(dst, readonly=False, ack=False) as t:
+                    s = t.getcol("SPECTRAL_WINDOW_ID")
+                    t.putcol("SPECTRAL_WINDOW_ID",
+                             np.array([self.spw_map.get(int(x), int(x)) if x >= 0 else x
+                                       for x in s], dtype=np.int32))
+        # FIELD
+        dst = copy_subtable(tin, "FIELD", tout, path, self.fields)
+        # FEED: rows of kept spws (or -1), spw re-indexed
+        if "FEED" in names:
+            with _subtable(tin, "FEED") as t:
+                s = t.getcol("SPECTRAL_WINDOW_ID") if t.nrows() else np.zeros(0, int)
+            keep = [i for i in range(len(s)) if s[i] < 0 or int(s[i]) in self.spw_map]
+            dst = copy_subtable(tin, "FEED", tout, path, keep)
+            if keep:
+                with ct.table(dst, readonly=False, ack=False) as t:
+                    s2 = t.getcol("SPECTRAL_WINDOW_ID")
+                    t.putcol("SPECTRAL_WINDOW_ID", np.array(
+                        [self.spw_map.get(int(x), int(x)) if x >= 0 else x for x in s2],
+                        dtype=np.int32))
+        # SOURCE
+        if "SOURCE" in names:
+            with _subtable(tin, "SOURCE") as t:
+                s = t.getcol("SPECTRAL_WINDOW_ID") if t.nrows() else np.zeros(0, int)
+            keep = [i for i in range(len(s)) if s[i] < 0 or int(s[i]) in self.spw_map]
+            dst = copy_subtable(tin, "SOURCE", tout, path, keep)
+            if keep:
+                with ct.table(dst, readonly=False, ack=False) as t:
+                    s2 = t.getcol("SPECTRAL_WINDOW_ID")
+                    t.putcol("SPECTRAL_WINDOW_ID", np.array(
+                        [self.spw_map.get(int(x), int(x)) if x >= 0 else x for x in s2],
+                        dtype=np.int32))
+        # SPECTRAL_WINDOW
+        spws = sorted(self.spw_map, key=self.spw_map.get)
+        dst = copy_subtable(tin, "SPECTRAL_WINDOW", tout, path, spws)
+        by_spw = {}
+        for dd in self.dds.values():
+            by_spw.setdefault(dd.spw, dd)
+        with ct.table(dst, readonly=False, ack=False) as t:
+            for i, spw in enumerate(spws):
+                dd = by_spw[spw]
+                self._rewrite_spw_row(t, i, dd)
+        # POLARIZATION
+        pols = [k[0] for k in self.pol_keys]
+        dst = copy_subtable(tin, "POLARIZATION", tout, path, pols)
+        with ct.table(dst, readonly=False, ack=False) as t:
+            for i, (pol, cidx) in enumerate(self.pol_keys):
+                cidx = list(cidx)
+                ctype = t.getcell("CORR_TYPE", i)
+                cprod = t.getcell("CORR_PRODUCT", i)
+                if len(cidx) != len(ctype):
+                    t.putcell("CORR_TYPE", i, np.asarray(ctype)[cidx])
+                    t.putcell("CORR_PRODUCT", i, np.asarray(cprod)[cidx])
+                    t.putcell("NUM_CORR", i, len(cidx))
+        # DATA_DESCRIPTION
+        ddrows = []
+        for key in self.dd_keys:
+            dd = next(d for d in sorted(self.dds.values(), key=lambda x: x.ddid)
+                      if (d.new_spw, d.new_pol) == key)
+            ddrows.append(dd.ddid)
+        dst = copy_subtable(tin, "DATA_DESCRIPTION", tout, path, ddrows)
+        with ct.table(dst, readonly=False, ack=False) as t:
+            t.putcol("SPECTRAL_WINDOW_ID", np.array([k[0] for k in self.dd_keys], np.int32))
+            t.putcol("POLARIZATION_ID", np.array([k[1] for k in self.dd_keys], np.int32))
+
+    def _rewrite_spw_row(self, t, i, dd):
+        freq = np.asarray(t.getcell("CHAN_FREQ", i), float)
+        width = np.asarray(t.getcell("CHAN_WIDTH", i), float)
+        cols = set(t.colnames())
+        ebw = np.asarray(t.getcell("EFFECTIVE_BW", i), float) if "EFFECTIVE_BW" in cols \
+            else np.abs(width)
+        res = np.asarray(t.getcell("RESOLUTION", i), float) if "RESOLUTION" in cols \
+            else np.abs(width)
+        if self.plan.regrid and dd.spw in self.plan.regrid:
+            nf, nw = self.plan.regrid[dd.spw][:2]
+            nf = np.asarray(nf, float)
+            nw = np.asarray(nw, float)
+            ne = np.abs(nw)
+            nr = np.abs(nw)
+        else:
+            idx = dd.chan_idx[:dd.nout * dd.width].reshape(dd.nout, dd.width)
+            nf = freq[idx].mean(axis=1)
+            nw = width[idx].sum(axis=1)
+            ne = ebw[idx].sum(axis=1)
+            nr = res[idx].sum(axis=1) if dd.width > 1 else res[idx][:, 0]
+            if self.plan.hanning:
+                nr = nr * 2.0 if dd.width == 1 else nr
+        unchanged = len(nf) == len(freq) and np.array_equal(nf, freq)
+        if unchanged and not self.plan.hanning:
+            return
+        t.putcell("CHAN_FREQ", i, nf)
+        t.putcell("CHAN_WIDTH", i, nw)
+        if "EFFECTIVE_BW" in cols:
+            t.putcell("EFFECTIVE_BW", i, ne)
+        if "RESOLUTION" in cols:
+            t.putcell("RESOLUTION", i, nr)
+        t.putcell("NUM_CHAN", i, int(len(nf)))
+        lo = np.min(nf - np.abs(nw) / 2)
+        hi = np.max(nf + np.abs(nw) / 2)
+        t.putcell("TOTAL_BANDWIDTH", i, float(hi - lo))
+        if "REF_FREQUENCY" in cols and not unchanged:
+            t.putcell("REF_FREQUENCY", i, float(nf[0]))
+
+    # -- run -----------------------------------------------------------------------
+    def run(self):
+        from casacore import tables as ct
+        plan = self.plan
+        tin = ct.table(plan.vis, ack=False)
+        try:
+            self._prepare(tin)
+            if not plan.keepflags:
+                self._drop_flagged_rows(tin)
+            if plan.timebin and plan.timebin > 0:
+                order, starts = self._time_groups(tin)
+            else:
+                order, starts = None, None
+            nout = len(self.rows) if starts is None else len(starts)
+            outcols = self._out_columns(tin)
+            shapes = self._cell_shapes(outcols)
+            with staged_output(self.out) as tmp:
+                tout = create_main_table(tmp, tin, outcols, shapes, nout)
+                try:
+                    self._write_subtables(tin, tout, tmp)
+                    self._write_main(tin, tout, outcols, order, starts)
+                    tout.flush()
+                finally:
+                    tout.close()
+            return {"nrows": int(nout)}
+        finally:
+            tin.close()
+
+    def _block_rows(self):
+        """Input rows per block from the widest selected cell."""
+        per = 0
+        for dd in self.dds.values():
+            blc, trc = dd.blc_trc
+            ncell = (trc[0] - blc[0] + 1) * (trc[1] - blc[1] + 1)
+            per = max(per, ncell * (8 * len(self.colmap) + 1 + 4 * (1 + self.has_ws
+                                                                      + self.has_ss)))
+        # working arrays take a few times the input size
+        return int(max(64, self.plan.block_bytes // max(1, per * 4)))
+
+    def _write_main(self, tin, tout, outcols, order, starts):
+        nblock = self._block_rows()
+        if starts is None:
+            nout = len(self.rows)
+            for o0 in range(0, nout, nblock):
+                o1 = min(nout, o0 + nblock)
+                rows = self.rows[o0:o1]
+                self._process(tin, tout, outcols, rows, None, o0)
+        else:
+            nout = len(starts)
+            ends = np.append(starts[1:], len(order))
+            o0 = 0
+            while o0 < nout:
+                # as many output rows as keep the input rows under nblock
+                lim = starts[o0] + nblock
+                o1 = int(np.searchsorted(ends, lim, side="right"))
+                o1 = max(o1, o0 + 1)
+                o1 = min(o1, nout)
+                sel = order[starts[o0]:ends[o1 - 1]]
+                seg_starts = starts[o0:o1] - starts[o0]
+                self._process(tin, tout, outcols, self.rows[sel], seg_starts, o0, sel)
+                o0 = o1
+
+    def _read_block(self, tin, rows, dd, names):
+        """Read the selected channels/correlations of ``names`` for ``rows`` (one ddid)."""
+        blc, trc = dd.blc_trc
+        srt = np.argsort(rows, kind="stable")
+        rs = rows[srt]
+        contiguous_chan = dd.chan_idx[-1] - dd.chan_idx[0] + 1 == len(dd.chan_idx)
+        contiguous_corr = dd.corr_idx[-1] - dd.corr_idx[0] + 1 == len(dd.corr_idx)
+        out = {}
+        for name in names:
+            if name in ("WEIGHT", "SIGMA"):
+                a = _read(tin, name, rs, [blc[1]], [trc[1]], self._shape_ok)
+                if not contiguous_corr:
+                    a = a[:, dd.corr_idx - blc[1]]
+            else:
+                full = blc[0] == 0 and trc[0] == dd.in_nchan - 1 and blc[1] == 0 and \
+                    trc[1] == dd.in_ncorr - 1
+                a = _read(tin, name, rs, None if full else blc, None if full else trc,
+                          self._shape_ok)
+                if not contiguous_chan:
+                    a = a[:, dd.chan_idx - blc[0]]
+                if not contiguous_corr:
+                    a = a[:, :, dd.corr_idx - blc[1]]
+            inv = np.empty_like(srt)
+            inv[srt] = np.arange(len(srt))
+            out[name] = a[inv] if not np.array_equal(srt, np.arange(len(srt))) else a
+        return out
+
+    def _process(self, tin, tout, outcols, rows, seg_starts, out0, sel=None):
+        """Process input ``rows`` (grouped by output row when ``seg_starts``)."""
+        plan = self.plan
+        n_in = len(rows)
+        n_out = n_in if seg_starts is None else len(seg_starts)
+        dd_of = self.ddid_all[rows]
+        averaging = seg_starts is not None
+        chanavg = any(d.width > 1 for d in self.dds.values())
+        needs_weights = averaging or chanavg or plan.hanning or bool(plan.regrid)
+        # scalar columns
+        scal = {c: tin.getcol(c, 0, 0) for c in ()}  # placeholder for type
+        out_scal = {}
+        srt = np.argsort(rows, kind="stable")
+        rs = rows[srt]
+        inv = np.empty_like(srt)
+        inv[srt] = np.arange(len(srt))
+        span = int(rs[-1] - rs[0] + 1)
+        scal = {}
+        for c in [c for c in outcols if c in SCALAR_COLUMNS or c == "UVW"]:
+            if span <= 3 * n_in:
+                a = tin.getcol(c, int(rs[0]), span)[rs - rs[0]]
+            else:
+                sub = tin.selectrows(rs.tolist())
+                a = sub.getcol(c)
+                sub.close()
+            scal[c] = a[inv]
+        # output row index of each input row (relative to the block)
+        if averaging:
+            grp = np.zeros(n_in, np.int64)
+            grp[seg_starts[1:]] = 1
+            grp = np.cumsum(grp)
+            seg_dd = dd_of[seg_starts]
+        else:
+            grp = np.arange(n_in)
+            seg_dd = dd_of
+        results = []  # (positions in block, {col: array})
+        row_allflag = np.zeros(n_out, bool)
+        row_weight = {}
+        for d in np.unique(dd_of):
+            dd = self.dds[int(d)]
+            m_in = np.nonzero(dd_of == d)[0]
+            m_out = np.nonzero(seg_dd == d)[0]
+            names = [s for _, s in self.colmap] + ["FLAG", "WEIGHT", "SIGMA"]
+            if self.has_ws:
+                names.append("WEIGHT_SPECTRUM")
+            if self.has_ss:
+                names.append("SIGMA_SPECTRUM")
+            arr = self._read_block(tin, rows[m_in], dd, names)
+            flag = arr["FLAG"]
+            if "FLAG_ROW" in scal:
+                fr = scal["FLAG_ROW"][m_in]
+                if fr.any():
+                    flag = flag | fr[:, None, None]
+            datas = [arr[s] for _, s in self.colmap]
+            res = {}
+            if not needs_weights:
+                for (o, s), dta in zip(self.colmap, datas):
+                    res[o] = dta
+                res["FLAG"] = arr["FLAG"]
+                res["WEIGHT"] = arr["WEIGHT"]
+                if self.corrected_to_data:
+                    res["SIGMA"] = _inv_sqrt(arr["WEIGHT"])
+                    if self.has_ss:
+                        res["SIGMA_SPECTRUM"] = _inv_sqrt(arr["WEIGHT_SPECTRUM"]) \
+                            if self.has_ws else np.broadcast_to(
+                                res["SIGMA"][:, None, :], flag.shape).copy()
+                else:
+                    res["SIGMA"] = arr["SIGMA"]
+                    if self.has_ss:
+                        res["SIGMA_SPECTRUM"] = arr["SIGMA_SPECTRUM"]
+                if self.has_ws:
+                    res["WEIGHT_SPECTRUM"] = arr["WEIGHT_SPECTRUM"]
+                results.append((m_out, res))
+                continue
+            # averaging weights per channel
+            if self.weight_from_sigma:
+                if self.has_ss:
+                    w = _inv_sq(arr["SIGMA_SPECTRUM"])
+                else:
+                    w = np.broadcast_to(_inv_sq(arr["SIGMA"])[:, None, :], flag.shape)
+            else:
+                if self.has_ws:
+                    w = arr["WEIGHT_SPECTRUM"].astype(np.float32, copy=False)
+                else:
+                    w = np.broadcast_to(arr["WEIGHT"].astype(np.float32)[:, None, :],
+                                        flag.shape)
+            w = np.ascontiguousarray(w, dtype=np.float32)
+            if averaging:
+                local = seg_starts_for(grp[m_in])
+                datas, flag, w = weighted_reduce(datas, flag, w, local)
+            if plan.hanning:
+                datas, flag, w = hanning_smooth(datas, flag, w)
+            if plan.regrid and dd.spw in plan.regrid:
+                datas, flag, w = plan.regrid[dd.spw][2](datas, flag, w)
+            elif dd.width > 1:
+                k = dd.nout * dd.width
+                datas, flag, w = channel_average([x[:, :k] for x in datas], flag[:, :k],
+                                                 w[:, :k], dd.width)
+            for (o, s), dta in zip(self.colmap, datas):
+                res[o] = dta
+            res["FLAG"] = flag
+            res["WEIGHT_SPECTRUM"] = w
+            wrow = w.mean(axis=1).astype(np.float32)
+            res["WEIGHT"] = wrow
+            res["SIGMA"] = _inv_sqrt(wrow)
+            res["SIGMA_SPECTRUM"] = _inv_sqrt(w)
+            row_allflag[m_out] = flag.reshape(len(flag), -1).all(axis=1)
+            results.append((m_out, res))
+
+        # scalar / UVW columns of the output rows
+        out_scal = {}
+        if averaging:
+            out_scal = self._average_scalars(scal, seg_starts, results, n_out, sel)
+        else:
+            out_scal = dict(scal)
+        if "FIELD_ID" in out_scal:
+            fm = np.zeros(max(self.field_map) + 1, np.int32)
+            for k, v in self.field_map.items():
+                fm[k] = v
+            out_scal["FIELD_ID"] = fm[out_scal["FIELD_ID"]]
+        ddm = np.full(len(self.ddid_all) and (self.ddid_all.max() + 1), -1, np.int32)
+        for k, v in self.dds.items():
+            ddm[k] = v.new_ddid
+        out_scal["DATA_DESC_ID"] = ddm[seg_dd]
+        if needs_weights and "FLAG_ROW" in out_scal:
+            out_scal["FLAG_ROW"] = row_allflag
+        for c, a in out_scal.items():
+            tout.putcol(c, np.ascontiguousarray(a), startrow=out0, nrow=n_out)
+        # array columns
+        for c in [c for c in outcols if c not in SCALAR_COLUMNS and c != "UVW"
+                  and c != "FLAG_CATEGORY"]:
+            parts = [(pos, r[c]) for pos, r in results if c in r]
+            if not parts:
+                continue
+            shapes = {p[1].shape[1:] for p in parts}
+            if len(shapes) == 1:
+                if len(parts) == 1 and len(parts[0][0]) == n_out:
+                    full = parts[0][1]
+                else:
+                    full = np.empty((n_out,) + parts[0][1].shape[1:], parts[0][1].dtype)
+                    for pos, a in parts:
+                        full[pos] = a
+                tout.putcol(c, np.ascontiguousarray(full), startrow=out0, nrow=n_out)
+            else:
+                for pos, a in parts:
+                    ref = tout.selectrows((out0 + pos).tolist())
+                    ref.putcol(c, np.ascontiguousarray(a))
+                    ref.close()
+
+    def _average_scalars(self, scal, seg_starts, results, n_out, sel):
+        n_in = len(next(iter(scal.values())))
+        counts = np.diff(np.append(seg_starts, n_in))
+        out = {}
+        first = seg_starts
+        for c, a in scal.items():
+            out[c] = a[first]
+        if "TIME" in scal:
+            t = scal["TIME"]
+            iv = scal.get("INTERVAL", np.zeros(n_in))
+            lo = np.minimum.reduceat(t - iv / 2, seg_starts)
+            hi = np.maximum.reduceat(t + iv / 2, seg_starts)
+            out["TIME"] = (lo + hi) / 2
+            if "INTERVAL" in scal:
+                out["INTERVAL"] = hi - lo
+        if "TIME_CENTROID" in scal:
+            out["TIME_CENTROID"] = np.add.reduceat(scal["TIME_CENTROID"], seg_starts) / counts
+        if "EXPOSURE" in scal:
+            out["EXPOSURE"] = np.add.reduceat(scal["EXPOSURE"], seg_starts)
+        if "UVW" in scal:
+            out["UVW"] = np.add.reduceat(scal["UVW"], seg_starts, axis=0) / counts[:, None]
+        return out
+
+    # convenience
+    @property
+    def summary(self):
+        return {"fields": self.fields, "spws": sorted(self.spw_map)}
+
+
+def seg_starts_for(groups):
+    """Start indices of runs of equal values in a sorted 1-D array."""
+    groups = np.asarray(groups)
+    if len(groups) == 0:
+        return np.zeros(0, np.int64)
+    return np.concatenate([[0], np.nonzero(np.diff(groups))[0] + 1]).astype(np.int64)
+
+
+def run(plan: Plan, outputvis: str, log=None) -> dict:
+    """Write ``outputvis`` (must not exist) from ``plan``; returns a summary."""
+    tr = Transformer(plan, outputvis, log)
+    info = tr.run()
+    info.update(tr.summary)
+    return info

@@ -1,0 +1,197 @@
+"""Writing new MeasurementSets: staging, main-table layout, subtable copies.
+
+Every task that creates an MS writes it under a temporary name in the
+target's directory and renames it at the very end (:func:`staged_output`),
+so a failure, an exception or Ctrl-C never leaves a half-written MS behind.
+
+The main table is laid out with casacore's standard storage managers:
+scalar columns in one ``StandardStMan``, ``UVW`` in a ``TiledColumnStMan``
+and every array column (``DATA``, ``FLAG``, ``WEIGHT_SPECTRUM``, ``WEIGHT``,
+...) in its own ``TiledShapeStMan`` with tiles of about 1 MiB that hold whole
+cells, so row-contiguous writes touch each tile once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+
+#: array columns stored with TiledShapeStMan, one manager each
+TILED_ARRAY_COLUMNS = ("DATA", "CORRECTED_DATA", "MODEL_DATA", "FLOAT_DATA", "FLAG",
+                       "WEIGHT_SPECTRUM", "SIGMA_SPECTRUM", "FLAG_CATEGORY", "WEIGHT",
+                       "SIGMA", "LAG_DATA", "VIDEO_POINT")
+
+#: subtables whose rows are re-indexed by spectral window / field / polarisation
+REINDEXED_SUBTABLES = ("FIELD", "SPECTRAL_WINDOW", "DATA_DESCRIPTION", "POLARIZATION",
+                       "SOURCE")
+
+_TILE_BYTES = 1 << 20
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+def check_new_output(path: str, what: str = "outputvis") -> str:
+    """Absolute path of a not-yet-existing output; FileExistsError / ValueError otherwise."""
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"{what} must be the name of the new MeasurementSet")
+    path = os.path.abspath(os.path.expanduser(path.rstrip("/")))
+    if os.path.lexists(path):
+        raise FileExistsError(f"Output MS {path} already exists - will not overwrite it.")
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"The directory {parent} of {what} does not exist")
+    return path
+
+
+@contextlib.contextmanager
+def staged_output(target: str):
+    """Yield a temporary path beside ``target``; rename it to ``target`` on success.
+
+    On any exception (including KeyboardInterrupt) the temporary output is
+    removed and the exception propagates.
+    """
+    target = os.path.abspath(target)
+    parent, name = os.path.split(target)
+    tmp = os.path.join(parent, f".{name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    ok = False
+    try:
+        yield tmp
+        if os.path.lexists(target):
+            raise FileExistsError(f"Output MS {target} appeared while it was being written")
+        os.rename(tmp, target)
+        ok = True
+    finally:
+        if not ok:
+            _remove(tmp)
+
+
+def _tile_shape(cell_shape, itemsize: int) -> list[int]:
+    """A tile of whole cells of about 1 MiB (casacore order: cell axes..., rows)."""
+    ncell = 1
+    for n in cell_shape:
+        ncell *= max(int(n), 1)
+    rows = max(1, min(8192, _TILE_BYTES // max(1, ncell * itemsize)))
+    return [int(n) for n in cell_shape] + [int(rows)]
+
+
+_ITEMSIZE = {"complex": 8, "dcomplex": 16, "float": 4, "double": 8, "boolean": 1,
+             "int": 4, "short": 2}
+
+
+def main_table_layout(in_desc: dict, columns: dict, cell_shapes: dict):
+    """Table description + dminfo for a new main table.
+
+    ``in_desc``: ``getdesc()`` of the input main table (column descriptions are
+    taken from it: types, units, measure keywords).  ``columns``: output
+    column name -> input column name whose description to use.
+    ``cell_shapes``: output column -> typical cell shape (for tile shapes).
+    """
+    desc = {}
+    for out, src in columns.items():
+        cd = dict(in_desc[src])
+        cd.pop("dataManagerType", None)
+        cd.pop("dataManagerGroup", None)
+        cd["dataManagerType"] = ""
+        cd["dataManagerGroup"] = ""
+        if out in cell_shapes and out not in ("UVW",):
+            # variable-shaped array columns (cells may differ per spw)
+            cd.pop("shape", None)
+            cd["ndim"] = len(cell_shapes[out])
+            cd["option"] = 0
+            cd["maxlen"] = 0
+        cd["comment"] = cd.get("comment", "")
+        kw = dict(cd.get("keywords", {}))
+        cd["keywords"] = kw
+        desc[out] = cd
+    desc["_define_hypercolumn_"] = {}
+    desc["_keywords_"] = {}
+    desc["_private_keywords_"] = {}
+
+    dminfo = {}
+    scal = [c for c in columns if c not in cell_shapes and c != "UVW"
+            and in_desc[columns[c]].get("ndim", 0) == 0 and "shape" not in in_desc[columns[c]]]
+    other = [c for c in columns if c not in cell_shapes and c != "UVW" and c not in scal]
+    k = 1
+    if scal:
+        dminfo[f"*{k}"] = {"TYPE": "StandardStMan", "NAME": "SSM",
+                           "SPEC": {"BUCKETSIZE": 32768}, "COLUMNS": scal}
+        k += 1
+    if "UVW" in columns:
+        dminfo[f"*{k}"] = {"TYPE": "TiledColumnStMan", "NAME": "TiledUVW",
+                           "SPEC": {"DEFAULTTILESHAPE": [3, 4096]}, "COLUMNS": ["UVW"]}
+        k += 1
+    for c in other:  # unusual array columns without a known shape
+        dminfo[f"*{k}"] = {"TYPE": "StandardStMan", "NAME": f"SSM_{c}",
+                           "SPEC": {"BUCKETSIZE": 32768}, "COLUMNS": [c]}
+        k += 1
+    for c, shp in cell_shapes.items():
+        if c == "UVW":
+            continue
+        vt = str(in_desc[columns[c]].get("valueType", "float")).lower()
+        tile = _tile_shape(shp, _ITEMSIZE.get(vt, 8))
+        dminfo[f"*{k}"] = {"TYPE": "TiledShapeStMan", "NAME": f"Tiled_{c}",
+                           "SPEC": {"DEFAULTTILESHAPE": tile}, "COLUMNS": [c]}
+        k += 1
+    return desc, dminfo
+
+
+def create_main_table(path: str, in_table, columns: dict, cell_shapes: dict, nrow: int):
+    """Create the main table at ``path`` with ``nrow`` rows; returns it opened for writing."""
+    from casacore import tables as ct
+
+    desc, dminfo = main_table_layout(in_table.getdesc(), columns, cell_shapes)
+    t = ct.table(path, desc, nrow=int(nrow), dminfo=dminfo, ack=False, readonly=False)
+    kws = in_table.getkeywords()
+    for key, val in kws.items():
+        if isinstance(val, str) and val.startswith("Table: "):
+            continue  # subtables are linked separately
+        with contextlib.suppress(Exception):
+            t.putkeyword(key, val)
+    if "MS_VERSION" not in kws:
+        t.putkeyword("MS_VERSION", 2.0)
+    return t
+
+
+def subtable_names(in_table) -> list[str]:
+    """Names of the subtables linked from a main table's keywords."""
+    out = []
+    for key, val in in_table.getkeywords().items():
+        if isinstance(val, str) and val.startswith("Table: "):
+            out.append(key)
+    return out
+
+
+def copy_subtable(in_table, name: str, out_table, out_path: str, rows=None):
+    """Copy subtable ``name`` (all rows, or ``rows``) into the new MS and link it.
+
+    Returns the path of the copy.
+    """
+    from casacore import tables as ct
+
+    src = in_table.getkeyword(name)
+    src_path = src[len("Table: "):] if isinstance(src, str) else str(src)
+    dst = os.path.join(out_path, name)
+    with ct.table(src_path, ack=False) as st:
+        if rows is None:
+            st.copy(dst, deep=True, valuecopy=True)
+        else:
+            ref = st.selectrows([int(r) for r in rows])
+            try:
+                ref.copy(dst, deep=True, valuecopy=True)
+            finally:
+                ref.close()
+    out_table.putkeyword(name, "Table: " + dst)
+    return dst
+
+
+def open_subtable(out_path: str, name: str, readonly: bool = False):
+    from casacore import tables as ct
+    return ct.table(os.path.join(out_path, name), readonly=readonly, ack=False)
