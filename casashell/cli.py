@@ -465,6 +465,13 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.agg:
         os.environ["MPLBACKEND"] = "agg"
 
+    if cfg.telemetry_enabled:
+        try:
+            from . import telemetry
+            telemetry.startup(cfg)
+        except ImportError:
+            casalog.post("telemetry is not available in this installation", "WARN")
+
     from . import loggerlaunch
     try:
         loggerlaunch.maybe_start_logger(cfg)

@@ -76,14 +76,17 @@ class CasaConfig(HasTraits):
     # -- telemetry and crash reports ---------------------------------------
     telemetry_enabled = Bool(False, help="Record usage statistics locally in "
                              "telemetry_log_directory (never sent anywhere).")
-    telemetry_log_directory = Unicode("~/.casa/telemetry",
-                                      help="Where telemetry files are written.")
+    telemetry_log_directory = Unicode("", help="Where telemetry files are written. "
+                                      "Default: cachedir/telemetry.")
     telemetry_log_limit = Int(20480, help="Maximum total size of the telemetry "
                               "files, in KiB.")
     telemetry_log_size_interval = Int(60, help="Seconds between checks of the "
                                       "telemetry files' size.")
     telemetry_submit_interval = Int(604800, help="Seconds between telemetry "
                                     "submissions (one week).")
+    telemetry_submit_url = Unicode(None, allow_none=True,
+                                   help="Where telemetry bundles are sent (HTTP POST). "
+                                   "Default None: nothing ever leaves the machine.")
     crashreporter_enabled = Bool(True, help="Write a crash report when the "
                                  "shell dies of a fatal error.")
     # -- accepted for compatibility with CASA config files; no effect ---------
@@ -130,7 +133,9 @@ class CasaConfig(HasTraits):
         out = []
         for name in self.variable_names():
             value = getattr(self, name)
-            if name in PATH_VARIABLES and name not in skip:
+            if name == "telemetry_log_directory":
+                default = _abspath(os.path.join(self.cachedir, "telemetry"))
+            elif name in PATH_VARIABLES and name not in skip:
                 default = _abspath(getattr(ref, name))
             else:
                 default = getattr(ref, name)
@@ -188,6 +193,8 @@ def _set(cfg: CasaConfig, name: str, value, source: str) -> bool:
 
 
 def _finish_paths(cfg: CasaConfig) -> None:
+    if not cfg.telemetry_log_directory:
+        cfg.telemetry_log_directory = os.path.join(cfg.cachedir or "~/.casa", "telemetry")
     for name in PATH_VARIABLES:
         value = getattr(cfg, name)
         if value and value != os.devnull:
