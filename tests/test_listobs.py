@@ -1,0 +1,331 @@
+"""listobs against CASA 6.7.0's outputs and against counts computed here."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tarfile
+
+import numpy as np
+import pytest
+from casacore import tables as ct
+
+from casashell.tasks import listobs
+from conftest import DATA_DIR, REAL_MSS
+
+SCAN1 = "day2_TDEM0003_10s_norx_1scan.ms"
+SRC1 = "day2_TDEM0003_10s_norx_1src_1spw.ms"
+TARRED = ["X5707_1spw_1scan_10chan_1time_1bl_noatm.ms.tar.gz",
+          "lwasv_cor_58342_05_00_14.ms.tar.gz"]
+
+
+def _ref_lines(reference_dir, name):
+    with open(os.path.join(reference_dir, name)) as fh:
+        return fh.read().splitlines()
+
+
+def _compare(ours: list, ref: list):
+    assert len(ours) == len(ref), "\n".join(ours)
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        if i == 1:   # the MS name line
+            assert a.startswith("           MeasurementSet Name:  ")
+            assert a.endswith("      MS Version 2")
+            continue
+        assert a == b, f"line {i + 1} differs:\nours: {a!r}\nCASA: {b!r}"
+
+
+@pytest.mark.parametrize("ms,ref", [(SCAN1, "listobs_day2_TDEM0003_10s_norx_1scan.txt"),
+                                    (SRC1, "listobs_day2_TDEM0003_10s_norx_1src_1spw.txt")])
+def test_text_matches_casa_line_by_line(data_dir, reference_dir, tmp_path, ms, ref):
+    out = tmp_path / "lo.txt"
+    listobs(vis=os.path.join(data_dir, ms), listfile=str(out))
+    ours = out.read_text().splitlines()
+    _compare(ours, _ref_lines(reference_dir, ref))
+    assert ours[1] == ("           MeasurementSet Name:  "
+                       f"{os.path.join(data_dir, ms)}      MS Version 2")
+
+
+def test_text_goes_to_the_log_as_listobs_info(data_dir, reference_dir, tmp_path):
+    from casashell.logsink import casalog
+    listobs(vis=os.path.join(data_dir, SCAN1))
+    log = open(casalog.logfile()).read().splitlines()
+    body = [ln.split("\t", 3) for ln in log]
+    ours = [b[3] for b in body if b[2].startswith("listobs::::casa") and len(b) == 4]
+    ref = _ref_lines(reference_dir, "listobs_day2_TDEM0003_10s_norx_1scan.txt")
+    # every reference line but the name appears, in order, as an INFO line
+    start = ours.index(ref[0])
+    _compare(ours[start:start + len(ref)], ref)
+    assert all(b[1] == "INFO" for b in body if b[2].startswith("listobs"))
+
+
+def test_after_split_matches_casa(data_dir, reference_dir, tmp_path):
+    from casashell.tasks import split
+    out = str(tmp_path / "sr_split.ms")
+    split(vis=os.path.join(data_dir, SCAN1), outputvis=out, spw="0:8~55", antenna="!4",
+          correlation="RR,LL", width=8, datacolumn="data")
+    lf = tmp_path / "lo.txt"
+    listobs(vis=out, listfile=str(lf))
+    _compare(lf.read_text().splitlines(), _ref_lines(reference_dir, "listobs_after_split.txt"))
+
+
+def _assert_same(ours, ref, path=""):
+    if isinstance(ref, dict):
+        assert isinstance(ours, dict), path
+        assert sorted(ours) == sorted(ref), f"{path}: {sorted(ours)} != {sorted(ref)}"
+        for k in ref:
+            _assert_same(ours[k], ref[k], f"{path}.{k}")
+    elif isinstance(ref, float):
+        if path.endswith("scan_1.0.IntegrationTime"):
+            # CASA's mean of 2828 equal EXPOSUREs differs in the last bits
+            assert ours == pytest.approx(ref, rel=1e-12), path
+        else:
+            assert ours == ref, path
+    elif isinstance(ref, str) and isinstance(ours, np.ndarray):
+        assert str(ours) == ref, path   # the JSON holds numpy arrays as str()
+    else:
+        assert ours == ref and type(ours) is type(ref), f"{path}: {ours!r} != {ref!r}"
+
+
+def test_returned_record_matches_casa_json(data_dir, reference_dir):
+    with open(os.path.join(reference_dir, "listobs_day2_TDEM0003_10s_norx_1scan.json")) as fh:
+        ref = json.load(fh)
+    rec = listobs(vis=os.path.join(data_dir, SCAN1))
+    _assert_same(rec, ref)
+    assert rec["scan_1"]["0"]["SpwIds"].dtype == np.int32
+
+
+# -- every MS of pyuvdata's data folder ---------------------------------------
+
+def _all_ms(tmp_path_factory):
+    out = [os.path.join(DATA_DIR, n) for n in REAL_MSS]
+    dest = tmp_path_factory.mktemp("untarred")
+    for t in TARRED:
+        with tarfile.open(os.path.join(DATA_DIR, t)) as tf:
+            names = {m.name.split("/")[0] for m in tf.getmembers()}
+            tf.extractall(dest)
+        out += [str(dest / n) for n in sorted(names)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def every_ms(tmp_path_factory):
+    return _all_ms(tmp_path_factory)
+
+
+def _expected(path):
+    """Counts computed directly from the tables."""
+    with ct.table(path, ack=False) as t:
+        nrow = t.nrows()
+        fld = np.unique(t.getcol("FIELD_ID"))
+        dd = np.unique(t.getcol("DATA_DESC_ID"))
+        ants = np.union1d(t.getcol("ANTENNA1"), t.getcol("ANTENNA2"))
+        scans = np.unique(t.getcol("SCAN_NUMBER"))
+    with ct.table(os.path.join(path, "DATA_DESCRIPTION"), ack=False) as t:
+        spws = np.unique(t.getcol("SPECTRAL_WINDOW_ID")[dd])
+    with ct.table(os.path.join(path, "ANTENNA"), ack=False) as t:
+        names = t.getcol("NAME")
+        pos = t.getcol("POSITION")
+    return nrow, fld, spws, ants, scans, names, pos
+
+
+def test_every_ms_in_the_data_folder(every_ms, tmp_path):
+    done = 0
+    for path in every_ms:
+        if not os.path.isfile(os.path.join(path, "table.dat")):
+            # pyuvdata's multi_len_spw.ms is a folder with two subtables only
+            with pytest.raises(OSError, match=re.escape(os.path.basename(path))):
+                listobs(vis=path)
+            continue
+        nrow, fld, spws, ants, scans, names, pos = _expected(path)
+        lf = tmp_path / (os.path.basename(path) + ".txt")
+        rec = listobs(vis=path, listfile=str(lf))
+        text = lf.read_text()
+        lines = text.splitlines()
+        assert f"Data records: {nrow} " in text
+        assert rec["numrecords"] == nrow
+        assert f"\nFields: {len(fld)}\n" in text and rec["nfields"] == len(fld)
+        assert f"Spectral Windows:  ({len(spws)} unique spectral windows" in text
+        assert f"\nAntennas: {len(ants)}:\n" in text
+        # one line per antenna present, with its name and ITRF position
+        i = lines.index(f"Antennas: {len(ants)}:") + 3
+        rows = lines[i:i + len(ants)]
+        assert [int(r.split()[0]) for r in rows] == list(ants)
+        for r, a in zip(rows, ants):
+            assert r[2:].split()[1].startswith(names[a][:6])
+            assert np.allclose([float(v) for v in r.split()[-3:]], pos[a], atol=1e-6)
+        # scan table: one line per (scan, field) with the row counts
+        assert sorted(int(k[5:]) for k in rec if k.startswith("scan_")) == list(scans)
+        assert sum(s["nRow"] for k, v in rec.items() if k.startswith("scan_")
+                   for s in v.values()) == nrow
+        done += 1
+    assert done == len(every_ms) - 1
+
+
+def test_unknown_array_centre_from_the_antennas(every_ms):
+    lwa = [p for p in every_ms if os.path.basename(p).startswith("test_adp4")][0]
+    with ct.table(os.path.join(lwa, "OBSERVATION"), ack=False) as t:
+        assert t.getcol("TELESCOPE_NAME")[0] == "LWASV"   # not a CASA observatory
+    nrow, fld, spws, ants, scans, names, pos = _expected(lwa)
+    from casashell.ms.summary import format_text, gather
+    lines = format_text(gather(lwa)).splitlines()
+    i = lines.index(f"Antennas: {len(ants)}:") + 3
+    off = np.array([[float(v) for v in r.split()[-6:-3]] for r in lines[i:i + len(ants)]])
+    # centre = mean antenna position: offsets average to zero, and they agree
+    # with a local east/north/up frame to well under a centimetre at this size
+    assert np.all(np.abs(off.mean(axis=0)) < 0.01)
+    c = pos.mean(axis=0)
+    lon = np.arctan2(c[1], c[0])
+    lat = np.arctan2(c[2], np.hypot(c[0], c[1]))
+    d = pos[ants] - c
+    east = -np.sin(lon) * d[:, 0] + np.cos(lon) * d[:, 1]
+    north = (-np.sin(lat) * np.cos(lon) * d[:, 0] - np.sin(lat) * np.sin(lon) * d[:, 1]
+             + np.cos(lat) * d[:, 2])
+    assert np.allclose(off[:, 0], east, atol=0.005)
+    assert np.allclose(off[:, 1], north, atol=0.005)
+
+
+# -- selection ---------------------------------------------------------------
+
+def _cols(path):
+    with ct.table(path, ack=False) as t:
+        return {c: t.getcol(c) for c in ("ANTENNA1", "ANTENNA2", "DATA_DESC_ID", "TIME")}
+
+
+def test_selection_spw_and_baseline(data_dir):
+    path = os.path.join(data_dir, SCAN1)
+    c = _cols(path)
+    rec = listobs(vis=path, spw="1")
+    assert rec["numrecords"] == int((c["DATA_DESC_ID"] == 1).sum())
+    assert str(rec["scan_1"]["0"]["SpwIds"]) == "[1]"
+    # antenna names are "1".."28": baseline 1&2 is ids 0 and 1
+    rec = listobs(vis=path, antenna="1&2", spw="0")
+    m = (c["ANTENNA1"] == 0) & (c["ANTENNA2"] == 1) & (c["DATA_DESC_ID"] == 0)
+    assert rec["numrecords"] == int(m.sum())
+    t = c["TIME"][m]
+    assert rec["BeginTime"] * 86400 == pytest.approx(t.min() - 0.02, abs=1e-6)
+
+
+def test_selection_shows_only_selected_antennas(data_dir, tmp_path):
+    path = os.path.join(data_dir, SCAN1)
+    lf = tmp_path / "x.txt"
+    listobs(vis=path, antenna="1&2", listfile=str(lf))
+    text = lf.read_text()
+    assert "\nAntennas: 2:\n" in text
+    assert "selectdata" not in text
+
+
+def test_selectdata_false_ignores_selection(data_dir):
+    path = os.path.join(data_dir, SCAN1)
+    assert listobs(vis=path, selectdata=False)["numrecords"] == 2828
+
+
+def test_bad_selection_is_a_clear_error(data_dir):
+    with pytest.raises(ValueError, match="field"):
+        listobs(vis=os.path.join(data_dir, SCAN1), field="NOSUCHFIELD")
+    with pytest.raises(ValueError, match="scan"):
+        listobs(vis=os.path.join(data_dir, SCAN1), scan="7")
+
+
+# -- multi-scan, verbose=False, listunfl ---------------------------------------------
+
+def test_scans_of_paper_ms(data_dir, tmp_path):
+    path = os.path.join(data_dir, "zen.2456865.60537.xy.uvcRREAAM.ms")
+    with ct.table(path, ack=False) as t:
+        scan = t.getcol("SCAN_NUMBER")
+        time = t.getcol("TIME")
+        iv = t.getcol("INTERVAL")
+    lf = tmp_path / "x.txt"
+    rec = listobs(vis=path, listfile=str(lf))
+    lines = lf.read_text().splitlines()
+    i = lines.index("   ObservationID = 0         ArrayID = 0") + 2
+    for k, s in enumerate(np.unique(scan)):
+        line = lines[i + k]
+        m = scan == s
+        assert line[39:45] == f"{s:4d}  "
+        assert int(line[71:81]) == int(m.sum())
+        assert rec[f"scan_{s}"]["0"]["nRow"] == int(m.sum())
+        assert rec[f"scan_{s}"]["0"]["BeginTime"] == (time[m] - iv[m] / 2).min() / 86400
+        # the date is printed only on the first line of a day
+        assert (line[2:13] == "27-Jul-2014") == (k == 0)
+
+
+def test_verbose_false_layout(data_dir, reference_dir, tmp_path):
+    lf = tmp_path / "x.txt"
+    listobs(vis=os.path.join(data_dir, SRC1), verbose=False, listfile=str(lf))
+    ours = lf.read_text().splitlines()
+    ref = _ref_lines(reference_dir, "listobs_day2_TDEM0003_10s_norx_1src_1spw.txt")
+    assert ours[4] == "Observation: EVLA(28 antennas)"
+    assert ours[5:7] == ref[5:7]
+    assert "ObservationID" not in "\n".join(ours)
+    assert "Sources:" not in "\n".join(ours)
+    i = ours.index("Fields: 1")
+    assert ours[i:i + 6] == ref[12:18]
+    assert ours[i + 6:] == [
+        "Antennas: 18 'name'='station' ",
+        "   ID=   0-7: '1'='W09', '2'='E02', '3'='E09', '4'='W01', '7'='N06', '8'='N01', ",
+        "   ID=  8-19: '9'='E06', '12'='E08', '15'='W06', '19'='W04', '20'='N05', ",
+        "   ID= 20-24: '21'='E01', '22'='N04', '23'='E07', '24'='W05', '25'='N02', ",
+        "   ID= 25-27: '27'='E03', '28'='N08'",
+    ]
+
+
+def test_listunfl_counts_unflagged_fraction(data_dir, tmp_path):
+    path = os.path.join(data_dir, SCAN1)
+    with ct.table(path, ack=False) as t:
+        flag = t.getcol("FLAG")
+        frow = t.getcol("FLAG_ROW")
+    frac = 1.0 - flag.reshape(len(flag), -1).mean(axis=1)
+    frac[frow] = 0.0
+    lf = tmp_path / "x.txt"
+    listobs(vis=path, listunfl=True, listfile=str(lf))
+    lines = lf.read_text().splitlines()
+    i = lines.index("   ObservationID = 0         ArrayID = 0")
+    assert "nRows     nUnflRows   SpwIds" in lines[i + 1]
+    assert lines[i + 2][71:94] == f"{2828:10d}{frac.sum():13.2f}"
+    j = lines.index("Fields: 1")
+    assert lines[j + 1].endswith("nRows    nUnflRows")
+    assert lines[j + 2].endswith(f"{2828:10d}{frac.sum():13.2f}")
+
+
+# -- bad input ---------------------------------------------------------------
+
+def test_missing_ms(tmp_path):
+    with pytest.raises(AssertionError, match="nosuch.ms"):
+        listobs(vis=str(tmp_path / "nosuch.ms"))
+
+
+def test_not_an_ms(tmp_path):
+    d = tmp_path / "plain"
+    d.mkdir()
+    with pytest.raises(OSError, match="is not a table"):
+        listobs(vis=str(d))
+    tab = str(tmp_path / "t.tab")
+    with ct.table(tab, ct.maketabdesc([ct.makescacoldesc("A", 0)]), nrow=2, ack=False):
+        pass
+    with pytest.raises(OSError, match="is not a MeasurementSet"):
+        listobs(vis=tab)
+
+
+def test_existing_listfile(data_dir, tmp_path):
+    lf = tmp_path / "x.txt"
+    lf.write_text("keep me\n")
+    with pytest.raises(FileExistsError, match="x.txt"):
+        listobs(vis=os.path.join(data_dir, SRC1), listfile=str(lf))
+    assert lf.read_text() == "keep me\n"
+    listobs(vis=os.path.join(data_dir, SRC1), listfile=str(lf), overwrite=True)
+    assert lf.read_text().startswith("=" * 80 + "\n")
+    # no temporary file left behind
+    assert {p.name for p in tmp_path.iterdir()} <= {"x.txt", "casa-test.log"}
+
+
+def test_parameters_and_subparameters():
+    spec = listobs.spec
+    names = [p.name for p in spec.params]
+    assert names == ["vis", "selectdata", "spw", "field", "antenna", "uvrange", "timerange",
+                     "correlation", "scan", "intent", "feed", "array", "observation",
+                     "verbose", "listfile", "listunfl", "cachesize", "overwrite"]
+    assert spec.is_active("field", {"selectdata": True})
+    assert not spec.is_active("field", {"selectdata": False})
+    assert not spec.is_active("overwrite", {"listfile": ""})
+    assert spec.is_active("overwrite", {"listfile": "a.txt"})
