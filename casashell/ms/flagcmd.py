@@ -1,0 +1,550 @@
+"""flagdata's commands: building, list-mode parsing, validation and running.
+
+A *command* is a dict of flagdata parameters (mode plus that mode's
+parameters).  ``run_flagdata`` validates every command first (so a bad
+line of a list stops the task before anything is written), backs the flags
+up once, then runs the commands in order.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+
+import numpy as np
+
+from ..logsink import casalog
+from . import flagging
+
+SEL_KEYS = ("field", "spw", "antenna", "scan", "timerange", "uvrange", "correlation",
+            "intent", "observation", "array", "feed")
+WRITING_MODES = ("manual", "unflag", "clip", "quack", "shadow", "elevation", "extend",
+                 "tfcrop", "rflag", "antint")
+# parameters a list line may hold, by mode (besides the selection and 'reason')
+MODE_KEYS = {
+    "manual": {"autocorr"},
+    "unflag": set(),
+    "clip": {"datacolumn", "clipminmax", "clipoutside", "channelavg", "chanbin", "timeavg",
+             "timebin", "clipzeros"},
+    "quack": {"quackinterval", "quackmode", "quackincrement"},
+    "shadow": {"tolerance", "addantenna"},
+    "elevation": {"lowerlimit", "upperlimit"},
+    "tfcrop": {"ntime", "combinescans", "datacolumn", "timecutoff", "freqcutoff", "timefit",
+               "freqfit", "maxnpieces", "flagdimension", "usewindowstats", "halfwin",
+               "extendflags", "channelavg", "chanbin", "timeavg", "timebin"},
+    "rflag": {"ntime", "combinescans", "datacolumn", "winsize", "timedev", "freqdev",
+              "timedevscale", "freqdevscale", "spectralmax", "spectralmin", "extendflags",
+              "channelavg", "chanbin", "timeavg", "timebin"},
+    "extend": {"ntime", "combinescans", "extendpols", "growtime", "growfreq", "growaround",
+               "flagneartime", "flagnearfreq"},
+    "summary": {"minrel", "maxrel", "minabs", "maxabs", "spwchan", "spwcorr", "basecnt",
+                "fieldcnt", "name"},
+    "antint": {"antint_ref_antenna", "minchanfrac", "verbose"},
+}
+ALIASES = {"manualflag": "manual"}
+
+
+class CommandError(ValueError):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# building commands
+
+def command_from_values(values: dict) -> dict:
+    mode = values["mode"]
+    keys = set(SEL_KEYS) | MODE_KEYS.get(mode, set())
+    cmd = {"mode": mode}
+    for k in keys:
+        if k in values:
+            cmd[k] = values[k]
+    return cmd
+
+
+def _defaults():
+    from ..tasks.flagdata import PARAMS
+    return {p.name: p.default for p in PARAMS}
+
+
+def _spec():
+    from ..tasks.flagdata import flagdata
+    return flagdata.spec
+
+
+def read_inpfile(inpfile) -> list[tuple[str, int, str]]:
+    """(source, line number, text) of every non-empty, non-comment line."""
+    items = []
+    if isinstance(inpfile, str):
+        inpfile = [inpfile] if inpfile else []
+    if not inpfile:
+        raise CommandError("inpfile is empty: give a file name or a list of flag commands")
+    # a list is either a list of files or a list of command strings
+    if all(isinstance(x, str) and os.path.isfile(x) for x in inpfile):
+        for path in inpfile:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for ln, line in enumerate(f, 1):
+                    items.append((path, ln, line))
+    else:
+        if len(inpfile) == 1 and "=" not in inpfile[0]:
+            raise CommandError(f"inpfile '{inpfile[0]}' does not exist")
+        for ln, line in enumerate(inpfile, 1):
+            if not isinstance(line, str):
+                raise CommandError(f"inpfile line {ln}: {line!r} is not a string")
+            items.append(("inpfile", ln, line))
+    out = []
+    for src, ln, line in items:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        out.append((src, ln, text))
+    return out
+
+
+def parse_list(inpfile, reason="any", tbuff=0.0) -> list[dict]:
+    """Commands from list-mode input; a bad line raises CommandError naming it."""
+    spec = _spec()
+    defaults = _defaults()
+    reasons = [reason] if isinstance(reason, str) else list(reason or [])
+    reasons = [r for r in reasons if r]
+    any_reason = not reasons or any(r.lower() == "any" for r in reasons)
+    cmds = []
+    for src, ln, text in read_inpfile(inpfile):
+        where = f"{src} line {ln}" if src != "inpfile" else f"inpfile line {ln}"
+        try:
+            kv = flagging.parse_command_line(text)
+        except ValueError as exc:
+            raise CommandError(f"{where}: {exc}: {text}") from None
+        mode = ALIASES.get(str(kv.pop("mode", "manual")), str(kv.get("mode", "manual"))) \
+            if "mode" in kv else "manual"
+        mode = ALIASES.get(mode, mode)
+        if mode not in MODE_KEYS:
+            raise CommandError(f"{where}: unknown mode '{mode}': {text}")
+        line_reason = kv.pop("reason", "")
+        allowed = set(SEL_KEYS) | MODE_KEYS[mode] | {"cmdreason"}
+        for k in kv:
+            if k not in allowed:
+                raise CommandError(f"{where}: parameter '{k}' is not valid for mode "
+                                   f"'{mode}': {text}")
+        if not any_reason:
+            lr = [x.strip() for x in str(line_reason).split(",")] if line_reason else [""]
+            if not any(r in reasons for r in lr):
+                continue
+        cmd = {"mode": mode}
+        for k, v in kv.items():
+            if k == "cmdreason":
+                continue
+            p = spec.by_name[k]
+            try:
+                cmd[k] = p.validate(v)
+            except AssertionError as exc:
+                raise CommandError(f"{where}: {exc}") from None
+        if line_reason:
+            cmd["reason"] = str(line_reason)
+        if tbuff and cmd.get("timerange"):
+            try:
+                cmd["timerange"] = pad_timerange(cmd["timerange"], tbuff)
+            except ValueError as exc:
+                raise CommandError(f"{where}: {exc}") from None
+        cmd["_where"] = where
+        cmd["_text"] = text
+        for k in MODE_KEYS[mode] | set(SEL_KEYS):
+            cmd.setdefault(k, defaults[k] if k not in _CONTEXT.get(mode, {}) else
+                           _CONTEXT[mode][k])
+        cmds.append(cmd)
+    return cmds
+
+
+# mode-specific defaults (as the task applies them)
+_CONTEXT = {"quack": {"quackinterval": 0.0}}
+
+
+def pad_timerange(tr: str, tbuff) -> str:
+    """Widen every 'a~b' range by tbuff seconds (a number, or [before, after])."""
+    if isinstance(tbuff, (list, tuple)):
+        before = float(tbuff[0]) if tbuff else 0.0
+        after = float(tbuff[1]) if len(tbuff) > 1 else before
+    else:
+        before = after = float(tbuff)
+    out = []
+    for part in str(tr).split(","):
+        part = part.strip()
+        if "~" not in part:
+            out.append(part)
+            continue
+        a, b = (x.strip() for x in part.split("~", 1))
+        out.append(f"{_shift_time(a, -before)}~{_shift_time(b, after)}")
+    return ",".join(out)
+
+
+def _shift_time(text: str, dt: float) -> str:
+    parts = text.split("/")
+    if len(parts) >= 4:  # YYYY/MM/DD/hh:mm:ss
+        y, mo, d = (int(x) for x in parts[:3])
+        h, mi, s = _hms(parts[3])
+        t = _dt.datetime(y, mo, d) + _dt.timedelta(hours=h, minutes=mi, seconds=s + dt)
+        frac = t.microsecond / 1e6
+        return t.strftime("%Y/%m/%d/%H:%M:") + f"{t.second + frac:06.3f}"
+    h, mi, s = _hms(text)
+    total = h * 3600 + mi * 60 + s + dt
+    if total < 0:
+        total = 0.0
+    hh = int(total // 3600)
+    mm = int((total - hh * 3600) // 60)
+    ss = total - hh * 3600 - mm * 60
+    return f"{hh:02d}:{mm:02d}:{ss:06.3f}"
+
+
+def _hms(text):
+    try:
+        bits = [float(x) for x in text.split(":")]
+    except ValueError:
+        raise ValueError(f"cannot pad timerange '{text}' with tbuff") from None
+    while len(bits) < 3:
+        bits.append(0.0)
+    return int(bits[0]), int(bits[1]), bits[2]
+
+
+# ---------------------------------------------------------------------------
+# plans
+
+class Plan:
+    """A validated command: its selection and agent."""
+
+    def __init__(self, cmd: dict, info: flagging.MSInfo, vis: str):
+        self.cmd = cmd
+        self.mode = cmd["mode"]
+        self.vis = vis
+        self.info = info
+        self.kind = "row"
+        self.agents = []
+        self.sel = None
+        self._build()
+
+    def selection_args(self):
+        sel = {k: self.cmd.get(k, "") for k in SEL_KEYS}
+        if self.mode in ("clip", "tfcrop", "rflag"):
+            corr = sel.get("correlation", "")
+            if isinstance(corr, (list, tuple)):
+                corr = ",".join(corr)
+            func, corrs = flagging.parse_clip_expression(corr, set())
+            self.clip_expr = f"{func}_{','.join(corrs)}"
+            if corrs == ["ALL"] or "I" in corrs or any(c.startswith(("WVR", "SOL")) for c in corrs):
+                sel["correlation"] = ""
+            else:
+                sel["correlation"] = ",".join(corrs)
+        return sel
+
+    def select(self):
+        autocorr = bool(self.cmd.get("autocorr", False)) and self.mode == "manual"
+        return flagging.select_rows(self.vis, self.info, autocorr=autocorr,
+                                    **self.selection_args())
+
+    def _build(self):
+        c, m = self.cmd, self.mode
+        if m in ("manual", "unflag"):
+            self.agents = [flagging.ManualAgent(unflag=(m == "unflag"))]
+        elif m == "summary":
+            self.kind = "summary"
+            self.agents = [flagging.SummaryAgent(c.get("spwchan", False), c.get("spwcorr", False),
+                                                 c.get("basecnt", False), c.get("fieldcnt", False),
+                                                 c.get("name", "Summary"))]
+        elif m == "clip":
+            corr = c.get("correlation", "") or "ABS_ALL"
+            if isinstance(corr, (list, tuple)):
+                corr = ",".join(corr)
+            if corr.upper().startswith(("WVR", "SOL")) or "_WVR" in corr.upper():
+                self.kind = "skip"
+                return
+            agent = flagging.ClipAgent(c.get("clipminmax", []), c.get("clipoutside", True),
+                                       c.get("clipzeros", False), c.get("datacolumn", "DATA"),
+                                       corr)
+            agent.prepare(None, self.info, None)
+            self.agents = [agent]
+            if c.get("timeavg") or c.get("channelavg"):
+                casalog.post("clip: timeavg/channelavg are not supported; clipping the "
+                             "unaveraged data", "WARN")
+        elif m == "quack":
+            self.agents = [flagging.QuackAgent(c.get("quackinterval", 0.0),
+                                               c.get("quackmode", "beg"),
+                                               c.get("quackincrement", False))]
+        elif m == "shadow":
+            self.agents = [flagging.ShadowAgent(c.get("tolerance", 0.0), c.get("addantenna"))]
+        elif m == "elevation":
+            self.agents = [flagging.ElevationAgent(c.get("lowerlimit", 0.0),
+                                                   c.get("upperlimit", 90.0))]
+        elif m == "extend":
+            time_needed = (0 < float(c.get("growtime", 50.0)) < 100 or c.get("growaround")
+                           or c.get("flagneartime"))
+            if time_needed:
+                self.kind = "group"
+            else:
+                self.agents = [flagging.ExtendRowAgent(c.get("extendpols", True),
+                                                       c.get("growfreq", 50.0),
+                                                       c.get("flagnearfreq", False))]
+        elif m in ("tfcrop", "rflag"):
+            self.kind = "group"
+            flagging.check_datacolumn(self.info, c.get("datacolumn", "DATA"))
+            flagging._seconds(c.get("ntime", "scan")) if isinstance(c.get("ntime"), str) and \
+                c.get("ntime") not in ("", "scan") else None
+            if m == "rflag":
+                for k in ("timedev", "freqdev"):
+                    v = c.get(k, "")
+                    if v not in ("", None, []) and not isinstance(v, (int, float)):
+                        if isinstance(v, str):
+                            try:
+                                float(v)
+                            except ValueError:
+                                raise CommandError(f"rflag {k}='{v}' must be a number, a list "
+                                                   f"of [field, spw, value] or empty") from None
+        elif m == "antint":
+            raise CommandError("mode 'antint' is not implemented in casashell")
+        else:
+            raise CommandError(f"unknown mode '{m}'")
+
+    # -- running ---------------------------------------------------------------
+    def run(self, write: bool):
+        sel = self.sel if self.sel is not None else self.select()
+        self.sel = None
+        if self.kind == "skip":
+            casalog.post(f"{self.mode}: correlation '{self.cmd.get('correlation')}' applies "
+                         f"to calibration tables only; nothing to do for an MS", "WARN")
+            return None, None
+        if self.kind in ("row", "summary"):
+            stats = flagging.run_rowwise(self.vis, self.info, sel, self.agents,
+                                         write=write and self.kind == "row")
+            if self.kind == "summary":
+                res = self.agents[0].result(self.info)
+                return _filter_summary(res, self.cmd), stats
+            return None, stats
+        return self._run_group(sel, write)
+
+    def _run_group(self, sel, write):
+        from . import flagalgos
+        c = self.cmd
+        extra = None
+        if self.mode == "extend":
+            def algo(data, flags, present, mask):
+                return flagalgos.extend_time(
+                    flags, present, mask, extendpols=c.get("extendpols", True),
+                    growtime=c.get("growtime", 50.0), growfreq=c.get("growfreq", 50.0),
+                    growaround=c.get("growaround", False),
+                    flagneartime=c.get("flagneartime", False),
+                    flagnearfreq=c.get("flagnearfreq", False))
+            need_data = False
+        elif self.mode == "tfcrop":
+            if c.get("usewindowstats", "none") not in ("none", ""):
+                casalog.post("tfcrop: usewindowstats is not implemented; ignored", "WARN")
+
+            def algo(data, flags, present, mask):
+                return flagalgos.tfcrop(
+                    _expr_values(data, self.clip_expr), flags, present, mask,
+                    c.get("timecutoff", 4.0), c.get("freqcutoff", 3.0),
+                    c.get("timefit", "line"), c.get("freqfit", "poly"),
+                    c.get("maxnpieces", 7), c.get("flagdimension", "freqtime"),
+                    c.get("extendflags", True))
+            need_data = True
+        else:  # rflag
+            extra = {"timedev": [], "freqdev": []}
+
+            def algo(data, flags, present, mask):
+                td = _scalar_or_none(c.get("timedev", ""))
+                fd = _scalar_or_none(c.get("freqdev", ""))
+                new, tdv, fdv = flagalgos.rflag(
+                    _expr_values(data, self.clip_expr, keep_complex=True), flags, present, mask,
+                    c.get("winsize", 3), td, fd, c.get("timedevscale", 5.0),
+                    c.get("freqdevscale", 5.0), c.get("spectralmax", 1e6),
+                    c.get("spectralmin", 0.0), c.get("extendflags", True))
+                extra["timedev"].append(float(np.nanmedian(tdv)) if np.size(tdv) else 0.0)
+                extra["freqdev"].append(float(np.nanmedian(fdv)) if np.size(fdv) else 0.0)
+                return new
+            need_data = True
+        stats = flagging.run_grouped(self.vis, self.info, sel, algo, write=write,
+                                     ntime=c.get("ntime", "scan"),
+                                     combinescans=c.get("combinescans", False),
+                                     datacolumn=c.get("datacolumn", "DATA"),
+                                     need_data=need_data)
+        return extra, stats
+
+
+def _scalar_or_none(v):
+    if v in ("", None, []):
+        return None
+    if isinstance(v, (list, tuple)):
+        # [[field, spw, value], ...]: use the median of the given values
+        vals = [float(x[-1]) for x in v if isinstance(x, (list, tuple)) and x]
+        return float(np.median(vals)) if vals else None
+    return float(v)
+
+
+def _expr_values(data, expr, keep_complex=False):
+    func = expr.split("_", 1)[0] if expr else "ABS"
+    if keep_complex and func == "ABS":
+        return data
+    fn = flagging._FUNCS.get(func, np.abs)
+    return fn(data)
+
+
+def _filter_summary(res: dict, cmd: dict) -> dict:
+    minrel, maxrel = float(cmd.get("minrel", 0.0)), float(cmd.get("maxrel", 1.0))
+    minabs, maxabs = int(cmd.get("minabs", 0)), int(cmd.get("maxabs", -1))
+    if (minrel, maxrel, minabs, maxabs) == (0.0, 1.0, 0, -1):
+        return res
+
+    def keep(e):
+        f, t = e["flagged"], e["total"]
+        rel = f / t if t else 0.0
+        return (minrel <= rel <= maxrel and f >= minabs and (maxabs < 0 or f <= maxabs))
+
+    out = {}
+    for k, v in res.items():
+        if isinstance(v, dict) and v and all(isinstance(x, dict) and "total" in x
+                                             for x in v.values()):
+            out[k] = {kk: vv for kk, vv in v.items() if keep(vv)}
+        else:
+            out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------------------
+# savepars
+
+def command_text(cmd: dict, reason: str = "") -> str:
+    defaults = _defaults()
+    parts = [f"mode='{cmd['mode']}'"]
+    for k, v in cmd.items():
+        if k.startswith("_") or k in ("mode", "reason"):
+            continue
+        if v == defaults.get(k) or v in ("", [], None):
+            continue
+        parts.append(f"{k}={v!r}" if not isinstance(v, str) else f"{k}='{v}'")
+    r = reason or cmd.get("reason", "")
+    if r:
+        parts.append(f"reason='{r}'")
+    return " ".join(parts)
+
+
+def save_commands(vis: str, cmds: list[dict], cmdreason: str, outfile: str, overwrite: bool,
+                  applied: bool) -> None:
+    lines = [command_text(c, cmdreason) for c in cmds]
+    if outfile:
+        path = os.path.abspath(os.path.expanduser(outfile))
+        if os.path.exists(path) and not overwrite:
+            raise FileExistsError(f"outfile {outfile} exists and overwrite=False")
+        tmp = path + ".tmp-flagcmd"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for ln in lines:
+                f.write(ln + "\n")
+        os.replace(tmp, path)
+        casalog.post(f"Saved {len(lines)} flag command(s) to {outfile}")
+        return
+    from casacore import tables as ct
+    path = os.path.join(vis, "FLAG_CMD")
+    if not os.path.isdir(path):
+        raise OSError(f"{vis} has no FLAG_CMD subtable")
+    with ct.table(path, readonly=False, ack=False) as t:
+        n0 = t.nrows()
+        n = len(lines)
+        t.addrows(n)
+        now = time.time() + 3506716800.0
+        t.putcol("TIME", np.full(n, now), n0, n)
+        t.putcol("INTERVAL", np.zeros(n), n0, n)
+        t.putcol("TYPE", ["FLAG"] * n, n0, n)
+        t.putcol("REASON", [cmdreason or c.get("reason", "") or "any" for c in cmds], n0, n)
+        t.putcol("LEVEL", np.zeros(n, np.int32), n0, n)
+        t.putcol("SEVERITY", np.zeros(n, np.int32), n0, n)
+        t.putcol("APPLIED", np.full(n, bool(applied)), n0, n)
+        t.putcol("COMMAND", lines, n0, n)
+    casalog.post(f"Saved {len(lines)} flag command(s) to the FLAG_CMD table of {vis}")
+
+
+# ---------------------------------------------------------------------------
+# the task body
+
+def run_flagdata(values: dict):
+    from .core import check_ms
+    from .flagversions import backup_flags
+    from .selection import SelectionError
+
+    vis = check_ms(values["vis"])
+    mode = ALIASES.get(values["mode"], values["mode"])
+    action = values["action"] or "none"
+    if values.get("display"):
+        raise ValueError(f"display='{values['display']}' is not supported (only display='')")
+    if mode == "list":
+        try:
+            cmds = parse_list(values["inpfile"], values["reason"], values["tbuff"])
+        except CommandError as exc:
+            raise ValueError(f"flagdata list: {exc}") from None
+        if not cmds:
+            casalog.post("No flag commands selected from inpfile (check reason)", "WARN")
+    else:
+        cmds = [command_from_values(dict(values, mode=mode))]
+
+    info = flagging.MSInfo.read(vis)
+    plans = []
+    for c in cmds:
+        where = c.get("_where")
+        try:
+            p = Plan(c, info, vis)
+            sel = p.select()
+            if len(cmds) == 1:
+                p.sel = sel
+            del sel
+        except (SelectionError, CommandError, ValueError) as exc:
+            msg = f"{where}: {exc} ({c.get('_text')})" if where else str(exc)
+            raise ValueError(msg) from None
+        plans.append(p)
+
+    if values["savepars"]:
+        save_commands(vis, cmds, values.get("cmdreason", ""), values.get("outfile", ""),
+                      values.get("overwrite", True), applied=(action == "apply"))
+    if action == "none":
+        return {}
+
+    write = action == "apply" and bool(values.get("writeflags", True))
+    writes = write and any(p.mode in WRITING_MODES for p in plans)
+    if writes and values.get("flagbackup", True):
+        name = backup_flags(vis, "flagdata")
+        casalog.post(f"Saved the flags of {vis} as version '{name}' before flagging")
+
+    summaries = []
+    rflag_reports = []
+    total_new = 0
+    for p in plans:
+        res, stats = p.run(write)
+        if p.kind == "summary":
+            summaries.append(res)
+            casalog.post(f"Summary '{res.get('name', 'Summary')}': {res.get('flagged', 0):.0f} of "
+                         f"{res.get('total', 0):.0f} selected points flagged"
+                         if "total" in res else "Summary per field computed")
+        elif stats is not None:
+            total_new += stats.newly_flagged
+            verb = "unflagged" if p.mode == "unflag" else "flagged"
+            n = stats.newly_unflagged if p.mode == "unflag" else stats.newly_flagged
+            what = "would be " if not write else ""
+            casalog.post(f"{p.mode}: {n} of {stats.selected} selected points {what}{verb}")
+            if p.mode == "rflag" and res:
+                rflag_reports.append(res)
+    if writes:
+        _history(vis, values)
+    if summaries:
+        if len(summaries) == 1:
+            return summaries[0]
+        return {f"report{i}": s for i, s in enumerate(summaries)}
+    if action == "calculate" and rflag_reports:
+        out = {"type": "list"}
+        for i, r in enumerate(rflag_reports):
+            out[f"report{i}"] = {"type": "rflag", "timedev": r["timedev"], "freqdev": r["freqdev"]}
+        return out
+    return {}
+
+
+def _history(vis, values):
+    try:
+        from ..tasks._framework import history_lines
+        from ..tasks.flagdata import flagdata
+        from .history import append_history
+        append_history(vis, history_lines(flagdata.spec, values), origin="flagdata")
+    except Exception as exc:  # noqa: BLE001
+        casalog.post(f'*** Error "{exc}" updating HISTORY of {vis}', "WARN")
