@@ -152,6 +152,12 @@ def _hold_on_crash(parent):
     native stack; the process then dies of the original signal."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
+    try:  # if the supervisor is killed (kill -9), end the session as a hangup would
+        libc.prctl(1, int(signal.SIGHUP), 0, 0, 0)     # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGHUP)
+    except (AttributeError, OSError):
+        pass
     sysv_signal = getattr(libc, "sysv_signal", None)   # glibc: SA_RESETHAND|SA_NODEFER
     if sysv_signal is None:
         return

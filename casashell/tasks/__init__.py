@@ -70,18 +70,39 @@ def get_spec(name: str):
     return __getattr__(name).spec
 
 
+def _loaded_specs() -> tuple[dict, dict]:
+    """({name: spec} of the tasks that load, {name: error text} of those that do not)."""
+    specs, broken = {}, {}
+    for name in available_tasks():
+        try:
+            specs[name] = get_spec(name)
+        except Exception as exc:  # noqa: BLE001 - one broken task must not hide the others
+            broken[name] = f"{type(exc).__name__}: {exc}"
+    return specs, broken
+
+
 def tasklist() -> dict:
     """Print the available tasks by category; return {category: [names]}."""
+    specs, broken = _loaded_specs()
     cats: dict[str, list[str]] = {}
-    for name in available_tasks():
-        cats.setdefault(get_spec(name).category, []).append(name)
+    for name, spec in specs.items():
+        cats.setdefault(spec.category, []).append(name)
     for cat in sorted(cats):
         print(f"{cat}:")
         print("  " + "  ".join(sorted(cats[cat])))
-    return cats
+    for name, err in sorted(broken.items()):
+        print(f"(task {name} cannot be loaded: {err})")
+    return {cat: sorted(names) for cat, names in cats.items()}
 
 
-def taskhelp() -> None:
-    """Print each available task with its one-line summary."""
-    for name in available_tasks():
-        print(f"{name:<15} : {get_spec(name).summary}")
+def taskhelp() -> dict:
+    """Print each available task with its one-line summary; return {name: summary}."""
+    specs, broken = _loaded_specs()
+    out = {}
+    print("Available tasks, with a one-line description:")
+    for name in sorted(specs):
+        out[name] = specs[name].summary
+        print(f"{name:<15} : {specs[name].summary}")
+    for name, err in sorted(broken.items()):
+        print(f"{name:<15} : (cannot be loaded: {err})")
+    return out
