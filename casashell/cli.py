@@ -146,7 +146,7 @@ def _suggest(option: str, parser) -> str:
     import difflib
     known = [s for a in parser._actions for s in a.option_strings
              if s.startswith("--") and a.help != "==SUPPRESS=="]
-    close = difflib.get_close_matches(option.split("=")[0], known, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(option.split("=")[0], known, n=1, cutoff=0.8)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
@@ -346,7 +346,7 @@ def run_c(items: list[str], ns: dict) -> int:
         script_dir = os.path.dirname(path)
         sys.path.insert(0, script_dir)
         what = f"script {first}"
-        runner = lambda: runpy.run_path(path, init_globals=ns, run_name="__main__")  # noqa: E731
+        runner = lambda: runpy.run_path(first, init_globals=ns, run_name="__main__")  # noqa: E731
     else:
         if first.endswith(".py") and not any(c.isspace() or c in "()='\"" for c in first):
             sys.stderr.write(f"casa: error: -c: script file {first} does not exist\n")
@@ -375,7 +375,8 @@ def run_c(items: list[str], ns: dict) -> int:
             sys.stderr.write(_short_traceback(exc))
         except (OSError, ValueError):
             pass
-        casalog.post(f"{what} interrupted (KeyboardInterrupt): exit status 130", "WARN")
+        casalog._post_file_only(f"{what} interrupted (KeyboardInterrupt): exit status 130",
+                                "WARN")
         return 130
     except BaseException as exc:  # noqa: BLE001
         report_exception(exc, what)
