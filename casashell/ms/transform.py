@@ -100,7 +100,7 @@ class Plan:
     timebin: float = 0.0                  # seconds; 0 = no time averaging
     combine: tuple = ()                   # subset of ('scan', 'state', 'field')
     keepflags: bool = True
-    hanning: bool = False
+    hanning: bool | set = False           # True, or the set of spws to smooth
     regrid: dict | None = None            # spw -> (new_freqs, new_widths) for regridding
     combinespws: bool = False
     block_bytes: int = 48 << 20
@@ -368,6 +368,12 @@ class Transformer:
         self.uniform_shapes = len(set(self.shape_id[np.unique(self.ddid_all)].tolist())) <= 1 \
             if nrow else True
 
+    def _smooth(self, spw):
+        h = self.plan.hanning
+        if isinstance(h, (set, frozenset, list, tuple)):
+            return spw in h
+        return bool(h)
+
     @staticmethod
     def _col_has_data(t, col):
         if t.nrows() == 0:
@@ -384,12 +390,14 @@ class Transformer:
         return bool((s == s[0]).all())
 
     # -- row grouping ------------------------------------------------------------
-    def _drop_flagged_rows(self, tin):
+    def _drop_flagged_rows(self):
         """keepflags=False: drop rows whose selected data are all flagged."""
+        from casacore import tables as ct
         keep = np.ones(len(self.rows), bool)
         step = 200_000
-        frow = tin.getcol("FLAG_ROW")[self.rows] if "FLAG_ROW" in tin.colnames() else \
-            np.zeros(len(self.rows), bool)
+        with ct.table(self.plan.vis, ack=False) as tin:
+            frow = tin.getcol("FLAG_ROW")[self.rows] if "FLAG_ROW" in tin.colnames() else \
+                np.zeros(len(self.rows), bool)
         for i in range(0, len(self.rows), step):
             r = self.rows[i:i + step]
             dd = self.ddid_all[r]
@@ -397,7 +405,8 @@ class Transformer:
                 m = dd == d
                 info = self.dds[int(d)]
                 blc, trc = info.blc_trc
-                f = _read(tin, "FLAG", r[m], blc, trc, self._shape_ok)
+                with ct.table(self.plan.vis, ack=False) as reader:
+                    f = _read(reader, "FLAG", r[m], blc, trc, self._shape_ok)
                 f = f[:, info.chan_idx - blc[0]][:, :, info.corr_idx - blc[1]]
                 keep[i:i + step][m] = ~f.reshape(len(f), -1).all(axis=1)
         keep &= ~frow
@@ -607,10 +616,9 @@ class Transformer:
             nw = width[idx].sum(axis=1)
             ne = ebw[idx].sum(axis=1)
             nr = res[idx].sum(axis=1) if dd.width > 1 else res[idx][:, 0]
-            if self.plan.hanning:
-                nr = nr * 2.0 if dd.width == 1 else nr
-        unchanged = len(nf) == len(freq) and np.array_equal(nf, freq)
-        if unchanged and not self.plan.hanning:
+        unchanged = len(nf) == len(freq) and np.array_equal(nf, freq) and \
+            np.array_equal(nr, res)
+        if unchanged:
             return
         t.putcell("CHAN_FREQ", i, nf)
         t.putcell("CHAN_WIDTH", i, nw)
@@ -622,7 +630,7 @@ class Transformer:
         lo = np.min(nf - np.abs(nw) / 2)
         hi = np.max(nf + np.abs(nw) / 2)
         t.putcell("TOTAL_BANDWIDTH", i, float(hi - lo))
-        if "REF_FREQUENCY" in cols and not unchanged:
+        if "REF_FREQUENCY" in cols and not (len(nf) == len(freq) and np.array_equal(nf, freq)):
             t.putcell("REF_FREQUENCY", i, float(nf[0]))
 
     # -- run -----------------------------------------------------------------------
@@ -633,7 +641,9 @@ class Transformer:
         try:
             self._prepare(tin)
             if not plan.keepflags:
-                self._drop_flagged_rows(tin)
+                tin.close()   # see the note below on tile caches
+                self._drop_flagged_rows()
+                tin = ct.table(plan.vis, ack=False)
             if plan.timebin and plan.timebin > 0:
                 order, starts = self._time_groups(tin)
             else:
@@ -645,7 +655,11 @@ class Transformer:
                 tout = create_main_table(tmp, tin, outcols, shapes, nout)
                 try:
                     self._write_subtables(tin, tout, tmp)
-                    self._write_main(tin, tout, outcols, order, starts)
+                    # no handle of the input may stay open while the data are
+                    # streamed: casacore's tile caches of a table object grow with
+                    # every getcolslice; each block opens (and closes) its own.
+                    tin.close()
+                    self._write_main(None, tout, outcols, order, starts)
                     tout.flush()
                 finally:
                     tout.close()
@@ -716,15 +730,16 @@ class Transformer:
 
     def _process(self, tin, tout, outcols, rows, seg_starts, out0, sel=None):
         """Process input ``rows`` (grouped by output row when ``seg_starts``)."""
+        from casacore import tables as ct
         plan = self.plan
+        tin = ct.table(plan.vis, ack=False)   # this block's own handle (see run())
         n_in = len(rows)
         n_out = n_in if seg_starts is None else len(seg_starts)
         dd_of = self.ddid_all[rows]
         averaging = seg_starts is not None
         chanavg = any(d.width > 1 for d in self.dds.values())
-        needs_weights = averaging or chanavg or plan.hanning or bool(plan.regrid)
+        needs_weights = averaging or chanavg or bool(plan.hanning) or bool(plan.regrid)
         # scalar columns
-        scal = {c: tin.getcol(c, 0, 0) for c in ()}  # placeholder for type
         out_scal = {}
         srt = np.argsort(rows, kind="stable")
         rs = rows[srt]
@@ -804,7 +819,7 @@ class Transformer:
             if averaging:
                 local = seg_starts_for(grp[m_in])
                 datas, flag, w = weighted_reduce(datas, flag, w, local)
-            if plan.hanning:
+            if self._smooth(dd.spw):
                 datas, flag, w = hanning_smooth(datas, flag, w)
             if plan.regrid and dd.spw in plan.regrid:
                 datas, flag, w = plan.regrid[dd.spw][2](datas, flag, w)
@@ -823,6 +838,7 @@ class Transformer:
             row_allflag[m_out] = flag.reshape(len(flag), -1).all(axis=1)
             results.append((m_out, res))
 
+        tin.close()
         # scalar / UVW columns of the output rows
         out_scal = {}
         if averaging:
