@@ -1,0 +1,190 @@
+"""Benchmark of the casalogger window on a 1,000,000-line log.
+
+``python benchmarks/bench_logger.py`` generates (once) ``benchmarks/data/
+casalogger-1M.log`` (about 120 MB: a realistic mix of priorities, task and
+C++ origins, multi-line messages), then runs three measurements, each in a
+fresh subprocess (``QT_QPA_PLATFORM=offscreen``) so that peak memory is the
+subprocess's own:
+
+* time from process start to the window shown with the whole log indexed
+  and the last rows painted (ready to scroll), and its peak RSS;
+* a Message filter (plain text, case-insensitive) and an Origin filter
+  applied to the full log, and a priority-threshold filter;
+* a search (every match of a word) and a jump to the last row.
+
+``main()`` prints a table with the figures and the targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data")
+LOG = os.path.join(DATA, "casalogger-1M.log")
+NLINES = 1_000_000
+
+_TASKS = ["listobs", "flagdata", "setjy", "gaincal", "bandpass", "applycal",
+          "tclean", "split", "plotms", "fluxscale", "mstransform", "flagmanager"]
+_CPP = ["ms::summary", "MSMetaData::_computeScanAndSubScanProperties ",
+        "Calibrater::correct", "SIImageStore::calcSensitivity",
+        "FlagAgentBase::finalize", "imager::selectdata", "SolvableVisJones::fluxscale",
+        "MSTransformManager::setup", "SynthesisImagerVi2::defineImage"]
+_WORDS = ("the of field spw scan antenna flux density calibrator channel baseline "
+          "integration time selected rows flagged data weight model corrected "
+          "phase amplitude solution interval reference frequency Jy beam major "
+          "minor residual iteration threshold cycle niter gain table written "
+          "source polarization correlation average").split()
+
+
+def generate(path: str = LOG, nlines: int = NLINES, seed: int = 7) -> str:
+    """Write a realistic CASA session log of ``nlines`` lines to ``path``."""
+    rnd = random.Random(seed)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    t0 = 1795000000  # 2026-11-17
+    tmp = path + ".tmp"
+    n = 0
+    sec = 0
+    with open(tmp, "w", encoding="utf-8") as fh:
+        out = []
+        while n < nlines:
+            sec += rnd.random() < 0.3
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t0 + sec))
+            task = rnd.choice(_TASKS)
+            r = rnd.random()
+            if r < 0.005:
+                prio = "SEVERE"
+            elif r < 0.04:
+                prio = "WARN"
+            elif r < 0.10:
+                prio = rnd.choice(["INFO1", "INFO2", "INFO3", "INFO4", "INFO5"])
+            elif r < 0.12:
+                prio = rnd.choice(["DEBUG1", "DEBUG2", "DEBUGGING"])
+            elif r < 0.121:
+                prio = "NOTE"
+            else:
+                prio = "INFO"
+            origin = (f"{task}::{rnd.choice(_CPP)}" if rnd.random() < 0.5
+                      else f"{task}::::casa")
+            if prio == "NOTE":
+                origin = "astronomer"
+            words = rnd.choices(_WORDS, k=rnd.randint(4, 16))
+            msg = " ".join(words) + f" {rnd.randint(0, 99999)}"
+            nsub = 0 if rnd.random() < 0.95 else rnd.randint(1, 8)
+            out.append(f"{stamp}\t{prio}\t{origin}\t{msg}\n")
+            for _ in range(min(nsub, nlines - n - 1)):
+                out.append(f"{stamp}\t{prio}\t{origin}+\t  "
+                           + " ".join(rnd.choices(_WORDS, k=rnd.randint(3, 9))) + "\n")
+            n += 1 + min(nsub, nlines - n - 1)
+            if len(out) > 20000:
+                fh.write("".join(out))
+                out.clear()
+        fh.write("".join(out))
+    os.replace(tmp, path)
+    return path
+
+
+_CHILD = r"""
+import json, os, resource, sys, time
+t_start = float(sys.argv[2])
+from PyQt5.QtWidgets import QApplication
+from PyQt5.QtCore import QSettings
+app = QApplication(["casalogger"])
+from casalogger_gui.window import LogWindow
+import tempfile
+res = {}
+settings = QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.IniFormat)
+t0 = time.perf_counter()
+w = LogWindow(sys.argv[1], settings=settings)
+w.resize(1200, 800)
+w.show()
+app.processEvents()
+w.table.viewport().repaint()
+res["ready_in_process_s"] = time.perf_counter() - t0
+res["ready_from_start_s"] = time.time() - t_start
+res["rows"] = w.model.rowCount()
+res["rss_ready_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+mode = sys.argv[3]
+if mode == "filters":
+    for kind, text in (("Message", "calibrator"), ("Message", "e"),
+                       ("Origin", "Calibrater"), ("Priority", "WARN"),
+                       ("Time", "2026-11-18 12 ~ 2026-11-18 13")):
+        t = time.perf_counter()
+        w.set_filter(kind, text, regex=False)
+        res[f"filter {kind} {text!r} s"] = time.perf_counter() - t
+        res[f"filter {kind} {text!r} rows"] = w.model.rowCount()
+    t = time.perf_counter()
+    w.set_filter("Message", r"flux \w+ \d{3}", regex=True)
+    res["filter Message regex s"] = time.perf_counter() - t
+    w.set_filter("Message", "")
+    t = time.perf_counter()
+    w.search_box.setText("calibrator")
+    w.run_search()
+    w.find_next()
+    res["search 'calibrator' s"] = time.perf_counter() - t
+    res["search matches"] = len(w.search_rows)
+    t = time.perf_counter()
+    w.table.scrollToBottom()
+    app.processEvents()
+    w.table.viewport().repaint()
+    res["scroll to end s"] = time.perf_counter() - t
+res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(res))
+"""
+
+
+def _child(mode: str) -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    root = os.path.dirname(HERE)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", _CHILD, LOG, repr(time.time()), mode],
+                         env=env, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    if not os.path.exists(LOG):
+        t = time.perf_counter()
+        generate()
+        print(f"generated {LOG} in {time.perf_counter() - t:.1f} s")
+    size = os.path.getsize(LOG)
+    with open(LOG, "rb") as fh:
+        nlines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
+    print(f"log: {LOG}: {nlines:,} lines, {size / 1e6:.1f} MB")
+    ready = _child("ready")
+    filt = _child("filters")
+    rows = [
+        ("window ready to scroll (process start -> painted)", ready["ready_from_start_s"], "s", 1.5),
+        ("  of which: window + model load", ready["ready_in_process_s"], "s", None),
+        ("rows shown (messages)", ready["rows"], "", None),
+        ("peak RSS, window ready", ready["peak_rss_mb"], "MB", 300),
+    ]
+    for key, val in filt.items():
+        if key.endswith(" s"):
+            target = 0.5 if key.startswith("filter Message") else None
+            rows.append((key[:-2], val, "s", target))
+        elif key.endswith("rows") or key == "search matches":
+            rows.append((key, val, "", None))
+    rows.append(("peak RSS after filters/search", filt["peak_rss_mb"], "MB", 300))
+    print(f"{'measurement':<52} {'value':>12} {'target':>10}")
+    print("-" * 76)
+    ok = True
+    for name, val, unit, target in rows:
+        v = f"{val:,.3f} {unit}" if isinstance(val, float) else f"{val:,}"
+        t = f"< {target} {unit}" if target else ""
+        flag = ""
+        if target is not None and val >= target:
+            flag, ok = "  FAIL", False
+        print(f"{name:<52} {v:>12} {t:>10}{flag}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,525 @@
+"""An index of a CASA log file that holds byte offsets, not Python objects.
+
+The whole file is kept as one contiguous ``numpy.uint8`` buffer (read in big
+blocks), and every line is described by a few numbers in numpy arrays:
+
+* ``line_start``  (int64)  byte offset of the line,
+* ``msg_off``     (int32)  offset of the message field from the line start
+  (0 for a line that is not in the log format: the whole line is message),
+* ``line_prio``   (uint8)  priority code (see :data:`PRIORITY_NAMES`).
+
+A *row* (what the table shows) is one message: a line in the log format
+followed by its continuation lines (origin ending in ``+``).  Lines that are
+not in the log format at all are also kept with the row above them, so
+nothing in the file is ever hidden.  ``row_line`` holds the first line of
+every row; a row ends where the next one starts.
+
+Nothing is decoded until it is displayed (:meth:`LogIndex.row_fields`), and
+filters work on the buffer and the arrays with vectorised code, returning
+arrays of row numbers.
+
+This module needs only numpy (no Qt), so it is cheap to test and to time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+#: priority codes, in increasing rank; NOTE (inserted by the user) ranks
+#: between INFO and WARN; OTHER is any text not in this list.
+PRIORITY_NAMES = ("DEBUGGING", "DEBUG2", "DEBUG1", "INFO5", "INFO4", "INFO3",
+                  "INFO2", "INFO1", "INFO", "NOTE", "WARN", "SEVERE", "")
+CODE = {name: i for i, name in enumerate(PRIORITY_NAMES)}
+OTHER = CODE[""]
+#: rank used by the priority threshold filter (OTHER counts as INFO)
+RANK = np.array(list(range(12)) + [CODE["INFO"]], dtype=np.uint8)
+NEWLINE, TAB = 10, 9
+
+_BLOCK = 4 << 20           # bytes read and indexed at a time
+_CHUNK = 4 << 20           # bytes searched at a time by filters
+_TAIL_CHECK = 64           # bytes compared to notice a file rewritten in place
+
+
+def _prio_key_table():
+    """uint64 keys of the first <= 8 bytes of every priority name, with the
+    length of the name (so 'INFO' and 'INFO1' differ)."""
+    keys = {}
+    for code, name in enumerate(PRIORITY_NAMES[:-1]):
+        raw = name.encode()[:8].ljust(8, b"\0")
+        keys[(int(np.frombuffer(raw, "<u8")[0]), len(name))] = code
+    return keys
+
+
+_PRIO_KEYS = _prio_key_table()
+#: masks keeping the first n bytes of a little-endian uint64 (n = 0..8)
+_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1],
+                  dtype=np.uint64)
+
+
+def _sorted_unique(a):
+    """np.unique for an array already sorted (much faster)."""
+    if len(a) < 2:
+        return a
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+class _Grow:
+    """A growable 1-d numpy array (amortised doubling)."""
+
+    __slots__ = ("a", "n")
+
+    def __init__(self, dtype, cap=1024):
+        self.a = np.empty(cap, dtype=dtype)
+        self.n = 0
+
+    def extend(self, values):
+        k = len(values)
+        if self.n + k > len(self.a):
+            new = np.empty(max(2 * len(self.a), self.n + k), dtype=self.a.dtype)
+            new[:self.n] = self.a[:self.n]
+            self.a = new
+        self.a[self.n:self.n + k] = values
+        self.n += k
+
+    def view(self):
+        return self.a[:self.n]
+
+    def clear(self):
+        self.n = 0
+
+
+class Matcher:
+    """A compiled search: a bytes pattern, and whether the text must be
+    lower-cased before matching (plain text, case-insensitive: matching a
+    lower-cased copy with a case-sensitive pattern is several times faster
+    than ``re.IGNORECASE``)."""
+
+    __slots__ = ("pattern", "lower", "text", "regex", "case")
+
+    def __init__(self, text: str, regex: bool = False, case: bool = False):
+        self.text, self.regex, self.case = text, regex, case
+        raw = text.encode("utf-8")
+        flags = re.MULTILINE
+        self.lower = not regex and not case
+        if self.lower:
+            raw = raw.lower()
+        elif not case:
+            flags |= re.IGNORECASE
+        self.pattern = re.compile(raw if regex else re.escape(raw), flags)
+
+    def spans(self, text: str):
+        """(start, end) character spans of the matches in a str (display)."""
+        flags = 0 if self.case else re.IGNORECASE
+        pat = self.text if self.regex else re.escape(self.text)
+        try:
+            return [m.span() for m in re.finditer(pat, text, flags | re.MULTILINE)
+                    if m.end() > m.start()]
+        except re.error:
+            return []
+
+
+def compile_text(text: str, regex: bool = False, case: bool = False) -> Matcher:
+    """A :class:`Matcher` for ``text`` (plain text unless ``regex``).
+
+    Raises ``re.error`` for a bad regular expression.
+    """
+    return Matcher(text, regex, case)
+
+
+class LogIndex:
+    """Index of one log file; see the module documentation."""
+
+    def __init__(self, path: str | None = None):
+        self.path = None
+        self.clear()
+        if path:
+            self.set_path(path)
+
+    # -- state -----------------------------------------------------------------
+    def clear(self):
+        self.buf = np.empty(0, dtype=np.uint8)
+        self.nbytes = 0            # bytes of the file held in buf
+        self.indexed = 0           # bytes covered by complete, indexed lines
+        self.line_start = _Grow(np.int64)
+        self.msg_off = _Grow(np.int32)
+        self.line_prio = _Grow(np.uint8)
+        self.row_line = _Grow(np.int64)
+        self._ident = None         # (st_dev, st_ino) of the file read
+        self._stat = None
+        self._time_key = None      # cached int64 YYYYMMDDhhmmss per row
+
+    def set_path(self, path: str):
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.clear()
+
+    @property
+    def nrows(self) -> int:
+        return self.row_line.n
+
+    @property
+    def nlines(self) -> int:
+        return self.line_start.n
+
+    @property
+    def exists(self) -> bool:
+        return self._ident is not None
+
+    def row_span(self, rows):
+        """(start, end) byte offsets of rows (arrays or ints)."""
+        rl = self.row_line.view()
+        ls = self.line_start.view()
+        rows = np.asarray(rows, dtype=np.int64)
+        start = ls[rl[rows]]
+        nxt = rows + 1
+        last = nxt >= len(rl)
+        end = np.where(last, self.indexed,
+                       ls[rl[np.minimum(nxt, len(rl) - 1)]] if len(rl) else 0)
+        return start, end
+
+    def row_priority(self):
+        """uint8 priority code of every row."""
+        return self.line_prio.view()[self.row_line.view()]
+
+    # -- reading -----------------------------------------------------------------
+    def refresh(self) -> tuple[str, int]:
+        """Bring the index up to date with the file.
+
+        Returns ``(what, first_changed_row)`` where ``what`` is ``'same'``,
+        ``'appended'`` (rows from ``first_changed_row`` on are new or grew),
+        ``'reset'`` (file replaced, truncated or rewritten: everything was
+        re-read) or ``'missing'`` (the file does not exist (any more); what
+        was read is kept).
+        """
+        if not self.path:
+            return "same", 0
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return "missing", 0
+        sig = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if sig == self._stat:
+            return "same", 0
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return "same", 0
+        try:
+            st = os.fstat(fd)
+            ident = (st.st_dev, st.st_ino)
+            reset = (ident != self._ident or st.st_size < self.nbytes
+                     or not self._tail_matches(fd))
+            had = self._ident is not None
+            if reset:
+                self.clear()
+                self._ident = ident
+            old_rows, old_indexed = self.nrows, self.indexed
+            self._read_from(fd, st.st_size)
+            self._stat = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        finally:
+            os.close(fd)
+        if reset:
+            return ("reset" if had else "appended"), 0
+        if self.indexed == old_indexed:
+            return "same", 0
+        return "appended", max(old_rows - 1, 0)
+
+    def _tail_matches(self, fd) -> bool:
+        if self.nbytes == 0:
+            return True
+        k = min(_TAIL_CHECK, self.nbytes)
+        try:
+            got = os.pread(fd, k, self.nbytes - k)
+        except OSError:
+            return False
+        return got == self.buf[self.nbytes - k:self.nbytes].tobytes()
+
+    def _ensure_capacity(self, size: int):
+        if size <= len(self.buf):
+            return
+        cap = max(size + (size >> 3) + (1 << 20), 2 * len(self.buf))
+        new = np.empty(cap, dtype=np.uint8)
+        new[:self.nbytes] = self.buf[:self.nbytes]
+        self.buf = new
+
+    def _read_from(self, fd, size: int):
+        self._ensure_capacity(size)
+        mv = memoryview(self.buf)
+        while self.nbytes < size:
+            want = min(_BLOCK, size - self.nbytes)
+            n = os.preadv(fd, [mv[self.nbytes:self.nbytes + want]], self.nbytes) \
+                if hasattr(os, "preadv") else self._pread_into(fd, mv, want)
+            if n <= 0:
+                break
+            self.nbytes += n
+            self._index_complete_lines()
+        mv.release()
+        self._time_key = None
+
+    def _pread_into(self, fd, mv, want):  # pragma: no cover - non-Linux
+        data = os.pread(fd, want, self.nbytes)
+        mv[self.nbytes:self.nbytes + len(data)] = data
+        return len(data)
+
+    def _index_complete_lines(self):
+        a = self.indexed
+        block = self.buf[a:self.nbytes]
+        nl = np.flatnonzero(block == NEWLINE)
+        if len(nl) == 0:
+            return
+        b = a + int(nl[-1]) + 1
+        block = self.buf[a:b]
+        ends = nl + a                                   # offsets of '\n'
+        starts = np.empty_like(ends)
+        starts[0] = a
+        starts[1:] = ends[:-1] + 1
+        tabs = np.flatnonzero(block == TAB) + a
+        buf = self.buf
+
+        def at(off):
+            return buf[np.minimum(off, b - 1)]
+
+        length = ends - starts
+        ok = length >= 21
+        for pos, ch in ((4, b"-"), (7, b"-"), (10, b" "), (13, b":"), (16, b":"),
+                        (19, b"\t")):
+            ok &= at(starts + pos) == ch[0]
+        k = np.searchsorted(tabs, starts + 20)
+        k1 = np.minimum(k + 1, max(len(tabs) - 1, 0))
+        if len(tabs):
+            tab2 = tabs[np.minimum(k, len(tabs) - 1)]
+            tab3 = tabs[k1]
+            ok &= (k + 1 < len(tabs)) & (tab3 < ends)
+        else:
+            tab2 = tab3 = ends
+            ok &= False
+        plen = tab2 - (starts + 20)
+        # priority code from the first 8 bytes and the length of the field
+        idx = (starts + 20)[:, None] + np.arange(8)
+        raw = np.ascontiguousarray(buf[np.minimum(idx, b - 1)]).view("<u8").ravel()
+        key = raw & _MASKS[np.clip(plen, 0, 8)]
+        prio = np.full(len(starts), OTHER, dtype=np.uint8)
+        for (kv, ln), code in _PRIO_KEYS.items():
+            prio[(key == np.uint64(kv)) & (plen == ln)] = code
+        cont = ~ok | (at(tab3 - 1) == ord("+"))
+        prio[~ok] = OTHER
+        msg = np.where(ok, tab3 + 1 - starts, 0).astype(np.int32)
+        first_line = self.line_start.n
+        if first_line == 0:
+            cont[0] = False        # a file (or a tail) starting mid-message
+        self.line_start.extend(starts)
+        self.msg_off.extend(msg)
+        self.line_prio.extend(prio)
+        self.row_line.extend(np.flatnonzero(~cont) + first_line)
+        self.indexed = b
+
+    # -- display -------------------------------------------------------------------
+    def row_bytes(self, row: int) -> bytes:
+        s, e = self.row_span(row)
+        return self.buf[int(s):int(e)].tobytes()
+
+    def row_text(self, row: int) -> str:
+        """The row as it is in the log file (all its lines, final newline)."""
+        return self.row_bytes(row).decode("utf-8", "replace")
+
+    def row_fields(self, row: int):
+        """(time, priority, origin, message, nlines) for display.
+
+        The message of a multi-line row joins the message fields of its
+        lines with newlines (and keeps lines not in the log format whole).
+        """
+        rl = self.row_line.view()
+        ls = self.line_start.view()
+        mo = self.msg_off.view()
+        first = int(rl[row])
+        last = int(rl[row + 1]) if row + 1 < len(rl) else self.nlines
+        buf = self.buf
+        end = int(ls[last]) if last < self.nlines else self.indexed
+        parts = []
+        for i in range(first, last):
+            s = int(ls[i])
+            e = int(ls[i + 1]) - 1 if i + 1 < last else end - 1
+            parts.append(buf[s + int(mo[i]):e].tobytes())
+        message = b"\n".join(parts).decode("utf-8", "replace")
+        if mo[first]:
+            s = int(ls[first])
+            head = buf[s:s + int(mo[first]) - 1].tobytes().decode("utf-8", "replace")
+            time_, prio, origin = (head.split("\t", 2) + ["", ""])[:3]
+        else:
+            time_ = prio = origin = ""
+        return time_, prio, origin, message, last - first
+
+    def write_rows(self, rows, fh) -> int:
+        """Write ``rows`` (sorted array, or None for all) as the log's own
+        text to the binary file ``fh``; returns bytes written."""
+        if rows is None:
+            fh.write(self.buf[:self.indexed])
+            return self.indexed
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return 0
+        # contiguous runs of rows become one write each
+        brk = np.flatnonzero(np.diff(rows) != 1) + 1
+        first = rows[np.concatenate([[0], brk])]
+        last = rows[np.concatenate([brk - 1, [len(rows) - 1]])]
+        s, _ = self.row_span(first)
+        _, e = self.row_span(last)
+        total = 0
+        for a, b in zip(s.tolist(), e.tolist()):
+            fh.write(self.buf[a:b])
+            total += b - a
+        return total
+
+    # -- filters ---------------------------------------------------------------------
+    def rows_of_lines(self, lines):
+        """Row number of each line number (vectorised)."""
+        return np.searchsorted(self.row_line.view(), lines, side="right") - 1
+
+    def _chunks(self, first_row: int):
+        """(a, b, first_line, end_line) byte/line ranges covering rows from
+        ``first_row`` on, each ending at a line boundary."""
+        ls = self.line_start.view()
+        if first_row >= self.nrows:
+            return
+        line = int(self.row_line.view()[first_row])
+        while line < self.nlines:
+            a = int(ls[line])
+            want = a + _CHUNK
+            end_line = int(np.searchsorted(ls, want, side="left"))
+            end_line = max(end_line, line + 1)
+            end_line = min(end_line, self.nlines)
+            b = int(ls[end_line]) if end_line < self.nlines else self.indexed
+            yield a, b, line, end_line
+            line = end_line
+
+    def match_lines(self, pattern, field: str = "message", first_row: int = 0):
+        """Line numbers (sorted, unique) whose ``field`` matches the
+        :class:`Matcher` ``pattern``; ``field`` is 'message', 'origin' or 'all'.
+
+        Fields that must not match are overwritten with newlines in a copy of
+        each chunk, so a match is always inside the field and ``^``/``$``
+        anchor at the field's ends; one match per line is enough, so the
+        pattern is extended to swallow the rest of its line.
+        """
+        pat = re.compile(b"(?:" + pattern.pattern.pattern + b")[^\n]*",
+                         pattern.pattern.flags)
+        ls = self.line_start.view()
+        mo = self.msg_off.view()
+        found = []
+        for a, b, l0, l1 in self._chunks(first_row):
+            chunk = self.buf[a:b].copy()
+            starts = ls[l0:l1] - a
+            if field != "all":
+                msg = starts + mo[l0:l1]
+                if field == "message":
+                    lo, hi = starts, msg
+                else:   # origin: keep [after 2nd tab, 3rd tab) of lines in the format
+                    has = mo[l0:l1] > 0
+                    ends = np.empty_like(starts)
+                    ends[:-1] = starts[1:] - 1
+                    ends[-1] = len(chunk) - 1
+                    o_start = np.where(has, self._origin_starts(starts, msg, chunk), ends)
+                    lo = np.concatenate([starts, np.where(has, msg - 1, ends)])
+                    hi = np.concatenate([o_start, ends])
+                keep = lo < hi      # non-empty, disjoint: no repeated index below
+                lo, hi = lo[keep], hi[keep]
+                mark = np.zeros(len(chunk) + 1, dtype=np.int8)
+                mark[lo] += 1
+                mark[hi] -= 1
+                mask = np.cumsum(mark[:-1], dtype=np.int8).view(bool)
+                chunk[mask] = NEWLINE
+            if pattern.lower:
+                chunk = chunk.tobytes().lower()
+            pos = [m.start() for m in pat.finditer(chunk)]
+            if pos:
+                found.append(np.searchsorted(starts, np.array(pos, dtype=np.int64),
+                                             side="right") - 1 + l0)
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        return _sorted_unique(np.concatenate(found))
+
+    def _origin_starts(self, starts, msg, chunk):
+        """Start (chunk offset) of the origin field: after the 2nd tab."""
+        tabs = np.flatnonzero(chunk == TAB)
+        k = np.searchsorted(tabs, starts + 20)
+        k = np.minimum(k, max(len(tabs) - 1, 0))
+        if len(tabs) == 0:
+            return msg
+        return np.minimum(tabs[k] + 1, np.maximum(msg - 1, starts))
+
+    def match_rows(self, pattern, field: str = "message", first_row: int = 0):
+        """Row numbers (sorted, unique) with a line whose field matches."""
+        lines = self.match_lines(pattern, field, first_row)
+        if len(lines) == 0:
+            return lines
+        return _sorted_unique(self.rows_of_lines(lines))
+
+    def priority_rows(self, threshold: str, first_row: int = 0):
+        """Rows whose priority ranks at least ``threshold``."""
+        code = CODE.get(threshold.strip().upper(), None)
+        if code is None:
+            raise ValueError(f"unknown priority {threshold!r}: use one of "
+                             + ", ".join(PRIORITY_NAMES[:-1]))
+        ranks = RANK[self.row_priority()[first_row:]]
+        return np.flatnonzero(ranks >= RANK[code]) + first_row
+
+    def time_keys(self):
+        """int64 YYYYMMDDhhmmss of every row (-1 for rows not in the format)."""
+        if self._time_key is not None and len(self._time_key) == self.nrows:
+            return self._time_key
+        start, done = 0, None
+        if self._time_key is not None and len(self._time_key) < self.nrows:
+            start, done = len(self._time_key), self._time_key
+        lines = self.row_line.view()[start:]
+        s = self.line_start.view()[lines]
+        key = np.zeros(len(s), dtype=np.int64)
+        bad = self.msg_off.view()[lines] == 0
+        last = max(self.indexed - 1, 0)
+        for col in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18):
+            d = self.buf[np.minimum(s + col, last)].astype(np.int64) - 48
+            bad |= (d < 0) | (d > 9)
+            key *= 10
+            key += d
+        key[bad] = -1
+        self._time_key = key if done is None else np.concatenate([done, key])
+        return self._time_key
+
+    def time_rows(self, spec: str, first_row: int = 0):
+        """Rows whose time is in the range ``spec`` (see :func:`parse_time_range`)."""
+        lo, hi = parse_time_range(spec)
+        key = self.time_keys()[first_row:]
+        return np.flatnonzero((key >= lo) & (key <= hi)) + first_row
+
+
+def _time_bound(text: str, upper: bool) -> int:
+    text = text.strip()
+    if not text:
+        return 99999999999999 if upper else -1
+    m = re.fullmatch(r"(\d{4})(?:[-/](\d\d)(?:[-/](\d\d)(?:[ T/](\d\d)"
+                     r"(?::(\d\d)(?::(\d\d))?)?)?)?)?", text)
+    if not m:
+        raise ValueError(f"bad time {text!r}: use YYYY-MM-DD HH:MM:SS or a "
+                         f"leading part of it")
+    given = [g for g in m.groups() if g is not None]
+    digits = "".join(given)
+    fill = "99999999999999" if upper else "00000000000000"
+    return int(digits + fill[len(digits):])
+
+
+def parse_time_range(spec: str) -> tuple[int, int]:
+    """``'FROM ~ TO'`` (either side may be empty) or a single time, each a
+    leading part of ``YYYY-MM-DD HH:MM:SS`` (e.g. ``2026-11-24 13``).
+
+    A single time selects everything that starts with it; ``FROM`` is
+    inclusive from the earliest time it names and ``TO`` inclusive up to the
+    latest.  Returns the (low, high) YYYYMMDDhhmmss integer bounds.
+    """
+    if "~" in spec:
+        a, b = spec.split("~", 1)
+        return _time_bound(a, False), _time_bound(b, True)
+    return _time_bound(spec, False), _time_bound(spec, True)
