@@ -1,0 +1,160 @@
+"""The interactive shell, driven through a pseudo-terminal with pexpect."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import sys
+import time
+
+import pexpect
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CASA = os.path.join(ROOT, "bin", "casa")
+ESC = r"(?:\x1b\[[0-9;?]*[A-Za-z])*"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\t([A-Z0-9]+)\t([^\t]*)\t(.*)$")
+
+
+def prompt(n) -> str:
+    """Regexp of the input prompt ``CASA <n>:`` (colour codes allowed)."""
+    return f"CASA <{ESC}{n}{ESC}>:"
+
+
+class Session:
+    def __init__(self, tmp_path, *args):
+        self.home = tmp_path / "home"
+        (self.home / ".casa").mkdir(parents=True, exist_ok=True)
+        self.work = tmp_path / "work"
+        self.work.mkdir(exist_ok=True)
+        env = dict(os.environ, HOME=str(self.home), TERM="xterm",
+                   PROMPT_TOOLKIT_NO_CPR="1")
+        env.pop("MPLBACKEND", None)
+        self.screen = ""
+        self.child = pexpect.spawn(sys.executable, [CASA, "--nologger"] + list(args),
+                                   cwd=str(self.work), env=env, encoding="utf-8",
+                                   timeout=30, dimensions=(50, 150))
+
+    def expect(self, pattern, timeout=30):
+        try:
+            self.child.expect(pattern, timeout=timeout)
+        finally:
+            self.screen += (self.child.before or "") + (
+                self.child.after if isinstance(self.child.after, str) else "")
+        return self.child.match
+
+    def run(self, line, n_next):
+        """Type ``line``; return the non-blank plain-text screen lines from the
+        echoed input line to prompt ``n_next``."""
+        start = len(self.screen)
+        self.child.sendline(line)
+        self.expect(prompt(n_next))
+        text = ANSI.sub("", self.screen[start:]).replace("\r", "")
+        return [x.strip() for x in text.split("\n") if x.strip()]
+
+    def text(self):
+        return ANSI.sub("", self.screen)
+
+    def close(self):
+        self.child.close(force=True)
+
+
+@pytest.fixture
+def session(tmp_path):
+    made = []
+
+    def start(*args):
+        s = Session(tmp_path, *args)
+        made.append(s)
+        return s
+
+    yield start
+    for s in made:
+        s.close()
+
+
+def test_interactive_session(session, tmp_path):
+    from casashell import CASA_COMPAT_VERSION, __version__
+    s = session("--nologfile", "--cachedir", str(tmp_path / "cache"))
+    s.expect(prompt(1))
+    banner = s.text()
+    assert f"casashell {__version__} -- CASA {CASA_COMPAT_VERSION} compatible shell" in banner
+    assert "No log file." in banner
+    # default Neutral colours: the prompt is coloured
+    assert re.search(r"\x1b\[[0-9;]*32mCASA <", s.screen)
+
+    assert s.run("x = 3", 2) == ["CASA <1>: x = 3", "CASA <2>:"]
+    # autocall: print(x), with no "------> print(x)" echo
+    assert s.run("print x", 3) == ["CASA <2>: print x", "3", "CASA <3>:"]
+    # a call, not abs - 3
+    assert s.run("abs -3", 4) == ["CASA <3>: abs -3", "Out[3]: 3", "CASA <4>:"]
+    assert s.run("len 'four'", 5) == ["CASA <4>: len 'four'", "Out[4]: 4", "CASA <5>:"]
+    # binary minus with blanks stays an expression
+    assert s.run("x - 1", 6) == ["CASA <5>: x - 1", "Out[5]: 2", "CASA <6>:"]
+    # a multi-line definition with continuation lines
+    s.child.sendline("def twice(v):")
+    s.child.sendline("    return 2 * v")
+    s.child.sendline("")
+    s.expect(prompt(7))
+    assert "return 2 * v" in s.text()
+    assert s.run("twice 21", 8) == ["CASA <7>: twice 21", "Out[7]: 42", "CASA <8>:"]
+    assert s.run("casalog.logfile()", 9)[1] == "Out[8]: '/dev/null'"
+    # Ctrl-C during a running command returns to the prompt, session intact
+    t0 = time.time()
+    s.child.sendline("import time; time.sleep(30)")
+    time.sleep(1.0)
+    s.child.sendintr()
+    s.expect(prompt(10), timeout=10)
+    assert time.time() - t0 < 10
+    assert "KeyboardInterrupt" in s.text()
+    assert s.run("print(x + 1)", 11) == ["CASA <10>: print(x + 1)", "4", "CASA <11>:"]
+    # IPython's rewrite echo ("------> print(x)") is never shown
+    assert "------>" not in s.text()
+    s.child.sendline("exit")
+    s.expect(pexpect.EOF)
+    s.child.close()
+    assert s.child.exitstatus == 0
+    # history kept under the cache directory
+    hist = tmp_path / "cache" / "ipython" / "history.sqlite"
+    with sqlite3.connect(str(hist)) as db:
+        raw = [r[0] for r in db.execute("select source_raw from history order by line")]
+    assert raw[:3] == ["x = 3", "print x", "abs -3"]
+    assert os.listdir(s.work) == []           # --nologfile: no log file
+
+
+def test_startup_file_colors_log_and_ctrl_d(session, tmp_path):
+    startup = tmp_path / "startup.py"
+    startup.write_text("def hello(name):\n    print('hello', name)\nloaded = 'yes'\n")
+    log = tmp_path / "session.log"
+    s = session("--logfile", str(log), "--colors", "NoColor", "--startupfile", str(startup),
+                "--iplog")
+    s.expect(prompt(1))
+    # NoColor: no colour codes around the prompt text
+    assert "CASA <1>:" in s.screen
+    assert not re.search(r"\x1b\[[0-9;]*3[0-9]m", s.screen.split("CASA <1>:")[0][-40:])
+    assert f"Log file: {log}" in s.text()
+    assert s.run("hello 'casa'", 2) == ["CASA <1>: hello 'casa'", "hello casa", "CASA <2>:"]
+    out = s.run("casalog.post('typed at the prompt', 'WARN')", 3)
+    assert out[1].endswith("\tWARN\t::casa\ttyped at the prompt")   # WARN on the terminal
+    out = s.run("raise ValueError('oops')", 4)
+    assert "ValueError: oops" in out
+    assert s.run("print(loaded)", 5) == ["CASA <4>: print(loaded)", "yes", "CASA <5>:"]
+    s.child.sendcontrol("d")
+    s.expect(r"Do you really want to exit \(\[y\]/n\)\?")
+    s.child.sendline("y")
+    s.expect(pexpect.EOF)
+    s.child.close()
+    assert s.child.exitstatus == 0
+    lines = log.read_text().splitlines()
+    rows = [LINE.match(x) for x in lines]
+    assert all(rows), lines                        # every line complete
+    msgs = [m.group(3) for m in rows]
+    assert f"startup file {startup} done" in msgs
+    assert ("WARN", "::casa", "typed at the prompt") in [m.groups() for m in rows]
+    assert msgs[-1] == "casashell session ended"   # closed cleanly
+    iplogs = [p for p in os.listdir(s.work) if p.startswith("ipython-")]
+    assert len(iplogs) == 1
+    iplog = (s.work / iplogs[0]).read_text()
+    assert "hello('casa')" in iplog and "print(loaded)" in iplog
