@@ -282,34 +282,51 @@ def _cell_or_none(t, col, row):
 
 def _reduce_chunk(cols: dict, flagfrac):
     """Group one chunk: returns (keys (n,6), counts, sums..., tmin, tmax, unfl)."""
-    ints = np.stack([np.asarray(cols[c], dtype=np.int64) for c in _MAIN_INT_COLS], axis=1)
-    lo = ints.min(axis=0)
-    span = ints.max(axis=0) - lo + 1
+    ints = [np.asarray(cols[c]) for c in _MAIN_INT_COLS]
+    lo = [int(a.min()) for a in ints]
+    span = [int(a.max()) - l + 1 for a, l in zip(ints, lo)]
     total = 1
-    for s in span:
-        total *= int(s)
-    if total < (1 << 62):
-        key = np.zeros(len(ints), dtype=np.int64)
-        for j in range(ints.shape[1]):
-            key = key * int(span[j]) + (ints[:, j] - lo[j])
-        order = np.argsort(key, kind="stable")
-        sk = key[order]
-        starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
-    else:  # pragma: no cover - absurd id ranges
-        order = np.lexsort(ints.T[::-1])
-        si = ints[order]
-        starts = np.flatnonzero(np.r_[True, np.any(si[1:] != si[:-1], axis=1)])
-    keys = ints[order[starts]]
-    counts = np.diff(np.r_[starts, len(order)])
-    t = np.asarray(cols["TIME"], dtype=float)[order]
-    iv = np.asarray(cols["INTERVAL"], dtype=float)[order]
-    ex = np.asarray(cols["EXPOSURE"], dtype=float)[order] if "EXPOSURE" in cols else iv
-    sum_iv = np.add.reduceat(iv, starts)
-    sum_ex = np.add.reduceat(ex, starts)
-    tmin = np.minimum.reduceat(t - iv / 2, starts)
-    tmax = np.maximum.reduceat(t + iv / 2, starts)
-    unfl = np.add.reduceat(flagfrac[order], starts) if flagfrac is not None else None
-    return keys, counts, sum_iv, sum_ex, tmin, tmax, unfl
+    for s_ in span:
+        total *= s_
+    if total >= (1 << 62):  # pragma: no cover - absurd id ranges
+        raise ValueError("id columns span too large a range to group")
+    key = np.zeros(len(ints[0]), dtype=np.int64)
+    for a, l, s_ in zip(ints, lo, span):
+        key *= s_
+        key += a
+        if l:
+            key -= l
+    if total <= (1 << 20):
+        # dense: one pass of bincount, no sorting
+        inv = key
+        counts_all = np.bincount(key, minlength=total)
+        present = np.flatnonzero(counts_all)
+        ngroup = total
+    else:
+        present_keys, inv = np.unique(key, return_inverse=True)
+        counts_all = np.bincount(inv)
+        present = np.arange(len(present_keys))
+        ngroup = len(present_keys)
+    t = np.asarray(cols["TIME"], dtype=float)
+    iv = np.asarray(cols["INTERVAL"], dtype=float)
+    ex = np.asarray(cols["EXPOSURE"], dtype=float) if "EXPOSURE" in cols else iv
+    half = iv * 0.5
+    sum_iv = np.bincount(inv, iv, minlength=ngroup)[present]
+    sum_ex = np.bincount(inv, ex, minlength=ngroup)[present]
+    tmin = np.full(ngroup, np.inf)
+    np.minimum.at(tmin, inv, t - half)
+    tmax = np.full(ngroup, -np.inf)
+    np.maximum.at(tmax, inv, t + half)
+    unfl = (np.bincount(inv, flagfrac, minlength=ngroup)[present]
+            if flagfrac is not None else None)
+    # decode the group keys
+    gk = present if total <= (1 << 20) else present_keys
+    keys = np.empty((len(gk), len(ints)), dtype=np.int64)
+    rem = gk.astype(np.int64)
+    for j in range(len(ints) - 1, -1, -1):
+        rem, keys[:, j] = np.divmod(rem, span[j])
+        keys[:, j] += lo[j]
+    return keys, counts_all[present], sum_iv, sum_ex, tmin[present], tmax[present], unfl
 
 
 def _merge(parts) -> Groups:
@@ -402,9 +419,18 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0)
                                              None if rows is None else rows[start:start + n],
                                              chunk_mb)
             parts.append(_reduce_chunk(cols, frac))
-            a = np.concatenate([cols["ANTENNA1"], cols["ANTENNA2"]])
-            a = a[a >= 0]
-            cnt = np.bincount(a) > 0 if len(a) else np.zeros(0, dtype=bool)
+            cnt = np.zeros(0, dtype=bool)
+            for col in ("ANTENNA1", "ANTENNA2"):
+                a = cols[col]
+                if len(a) and a.min() < 0:
+                    a = a[a >= 0]
+                if len(a):
+                    c = np.bincount(a) > 0
+                    if len(c) > len(cnt):
+                        c[:len(cnt)] |= cnt
+                        cnt = c
+                    else:
+                        cnt[:len(c)] |= c
             if ant_seen is None:
                 ant_seen = cnt
             else:
