@@ -326,6 +326,8 @@ class MSMetadata:
         from .io import iter_chunks
         cols = ["SCAN_NUMBER", "OBSERVATION_ID", "ARRAY_ID", "TIME", "FIELD_ID",
                 "DATA_DESC_ID", "STATE_ID"]
+        # per chunk: distinct (obs, array, scan, field, ddid, state) combinations with
+        # their time range and row count, merged across chunks
         acc = {}
         with open_ms(self.path) as t:
             present = [c for c in cols if c in t.colnames()]
@@ -333,28 +335,49 @@ class MSMetadata:
                 n = len(c["TIME"])
                 if n == 0:
                     continue
-                obs = c.get("OBSERVATION_ID", np.zeros(n, int))
-                arr = c.get("ARRAY_ID", np.zeros(n, int))
-                st = c.get("STATE_ID", np.full(n, -1))
-                key = np.stack([obs, arr, c["SCAN_NUMBER"]], axis=1)
-                ukeys, inv = np.unique(key, axis=0, return_inverse=True)
-                inv = inv.ravel()
-                for k, (o, a, s) in enumerate(ukeys):
-                    m = inv == k
-                    rec = acc.setdefault((int(o), int(a), int(s)), {
-                        "start": np.inf, "end": -np.inf, "nrows": 0, "fields": set(),
-                        "ddids": set(), "states": set()})
-                    tt = c["TIME"][m]
-                    rec["start"] = min(rec["start"], float(tt.min()))
-                    rec["end"] = max(rec["end"], float(tt.max()))
-                    rec["nrows"] += int(m.sum())
-                    rec["fields"].update(np.unique(c["FIELD_ID"][m]).tolist())
-                    rec["ddids"].update(np.unique(c["DATA_DESC_ID"][m]).tolist())
-                    rec["states"].update(np.unique(st[m]).tolist())
+                parts = [c.get("OBSERVATION_ID", np.zeros(n, np.int64)),
+                         c.get("ARRAY_ID", np.zeros(n, np.int64)), c["SCAN_NUMBER"],
+                         c["FIELD_ID"], c["DATA_DESC_ID"], c.get("STATE_ID", np.full(n, -1))]
+                codes, uniqs = [], []
+                for p in parts:
+                    u, inv = np.unique(p, return_inverse=True)
+                    uniqs.append(u)
+                    codes.append(inv.ravel().astype(np.int64))
+                key = codes[0]
+                for u, code in zip(uniqs[1:], codes[1:]):
+                    key = key * len(u) + code
+                order = np.argsort(key, kind="stable")
+                ks = key[order]
+                starts = np.concatenate([[0], np.nonzero(np.diff(ks))[0] + 1])
+                tt = c["TIME"][order]
+                tmin = np.minimum.reduceat(tt, starts)
+                tmax = np.maximum.reduceat(tt, starts)
+                counts = np.diff(np.concatenate([starts, [n]]))
+                first = order[starts]
+                for j in range(len(starts)):
+                    r = first[j]
+                    combo = tuple(int(uniqs[k][codes[k][r]]) for k in range(6))
+                    old = acc.get(combo)
+                    if old is None:
+                        acc[combo] = [float(tmin[j]), float(tmax[j]), int(counts[j])]
+                    else:
+                        old[0] = min(old[0], float(tmin[j]))
+                        old[1] = max(old[1], float(tmax[j]))
+                        old[2] += int(counts[j])
         states = self.states
         dd = self.ddids
+        scans = {}
+        for (o, a, s, f, d, st), (t0, t1, cnt) in acc.items():
+            r = scans.setdefault((o, a, s), {"start": np.inf, "end": -np.inf, "nrows": 0,
+                                             "fields": set(), "ddids": set(), "states": set()})
+            r["start"] = min(r["start"], t0)
+            r["end"] = max(r["end"], t1)
+            r["nrows"] += cnt
+            r["fields"].add(f)
+            r["ddids"].add(d)
+            r["states"].add(st)
         out = []
-        for (o, a, s), r in acc.items():
+        for (o, a, s), r in scans.items():
             intents = set()
             for sid in r["states"]:
                 if 0 <= sid < len(states):
@@ -362,7 +385,7 @@ class MSMetadata:
             out.append(Record(scan=s, observation=o, array=a, start=r["start"], end=r["end"],
                               nrows=r["nrows"], fields=sorted(r["fields"]),
                               ddids=sorted(r["ddids"]),
-                              spws=sorted({dd[d][0] for d in r["ddids"] if d in dd}),
+                              spws=sorted({dd[x][0] for x in r["ddids"] if x in dd}),
                               states=sorted(r["states"]), intents=sorted(intents)))
         out.sort(key=lambda r: (r.start, r.observation, r.array, r.scan))
         return out

@@ -20,7 +20,6 @@ import calendar
 import datetime
 import fnmatch
 import re
-from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
@@ -45,24 +44,56 @@ def _fail(param, value, why):
 
 # ---------------------------------------------------------------------------
 # result
-@dataclass
-class Selection:
-    """The outcome of :func:`select`."""
+#: lazily computed id lists of a Selection -> main-table columns they come from
+_LAZY = {"fields": ("FIELD_ID",), "antennas": ("ANTENNA1", "ANTENNA2"),
+         "scans": ("SCAN_NUMBER",), "observations": ("OBSERVATION_ID",),
+         "arrays": ("ARRAY_ID",), "states": ("STATE_ID",)}
 
-    vis: str
-    rows: np.ndarray
-    channels: dict
-    correlations: dict
-    spws: list
-    fields: list
-    antennas: list
-    scans: list
-    ddids: list = dc_field(default_factory=list)
-    observations: list = dc_field(default_factory=list)
-    arrays: list = dc_field(default_factory=list)
-    states: list = dc_field(default_factory=list)
-    params: dict = dc_field(default_factory=dict)
-    total_rows: int = 0
+
+class Selection:
+    """The outcome of :func:`select`.
+
+    ``rows``, ``channels``, ``correlations``, ``spws`` and ``ddids`` are computed
+    by :func:`select`; ``fields``, ``antennas``, ``scans``, ``observations``,
+    ``arrays`` and ``states`` (the distinct values in the selected rows) are read
+    when first used unless select() already had the column in hand.
+    """
+
+    def __init__(self, vis, rows, channels, correlations, spws, ddids, params=None,
+                 total_rows=0, known=None):
+        self.vis = vis
+        self.rows = rows
+        self.channels = channels
+        self.correlations = correlations
+        self.spws = spws
+        self.ddids = ddids
+        self.params = params or {}
+        self.total_rows = total_rows
+        self._known = dict(known or {})
+
+    def _ids(self, name):
+        if name not in self._known:
+            from .io import iter_chunks
+            cols = _LAZY[name]
+            acc = set()
+            with open_ms(self.vis) as t:
+                have = set(t.colnames())
+                if not all(c in have for c in cols):
+                    self._known[name] = [0] if name in ("observations", "arrays") else []
+                    return self._known[name]
+                rows = None if self.all_rows else self.rows
+                for _, c in iter_chunks(t, cols, rows=rows):
+                    for col in cols:
+                        acc.update(np.unique(c[col]).tolist())
+            self._known[name] = sorted(int(x) for x in acc)
+        return self._known[name]
+
+    fields = property(lambda self: self._ids("fields"))
+    antennas = property(lambda self: self._ids("antennas"))
+    scans = property(lambda self: self._ids("scans"))
+    observations = property(lambda self: self._ids("observations"))
+    arrays = property(lambda self: self._ids("arrays"))
+    states = property(lambda self: self._ids("states"))
 
     @property
     def nrows(self) -> int:
@@ -89,6 +120,10 @@ class Selection:
 
     def nchan(self, spw: int) -> int:
         return int(np.count_nonzero(self.channels[spw]))
+
+    def __repr__(self):
+        return (f"Selection({self.vis!r}, nrows={self.nrows} of {self.total_rows}, "
+                f"spws={self.spws}, channels={{{', '.join(f'{k}: {self.nchan(k)}' for k in self.channels)}}})")
 
 
 def mask_to_ranges(mask) -> list:
@@ -843,7 +878,13 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
         inv_lambda = None
 
     # ---- columns needed from the main table
-    cols = {"FIELD_ID", "DATA_DESC_ID", "SCAN_NUMBER", "ANTENNA1", "ANTENNA2"}
+    cols = {"DATA_DESC_ID"}
+    if field_lut is not None:
+        cols.add("FIELD_ID")
+    if bl is not None or auto_mode is not None:
+        cols |= {"ANTENNA1", "ANTENNA2"}
+    if scan_sp is not None:
+        cols.add("SCAN_NUMBER")
     if state_lut is not None:
         cols.add("STATE_ID")
     if obs_sp is not None:
@@ -890,15 +931,16 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
         pieces = []
         hits = {p: 0 for p in PARAMS}
         tok_hits = {}
-        uniq = {k: set() for k in ("FIELD_ID", "DATA_DESC_ID", "SCAN_NUMBER", "ANT",
-                                   "OBSERVATION_ID", "ARRAY_ID", "STATE_ID")}
+        uniq_cols = {c: name for name, cs in _LAZY.items() for c in cs if c in cols}
+        uniq_cols["DATA_DESC_ID"] = "ddids"
+        uniq = {name: set() for name in uniq_cols.values()}
         for rownrs, c in iter_chunks(t, sorted(cols), max_bytes=max_bytes):
             n = len(rownrs)
             if n == 0:
                 continue
             mask = np.ones(n, dtype=bool)
-            a1 = c["ANTENNA1"]
-            a2 = c["ANTENNA2"]
+            a1 = c.get("ANTENNA1")
+            a2 = c.get("ANTENNA2")
 
             def apply(param, m):
                 hits[param] += int(np.count_nonzero(m))
@@ -970,13 +1012,10 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
             idx = np.nonzero(mask)[0]
             if len(idx):
                 pieces.append(rownrs[idx])
-                uniq["FIELD_ID"].update(np.unique(c["FIELD_ID"][idx]).tolist())
-                uniq["DATA_DESC_ID"].update(np.unique(c["DATA_DESC_ID"][idx]).tolist())
-                uniq["SCAN_NUMBER"].update(np.unique(c["SCAN_NUMBER"][idx]).tolist())
-                uniq["ANT"].update(np.unique(np.concatenate([a1[idx], a2[idx]])).tolist())
-                for col in ("OBSERVATION_ID", "ARRAY_ID", "STATE_ID"):
-                    if col in c:
-                        uniq[col].update(np.unique(c[col][idx]).tolist())
+                sub = None if len(idx) == n else idx
+                for col, name in uniq_cols.items():
+                    vals_c = c[col] if sub is None else c[col][sub]
+                    uniq[name].update(np.unique(vals_c).tolist())
 
     # ---- parameters that match no row on their own
     for (param, k), h in tok_hits.items():
@@ -1000,7 +1039,7 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
             given += (", " if given else "") + f"taql='{taql}'"
         raise SelectionError(f"selection {given or '(none)'} matches no rows of {md.path}")
 
-    ddids = sorted(int(d) for d in uniq["DATA_DESC_ID"])
+    ddids = sorted(int(d) for d in uniq["ddids"])
     sel_spws = sorted({int(spw_of_dd[d]) for d in ddids if 0 <= d < ndd})
     spws_md = md.spws
     channels = {}
@@ -1017,15 +1056,10 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
             correlations[p] = corr_masks[p]
         elif p in pol_codes:
             correlations[p] = np.ones(len(pol_codes[p]), dtype=bool)
-    return Selection(
-        vis=md.path, rows=rows, channels=channels, correlations=correlations,
-        spws=sel_spws, fields=sorted(int(x) for x in uniq["FIELD_ID"]),
-        antennas=sorted(int(x) for x in uniq["ANT"]),
-        scans=sorted(int(x) for x in uniq["SCAN_NUMBER"]), ddids=ddids,
-        observations=sorted(int(x) for x in uniq["OBSERVATION_ID"]),
-        arrays=sorted(int(x) for x in uniq["ARRAY_ID"]),
-        states=sorted(int(x) for x in uniq["STATE_ID"]),
-        params={**vals, "autocorr": autocorr}, total_rows=nrows)
+    known = {name: sorted(int(x) for x in vals_) for name, vals_ in uniq.items()
+             if name != "ddids"}
+    return Selection(md.path, rows, channels, correlations, sel_spws, ddids,
+                     params={**vals, "autocorr": autocorr}, total_rows=nrows, known=known)
 
 
 def _feed_ids(value, text):
