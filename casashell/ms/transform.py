@@ -468,9 +468,12 @@ class Transformer:
         gkeys = np.stack([binid] + keys[2:] + [keys[0], keys[1]], axis=1)
         _, first, inv = np.unique(gkeys, axis=0, return_index=True, return_inverse=True)
         inv = inv.ravel()
-        # output rows ordered by their first input row
+        # output rows in time order (earliest input time of the group), then
+        # in the order of their first input row
+        tmin = np.full(len(first), np.inf)
+        np.minimum.at(tmin, inv, time)
         rank = np.empty(len(first), np.int64)
-        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+        rank[np.lexsort((first, tmin))] = np.arange(len(first))
         out_of_in = rank[inv]
         order = np.argsort(out_of_in, kind="stable")
         counts = np.bincount(out_of_in, minlength=len(first))
