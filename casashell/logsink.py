@@ -130,6 +130,9 @@ class LogSink:
                     path = os.devnull
                 elif getattr(cfg, "logfile", None):
                     path = cfg.logfile
+                if getattr(cfg, "log2term", False):
+                    # library use honours log2term too (CASA's modular tasks do not)
+                    self._console = True
             except Exception:
                 path = None
             if not path:

@@ -217,3 +217,21 @@ def test_every_variable_is_documented():
             continue
         assert ns[name] == getattr(ref, name) or (
             name == "telemetry_log_directory" and ns[name] == "~/.casa/telemetry"), name
+
+
+def test_library_use_reads_the_same_file(home):
+    """``import casashell`` (no launcher) takes logfile and log2term from
+    ~/.casa/config.py, in a fresh interpreter."""
+    import subprocess
+    import sys
+    write(home / ".casa" / "config.py", "logfile = 'lib.log'\nlog2term = True\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from casashell import casalog; "
+            "casalog.post('from a library'); print(casalog.logfile())")
+    env = dict(os.environ, HOME=str(home))
+    r = subprocess.run([sys.executable, "-c", code, ROOT], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == os.path.join(os.getcwd(), "lib.log") + "\n"
+    assert r.stderr.endswith("\tINFO\t::casa\tfrom a library\n")
+    with open("lib.log") as fh:
+        assert fh.read().endswith("\tINFO\t::casa\tfrom a library\n")
