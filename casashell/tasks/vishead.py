@@ -1,0 +1,67 @@
+"""vishead: list, get and put metadata keywords of a MeasurementSet."""
+
+from __future__ import annotations
+
+from ._framework import Param, task
+
+_KEYS = ["cal_grp", "field", "fld_code", "freq_group_name", "log", "observer", "project",
+         "ptcs", "release_date", "schedule", "schedule_type", "source_name", "spw_name",
+         "telescope"]
+_DEFAULT_LIST = ["telescope", "observer", "project", "field", "freq_group_name",
+                 "spw_name", "schedule", "schedule_type", "release_date"]
+
+
+@task(
+    summary="List, summary, get, and put metadata in a measurement set",
+    category="information",
+    params=[
+        Param("vis", "path", "", "Name of input visibility file"),
+        Param("mode", "string", "summary", "Mode of operation for vishead",
+              allowed=["list", "summary", "get", "put", ""],
+              sub={"list": ["listitems"], "get": ["hdkey", "hdindex"],
+                   "put": ["hdkey", "hdindex", "hdvalue"]}),
+        Param("listitems", "stringVec", list(_DEFAULT_LIST),
+              "Keyword items to list (list mode); [] lists every keyword"),
+        Param("hdkey", "string", "", "Keyword to get/put: " + ", ".join(_KEYS)),
+        Param("hdindex", ["string", "int"], "",
+              "Row index (counting from 0) of the keyword's table; '' means all rows"),
+        Param("hdvalue", "any", "", "Value to put (put mode only)"),
+    ],
+    history=None,
+)
+def vishead(vis, mode, listitems, hdkey, hdindex, hdvalue):
+    from ..logsink import casalog
+    from ..ms.listing import VISHEAD_KEYS, check_key, read_keyword, value_text, write_keyword
+    from ..ms.summary import check_ms, format_sections, gather
+
+    path = check_ms(vis)
+    mode = (mode or "summary").lower()
+    if mode == "summary":
+        info = gather(path)
+        for s in format_sections(info, verbose=False):
+            casalog.post(s)
+        return None
+    if mode == "list":
+        items = list(listitems) if listitems else sorted(VISHEAD_KEYS)
+        for k in items:
+            check_key(k)
+        out = {}
+        width = max(len(k) for k in items)
+        lines = []
+        for k in items:
+            key = k.strip().lower()
+            value, kws = read_keyword(path, key)
+            out[key] = (value, kws)
+            lines.append(f"    {key:<{width}} = {value_text(value)}")
+        casalog.post("\n".join(lines))
+        return out
+    if not str(hdkey).strip():
+        raise ValueError(f"mode='{mode}' needs hdkey (one of {', '.join(sorted(VISHEAD_KEYS))})")
+    if mode == "get":
+        return read_keyword(path, hdkey, hdindex)
+    # put
+    write_keyword(path, hdkey, hdvalue, hdindex)
+    sub, col = check_key(hdkey)
+    where = "all rows" if str(hdindex).strip() == "" else f"row {hdindex}"
+    casalog.post(f"Set {hdkey} ({sub}.{col}, {where}) of {path}")
+    return None
