@@ -9,7 +9,6 @@ imported.  Usage: ``python benchmarks/startup.py [runs]``.
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -23,22 +22,19 @@ PROBE = ("import sys; heavy = [m for m in ('numpy', 'casacore', 'IPython', 'PyQt
          "'matplotlib') if m in sys.modules]; print('heavy modules imported:', heavy or 'none')")
 
 
-def run_once(workdir: str, env: dict, args: list[str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS KiB) of one run of the launcher."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_once(workdir: str, env: dict, args: list[str]) -> float:
+    """Wall time (s) of one run of the launcher."""
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, CASA] + args, cwd=workdir, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"casa failed ({proc.returncode}): {proc.stderr.decode()}")
-    # ru_maxrss of the children is the max over all of them: measure each
-    # run in its own subprocess to get the per-run value
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(after, before)
+    return wall
 
 
 def peak_rss(workdir: str, env: dict) -> int:
+    """Peak RSS (KiB) of one run, measured from a fresh parent process."""
     code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code, sys.executable, CASA] + COMMAND,
@@ -51,7 +47,7 @@ def main(runs: int = 10) -> float:
         env = dict(os.environ, HOME=tmp)
         env.pop("PYTHONPATH", None)
         run_once(tmp, env, COMMAND)  # warm-up (file cache)
-        walls = [run_once(tmp, env, COMMAND)[0] for _ in range(runs)]
+        walls = [run_once(tmp, env, COMMAND) for _ in range(runs)]
         rss = sorted(peak_rss(tmp, env) for _ in range(3))[1]
         probe = subprocess.run([sys.executable, CASA, "--nologger", "--nogui", "-c", PROBE],
                                cwd=tmp, env=env, stdout=subprocess.PIPE, text=True)

@@ -332,10 +332,6 @@ def current() -> CasaConfig:
     return _current
 
 
-def format_value(value) -> str:
-    return repr(value)
-
-
 __all__ = ["CasaConfig", "COLOR_SCHEMES", "load", "current", "set_current",
            "default_configfile", "apply_implications"]
 

@@ -15,7 +15,6 @@ IPython is imported only here, so ``casa -c`` never pays for it.
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 #: CASA's scheme names -> IPython 9's theme names
@@ -143,8 +142,3 @@ def run(cfg, startupfile: str | None = None) -> int:
 
 __all__ = ["run", "create_shell", "make_config", "banner", "AUTOCALL_EXCLUDE"]
 
-
-def _check_regexp() -> None:  # pragma: no cover - developer aid
-    rx = re.compile(AUTOCALL_EXCLUDE)
-    for rest, excluded in (("-3", False), ("- 3", True), ("-= 3", True), ("'x.ms'", False)):
-        assert bool(rx.match(rest)) == excluded, rest
