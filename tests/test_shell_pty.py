@@ -158,3 +158,22 @@ def test_startup_file_colors_log_and_ctrl_d(session, tmp_path):
     assert len(iplogs) == 1
     iplog = (s.work / iplogs[0]).read_text()
     assert "hello('casa')" in iplog and "print(loaded)" in iplog
+
+
+@pytest.mark.parametrize("scheme,code", [("Neutral", "0;32m"), ("Linux", "0;92m"),
+                                         ("LightBG", "0;94m")])
+def test_color_schemes_and_unusable_cachedir(session, tmp_path, scheme, code):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    s = session("--nologfile", "--colors", scheme, "--cachedir", str(blocker))
+    s.expect(prompt(1))
+    # the prompt text has the scheme's colour, as in CASA
+    assert "\x1b[" + code + "CASA <" in s.screen
+    # an unusable cache directory: one warning, the shell still works
+    assert s.text().count("the command history is not saved") == 1
+    assert f"cannot use the cache directory {blocker} (Not a directory)" in s.text()
+    assert s.run("6 * 7", 2) == ["CASA <1>: 6 * 7", "Out[1]: 42", "CASA <2>:"]
+    s.child.sendline("exit")
+    s.expect(pexpect.EOF)
+    s.child.close()
+    assert s.child.exitstatus == 0
