@@ -36,9 +36,9 @@ def test_every_row_in_order_with_time_origin_priority(data_dir):
         assert lprio == ("INFO" if prio in ("NORMAL", "INFO") else prio)
         stamp = (base + dt.timedelta(seconds=round(time))).strftime("%Y-%m-%d %H:%M:%S")
         assert ltext == f"{stamp}  {msg}"
-    # the importuvfits row of 2016 and the AIPS one of 2010
+    # the AIPS row of 2010 and the importuvfits one of 2017
     assert hist[0][3] == "2010-04-26 03:21:56  AIPS WTSCAL = 1.0"
-    assert hist[1][3].startswith("2016-") and hist[1][3].endswith("  taskname=importuvfits")
+    assert hist[1][3].startswith("2017-01-10 ") and hist[1][3].endswith("  taskname=importuvfits")
 
 
 def test_each_ms_of_the_data_folder(data_dir):
