@@ -59,6 +59,10 @@ _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1],
                   dtype=np.uint64)
 
 
+_BLANK_KEEP = np.array([True, False])
+_BLANK_KEEP_BLANK = np.array([True, False, True])
+
+
 def _sorted_unique(a):
     """np.unique for an array already sorted (much faster)."""
     if len(a) < 2:
@@ -402,7 +406,7 @@ class LogIndex:
         :class:`Matcher` ``pattern``; ``field`` is 'message', 'origin' or 'all'.
 
         Fields that must not match are overwritten with newlines in a copy of
-        each chunk, so a match is always inside the field and ``^``/``$``
+        each chunk (the mask is built with ``np.repeat`` of run lengths), so a match is always inside the field and ``^``/``$``
         anchor at the field's ends; one match per line is enough, so the
         pattern is extended to swallow the rest of its line.
         """
@@ -415,24 +419,29 @@ class LogIndex:
             chunk = self.buf[a:b].copy()
             starts = ls[l0:l1] - a
             if field != "all":
+                nxt = np.empty_like(starts)
+                nxt[:-1] = starts[1:]
+                nxt[-1] = len(chunk)
                 msg = starts + mo[l0:l1]
                 if field == "message":
-                    lo, hi = starts, msg
-                else:   # origin: keep [after 2nd tab, 3rd tab) of lines in the format
+                    # runs: [start, msg) blanked, [msg, next line) kept
+                    runs = np.empty(2 * len(starts), dtype=np.int64)
+                    runs[0::2] = msg - starts
+                    runs[1::2] = nxt - msg
+                    pattern_ = _BLANK_KEEP
+                else:
+                    # runs: [start, origin) blanked, [origin, tab3) kept,
+                    # [tab3, next line) blanked; lines not in the format blanked
                     has = mo[l0:l1] > 0
-                    ends = np.empty_like(starts)
-                    ends[:-1] = starts[1:] - 1
-                    ends[-1] = len(chunk) - 1
-                    o_start = np.where(has, self._origin_starts(starts, msg, chunk), ends)
-                    lo = np.concatenate([starts, np.where(has, msg - 1, ends)])
-                    hi = np.concatenate([o_start, ends])
-                keep = lo < hi      # non-empty, disjoint: no repeated index below
-                lo, hi = lo[keep], hi[keep]
-                mark = np.zeros(len(chunk) + 1, dtype=np.int8)
-                mark[lo] += 1
-                mark[hi] -= 1
-                mask = np.cumsum(mark[:-1], dtype=np.int8).view(bool)
-                chunk[mask] = NEWLINE
+                    o_start = np.where(has, self._origin_starts(starts, msg, chunk), nxt)
+                    o_end = np.where(has, msg - 1, nxt)
+                    runs = np.empty(3 * len(starts), dtype=np.int64)
+                    runs[0::3] = o_start - starts
+                    runs[1::3] = o_end - o_start
+                    runs[2::3] = nxt - o_end
+                    pattern_ = _BLANK_KEEP_BLANK
+                mask = np.repeat(np.tile(pattern_, len(starts)), runs)
+                np.putmask(chunk, mask, NEWLINE)
             if pattern.lower:
                 chunk = chunk.tobytes().lower()
             pos = [m.start() for m in pat.finditer(chunk)]

@@ -91,6 +91,8 @@ class LogTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index):
+        if not index.isValid():
+            return Qt.NoItemFlags
         return Qt.ItemIsEnabled | Qt.ItemIsSelectable
 
     def row_id(self, view_row: int) -> int:

@@ -305,7 +305,7 @@ class LogWindow(QMainWindow):
         self.filter_box.returnPressed.connect(self.apply_filter)
         self.filter_kind.currentTextChanged.connect(self._filter_kind_changed)
         self.regex_box.toggled.connect(lambda _on: self.apply_filter())
-        self._filter_kind_changed(self.filter_kind.currentText())
+        self._filter_kind_changed(self.filter_kind.currentText(), apply=False)
         sb = self.table.verticalScrollBar()
         sb.valueChanged.connect(self._scrolled)
         sb.rangeChanged.connect(lambda *_: self._fit_timer.start())
@@ -640,10 +640,10 @@ class LogWindow(QMainWindow):
         self.act_follow.setChecked(row == self.model.rowCount() - 1)
 
     # -- filter --------------------------------------------------------------------
-    def _filter_kind_changed(self, kind):
+    def _filter_kind_changed(self, kind, apply=True):
         self.filter_box.setPlaceholderText(_FILTER_HINT.get(kind, ""))
         self.regex_box.setEnabled(kind in ("Message", "Origin"))
-        if self.filter_box.text():
+        if apply and self.filter_box.text():
             self.apply_filter()
 
     def set_filter(self, kind: str, text: str, regex: bool | None = None):
@@ -651,7 +651,7 @@ class LogWindow(QMainWindow):
         for w in (self.filter_kind, self.filter_box, self.regex_box):
             w.blockSignals(True)
         self.filter_kind.setCurrentText(kind)
-        self._filter_kind_changed(kind)
+        self._filter_kind_changed(kind, apply=False)
         self.filter_box.setText(text)
         if regex is not None:
             self.regex_box.setChecked(regex)

@@ -1,0 +1,276 @@
+"""casalogger's log index and table model: rows, priorities, continuation
+lines, filters and the live tail, checked against an independent parse of
+the file written by casashell's own log sink."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import time
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from casashell.logsink import LogSink, append_text, format_lines  # noqa: E402
+from casalogger_gui.logindex import (LogIndex, compile_text,  # noqa: E402
+                                     parse_time_range)
+
+LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\t([^\t]*)\t([^\t]*)\t(.*)$")
+PRIOS = ["INFO"] * 12 + ["WARN", "SEVERE", "INFO1", "INFO3", "DEBUG1", "DEBUG2",
+                          "DEBUGGING", "INFO5"]
+RANKS = ["DEBUGGING", "DEBUG2", "DEBUG1", "INFO5", "INFO4", "INFO3", "INFO2", "INFO1",
+         "INFO", "NOTE", "WARN", "SEVERE"]
+
+
+def parse(text: str):
+    """Rows of a log text: [time, prio, origin, [message lines], [raw lines]]."""
+    rows = []
+    for line in text.split("\n")[:-1]:
+        m = LINE.match(line)
+        if m and (not m.group(3).endswith("+") or not rows):
+            rows.append([m.group(1), m.group(2), m.group(3), [m.group(4)], [line]])
+        elif rows:
+            rows[-1][3].append(m.group(4) if m else line)
+            rows[-1][4].append(line)
+        else:
+            rows.append(["", "", "", [line], [line]])
+    return rows
+
+
+def write_session(path, n=400, seed=3):
+    """A session log written through casalog itself."""
+    rnd = random.Random(seed)
+    sink = LogSink(str(path))
+    sink.filter("DEBUGGING")
+    words = "field spw scan Flux calibrator antenna FLAGGED rows casa weight".split()
+    tasks = ["listobs", "flagdata", "setjy", ""]
+    for i in range(n):
+        sink.origin(rnd.choice(tasks))
+        msg = " ".join(rnd.choices(words, k=rnd.randint(1, 6))) + f" #{i}"
+        if rnd.random() < 0.1:
+            msg += "\n" + "\n".join(f"  detail {j} " + rnd.choice(words)
+                                    for j in range(rnd.randint(1, 4)))
+        sink.post(msg, rnd.choice(PRIOS), rnd.choice(["", "summary", "run"]))
+    sink.origin("")
+    return path
+
+
+@pytest.fixture
+def session_log(tmp_path):
+    return write_session(tmp_path / "casa-20261124-120000.log")
+
+
+def test_rows_fields_and_priorities_match_independent_parse(session_log):
+    text = session_log.read_text()
+    # a line not in the log format (e.g. a traceback printed into the log)
+    append_text(str(session_log), "Traceback (most recent call last):\n")
+    text += "Traceback (most recent call last):\n"
+    expected = parse(text)
+    ix = LogIndex(str(session_log))
+    assert ix.refresh() == ("appended", 0)
+    assert ix.nlines == text.count("\n")
+    assert ix.nrows == len(expected)
+    assert any(len(r[3]) > 1 for r in expected)          # multi-line rows exist
+    codes = ix.row_priority()
+    for r, exp in enumerate(expected):
+        t, p, o, msg, nlines = ix.row_fields(r)
+        assert (t, p, o) == tuple(exp[:3])
+        assert msg == "\n".join(exp[3])
+        assert nlines == len(exp[4])
+        assert ix.row_text(r) == "".join(line + "\n" for line in exp[4])
+        assert RANKS[codes[r]] == p
+    # the stray line is kept with the message above it
+    assert ix.row_fields(ix.nrows - 1)[3].endswith("\nTraceback (most recent call last):")
+
+
+def test_message_origin_priority_time_filters(session_log):
+    text = session_log.read_text()
+    rows = parse(text)
+    ix = LogIndex(str(session_log))
+    ix.refresh()
+
+    def got(field, s, **kw):
+        return ix.match_rows(compile_text(s, **kw), field).tolist()
+
+    # plain text, case-insensitive by default, in the message only
+    exp = [i for i, r in enumerate(rows) if any("flux" in m.lower() for m in r[3])]
+    assert exp and got("message", "FLUX") == exp
+    exp_cs = [i for i, r in enumerate(rows) if any("Flux" in m for m in r[3])]
+    assert got("message", "Flux", case=True) == exp_cs
+    assert got("message", "flux", case=True) == []
+    # "casa" is in most origins but only some messages
+    exp = [i for i, r in enumerate(rows) if any("casa" in m.lower() for m in r[3])]
+    assert got("message", "casa") == exp
+    assert len(exp) < len(rows) // 2
+    # origin
+    exp = [i for i, r in enumerate(rows) if "flagdata" in r[2]]
+    assert exp and got("origin", "FlagData") == exp
+    exp = [i for i, r in enumerate(rows) if r[2].endswith("::summary::casa")]
+    assert exp and got("origin", r"::summary::casa$", regex=True) == exp
+    # regex with anchors at the field ends, on any line of the message
+    exp = [i for i, r in enumerate(rows)
+           if any(re.match(r"\s*detail [0-2] ", m) for m in r[3])]
+    assert exp and got("message", r"^\s*detail [0-2] ", regex=True) == exp
+    exp = [i for i, r in enumerate(rows) if any(re.search(r"#\d*7$", m) for m in r[3])]
+    assert exp and got("message", r"#\d*7$", regex=True) == exp
+    with pytest.raises(re.error):
+        compile_text("(unclosed", regex=True)
+    # priority threshold
+    exp = [i for i, r in enumerate(rows) if r[1] in ("WARN", "SEVERE")]
+    assert exp and ix.priority_rows("warn").tolist() == exp
+    exp = [i for i, r in enumerate(rows) if RANKS.index(r[1]) >= RANKS.index("INFO1")]
+    assert ix.priority_rows("INFO1").tolist() == exp
+    with pytest.raises(ValueError):
+        ix.priority_rows("LOUD")
+    # time range: compare the text stamps
+    stamps = sorted({r[0] for r in rows})
+    lo, hi = stamps[0], stamps[-1]
+    exp = [i for i, r in enumerate(rows) if lo <= r[0] <= hi]
+    assert ix.time_rows(f"{lo} ~ {hi}").tolist() == exp == list(range(len(rows)))
+    exp = [i for i, r in enumerate(rows) if r[0] == hi]
+    assert ix.time_rows(hi).tolist() == exp
+    assert ix.time_rows(f" ~ {lo[:10]}").tolist() == [
+        i for i, r in enumerate(rows) if r[0][:10] <= lo[:10]]
+
+
+def test_time_range_parsing():
+    assert parse_time_range("2026-11-24 13 ~ 2026-11-24 14:30") == (
+        20261124130000, 20261124143099)
+    assert parse_time_range("2026-11-24") == (20261124000000, 20261124999999)
+    assert parse_time_range("~ 2026") == (-1, 20269999999999)
+    with pytest.raises(ValueError, match="bad time"):
+        parse_time_range("yesterday")
+
+
+def _line(msg, prio="INFO", origin="::casa", when=1795000000):
+    return format_lines(msg, prio, origin, when)
+
+
+def test_tail_partial_lines_continuations_truncation_and_replacement(tmp_path):
+    path = tmp_path / "tail.log"
+    ix = LogIndex(str(path))
+    assert ix.refresh() == ("missing", 0) and ix.nrows == 0
+    path.write_text(_line("first") + _line("second"))
+    assert ix.refresh() == ("appended", 0) and ix.nrows == 2
+    assert ix.refresh() == ("same", 0)
+    # a partial line is not shown until its newline arrives
+    text = _line("third\ncont one")
+    with open(path, "a") as fh:
+        fh.write(text[:30])
+    assert ix.refresh() == ("same", 0) and ix.nrows == 2
+    with open(path, "a") as fh:
+        fh.write(text[30:])
+    what, first = ix.refresh()
+    assert (what, first, ix.nrows) == ("appended", 1, 3)
+    assert ix.row_fields(2)[3] == "third\ncont one"
+    # a continuation line arriving later grows the last row
+    append_text(str(path), "2026-11-18 11:06:40\tINFO\t::casa+\tcont two\n")
+    assert ix.refresh() == ("appended", 2) and ix.nrows == 3
+    assert ix.row_fields(2)[3] == "third\ncont one\ncont two"
+    # truncated, then written again
+    with open(path, "w") as fh:
+        fh.write(_line("after truncation", "WARN"))
+    assert ix.refresh() == ("reset", 0)
+    assert ix.nrows == 1 and ix.row_fields(0)[1:4] == ("WARN", "::casa", "after truncation")
+    # rewritten in place, longer, with other content (same inode)
+    with open(path, "r+") as fh:
+        fh.write(_line("rewritten!!", "SEVERE") + _line("more"))
+    assert ix.refresh() == ("reset", 0)
+    assert [ix.row_fields(i)[3] for i in range(ix.nrows)] == ["rewritten!!", "more"]
+    # replaced by another file (new inode), e.g. log rotation
+    new = tmp_path / "new.log"
+    new.write_text(_line("a") + _line("b") + _line("c") + _line("d") + _line("e"))
+    os.replace(new, path)
+    assert ix.refresh() == ("reset", 0) and ix.nrows == 5
+    # removed: what was read stays
+    os.remove(path)
+    assert ix.refresh() == ("missing", 0) and ix.nrows == 5
+
+
+def test_write_rows_and_many_blocks(tmp_path, monkeypatch):
+    import casalogger_gui.logindex as li
+    monkeypatch.setattr(li, "_BLOCK", 4096)     # many read blocks
+    monkeypatch.setattr(li, "_CHUNK", 2048)     # many filter chunks
+    path = write_session(tmp_path / "b.log", n=600, seed=11)
+    text = path.read_text()
+    rows = parse(text)
+    ix = LogIndex(str(path))
+    ix.refresh()
+    assert ix.nrows == len(rows)
+    exp = [i for i, r in enumerate(rows) if any("scan" in m.lower() for m in r[3])]
+    got = ix.match_rows(compile_text("SCAN"), "message")
+    assert got.tolist() == exp
+    out = tmp_path / "out.log"
+    with open(out, "wb") as fh:
+        ix.write_rows(got, fh)
+    assert out.read_text() == "".join(
+        line + "\n" for i in exp for line in rows[i][4])
+    with open(out, "wb") as fh:
+        ix.write_rows(None, fh)
+    assert out.read_text() == text
+
+
+def test_qt_model_filter_follows_new_lines(qtmodeltester, qtbot, session_log):
+    from casalogger_gui.model import LogTableModel
+    model = LogTableModel(str(session_log))
+    qtmodeltester.check(model)
+    rows = parse(session_log.read_text())
+    assert model.rowCount() == len(rows) and model.columnCount() == 4
+    assert [model.headerData(i, 1) for i in range(4)] == ["Time", "Priority", "Origin",
+                                                          "Message"]
+    model.set_filter("Message", "needle")
+    assert model.rowCount() == 0
+    with pytest.raises(ValueError, match="regular expression"):
+        model.set_filter("Message", "(", regex=True)
+    assert model.rowCount() == 0 and model.filter_arg.text == "needle"
+    with qtbot.waitSignal(model.rowsInserted):
+        append_text(str(session_log), _line("a Needle here") + _line("nothing")
+                    + _line("needle again\nsecond line", "WARN"))
+        model.refresh()
+    assert model.rowCount() == 2
+    idx = model.index(1, 3)
+    assert model.data(idx) == "needle again\nsecond line"
+    assert model.data(model.index(1, 1)) == "WARN"
+    assert model.data(model.index(1, 0), 8).color().name() == "#ffc56e"   # background
+    # a continuation that matches brings its row in
+    append_text(str(session_log), _line("plain") + "2026-11-18 11:06:40\tINFO\t::casa+"
+                "\tneedle in a continuation\n")
+    model.refresh()
+    assert model.rowCount() == 3
+    assert model.data(model.index(2, 3)) == "plain\nneedle in a continuation"
+    qtmodeltester.check(model)
+    model.set_filter("Priority", "SEVERE")
+    exp = [r for r in rows if r[1] == "SEVERE"]
+    assert model.rowCount() == len(exp)
+    assert model.data(model.index(0, 0), 8).color().name() == "#ff9c9c"
+    model.set_filter(None)
+    assert model.rowCount() == len(rows) + 4
+
+
+def test_million_line_filter_speed(tmp_path):
+    """Vectorised filtering: 1,000,000 lines filtered well under a second
+    (benchmarks/bench_logger.py has the real figures)."""
+    block = "".join(_line(f"msg {i} flux calibrator" if i % 7 == 0 else f"msg {i} scan",
+                          "WARN" if i % 50 == 0 else "INFO",
+                          "flagdata::::casa" if i % 3 == 0 else "::casa",
+                          1795000000 + i) for i in range(1000))
+    path = tmp_path / "big.log"
+    with open(path, "w") as fh:
+        for _ in range(1000):
+            fh.write(block)
+    ix = LogIndex(str(path))
+    t = time.perf_counter()
+    ix.refresh()
+    t_index = time.perf_counter() - t
+    assert ix.nrows == 1_000_000
+    t = time.perf_counter()
+    rows = ix.match_rows(compile_text("CALIBRATOR"), "message")
+    t_filter = time.perf_counter() - t
+    assert len(rows) == 143 * 1000
+    assert np.array_equal(rows[:3], [0, 7, 14])
+    assert len(ix.priority_rows("WARN")) == 20_000
+    assert len(ix.match_rows(compile_text("flagdata"), "origin")) == 334_000
+    assert t_index < 2.0 and t_filter < 1.0, (t_index, t_filter)
