@@ -455,6 +455,7 @@ def execfile(filename, globals=None, locals=None):  # noqa: A002 - CASA's signat
     (``__name__`` is left alone).  Errors propagate with a traceback naming
     the script's file and line.
     """
+    __tracebackhide__ = True   # noqa: F841 - IPython shows the script's frames, not ours
     if globals is None:
         globals = _caller_ns()
     elif not isinstance(globals, dict):
@@ -520,4 +521,9 @@ def populate_namespace(user_ns: dict, colors: str = "Neutral") -> ShellState:
     user_ns.update(inp=inp, go=go, default=default, tget=tget, tput=tput,
                    saveinputs=saveinputs, execfile=execfile, tasklist=tasklist,
                    taskhelp=taskhelp, casalog=casalog)
+    # Python 2 had execfile as a builtin, and CASA 5 scripts (and modules they
+    # import) use it everywhere: offer it as one too.
+    import builtins
+    if not hasattr(builtins, "execfile"):
+        builtins.execfile = execfile
     return state
