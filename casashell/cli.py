@@ -328,7 +328,28 @@ def make_namespace(cfg) -> dict:
           "__package__": None, "__spec__": None}
     shelltasks.populate_namespace(ns, colors=cfg.colors)
     ns.setdefault("casalog", casalog)
+    # casa -c runs without IPython; code that asks for it (get_ipython() in a
+    # startup file or script, e.g. to run a magic) gets one, created on demand
+    # on this namespace.  The interactive shell replaces this with its own.
+    ns["get_ipython"] = _lazy_ipython(cfg, ns)
     return ns
+
+
+def _lazy_ipython(cfg, ns):
+    def get_ipython():
+        """The IPython shell of this session (created on first use under -c)."""
+        from IPython.core.interactiveshell import InteractiveShell
+        if not InteractiveShell.initialized():
+            from traitlets.config import Config
+
+            from .shell import _ipython_dir
+            ipdir, _hist, _warning = _ipython_dir(cfg)
+            c = Config()
+            c.HistoryManager.enabled = False
+            c.InteractiveShell.colors = "nocolor"
+            InteractiveShell.instance(config=c, user_ns=ns, ipython_dir=ipdir)
+        return InteractiveShell.instance()
+    return get_ipython
 
 
 def run_c(items: list[str], ns: dict) -> int:

@@ -378,3 +378,14 @@ def test_startup_file_sys_exit(casa):
     (casa.home / ".casa" / "startup.py").write_text("import sys\nsys.exit(5)\n")
     r = casa("--nologfile", "-c", "print('not reached')")
     assert r.returncode == 5 and r.stdout == ""
+
+
+def test_c_get_ipython_on_demand(casa):
+    r = casa("--nologfile", "-c", "import sys; print('IPython' in sys.modules)",
+             "ip = get_ipython(); ip.run_line_magic('time', 'y = 6 * 7')",
+             "print(type(ip).__name__, y, get_ipython() is ip)")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "False"                 # IPython only when asked for
+    assert lines[-1] == "InteractiveShell 42 True"
+    assert any(x.startswith("Wall time:") for x in lines)
