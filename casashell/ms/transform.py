@@ -787,7 +787,11 @@ class Transformer:
                     flag = flag | fr[:, None, None]
             datas = [arr[s] for _, s in self.colmap]
             res = {}
-            if not needs_weights:
+            dd_weights = averaging or dd.width > 1 or self._smooth(dd.spw) or \
+                bool(plan.regrid and dd.spw in plan.regrid)
+            if not dd_weights:
+                if "FLAG_ROW" in scal:
+                    row_allflag[m_out] = scal["FLAG_ROW"][m_in]
                 for (o, s), dta in zip(self.colmap, datas):
                     res[o] = dta
                 res["FLAG"] = arr["FLAG"]

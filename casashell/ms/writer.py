@@ -195,3 +195,59 @@ def copy_subtable(in_table, name: str, out_table, out_path: str, rows=None):
 def open_subtable(out_path: str, name: str, readonly: bool = False):
     from casacore import tables as ct
     return ct.table(os.path.join(out_path, name), readonly=readonly, ack=False)
+
+
+def add_array_column(t, name: str, like: str = "DATA", valuetype: str | None = None,
+                     comment: str = ""):
+    """Add a variable-shaped array column ``name`` (described like ``like``) to
+    the open main table ``t``, stored in its own TiledShapeStMan."""
+    from casacore import tables as ct
+
+    desc = dict(t.getcoldesc(like))
+    for k in ("dataManagerType", "dataManagerGroup", "shape"):
+        desc.pop(k, None)
+    desc["option"] = 0
+    desc["ndim"] = 2
+    desc["comment"] = comment or name
+    if valuetype:
+        desc["valueType"] = valuetype
+    desc["keywords"] = {}
+    cell = t.getcell(like, 0).shape if t.nrows() else (1, 1)
+    itemsize = {"complex": 8, "float": 4, "boolean": 1}.get(desc["valueType"], 8)
+    tile = _tile_shape(list(reversed(cell)), itemsize)
+    dminfo = {"TYPE": "TiledShapeStMan", "NAME": f"Tiled_{name}",
+              "SPEC": {"DEFAULTTILESHAPE": tile}}
+    t.addcols(ct.maketabdesc(ct.makecoldesc(name, desc)), dminfo)
+
+
+def row_groups_by_shape(t, rows=None, step: int = 100_000):
+    """Yield sorted row arrays of at most ``step`` rows, each with one cell shape
+    of the main table's data (one DATA_DESC_ID shape); contiguous when possible."""
+    import numpy as np
+
+    ddid = t.getcol("DATA_DESC_ID")
+    rows = np.arange(t.nrows()) if rows is None else np.asarray(rows, np.int64)
+    if len(rows) == 0:
+        return
+    from casacore import tables as ct
+    ddt = ct.table(t.getkeyword("DATA_DESCRIPTION")[len("Table: "):], ack=False)
+    spwt = ct.table(t.getkeyword("SPECTRAL_WINDOW")[len("Table: "):], ack=False)
+    polt = ct.table(t.getkeyword("POLARIZATION")[len("Table: "):], ack=False)
+    try:
+        nch = spwt.getcol("NUM_CHAN")
+        ncor = polt.getcol("NUM_CORR")
+        shape_of_dd = np.array([nch[s] * 1000 + ncor[p] for s, p in
+                                zip(ddt.getcol("SPECTRAL_WINDOW_ID"),
+                                    ddt.getcol("POLARIZATION_ID"))])
+    finally:
+        ddt.close(), spwt.close(), polt.close()
+    shp = shape_of_dd[ddid[rows]]
+    if (shp == shp[0]).all():
+        for i in range(0, len(rows), step):
+            yield rows[i:i + step]
+        return
+    for i in range(0, len(rows), step):
+        r = rows[i:i + step]
+        s = shp[i:i + step]
+        for v in np.unique(s):
+            yield r[s == v]

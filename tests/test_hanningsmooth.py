@@ -1,0 +1,83 @@
+"""hanningsmooth: smoothed values, flags and weights computed independently."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from casacore import tables as ct
+
+from casashell.tasks import hanningsmooth
+
+DAY2 = "day2_TDEM0003_10s_norx_1scan.ms"
+
+
+def cols(path, *names):
+    with ct.table(path, ack=False) as t:
+        return [t.getcol(n) for n in names]
+
+
+def test_hanning_values_flags_weights(ms_copy, tmp_path):
+    vis = ms_copy(DAY2)
+    rng = np.random.default_rng(2)
+    with ct.table(vis, readonly=False, ack=False) as t:
+        f = t.getcol("FLAG")
+        f[::5, 10, :] = True          # isolated flagged channel
+        t.putcol("FLAG", f)
+    out = str(tmp_path / "h.ms")
+    hanningsmooth(vis=vis, outputvis=out, datacolumn="data")
+    d, f, s, dd = cols(vis, "DATA", "FLAG", "SIGMA", "DATA_DESC_ID")
+    od, of, ow, ows, osig = cols(out, "DATA", "FLAG", "WEIGHT", "WEIGHT_SPECTRUM", "SIGMA")
+    assert od.shape == d.shape
+    # interior channels: 1/4, 1/2, 1/4
+    exp = 0.25 * d[:, :-2].astype(np.complex128) + 0.5 * d[:, 1:-1] + 0.25 * d[:, 2:]
+    np.testing.assert_allclose(od[:, 1:-1], exp, rtol=1e-6, atol=1e-7)
+    # edges keep their values and are flagged
+    np.testing.assert_array_equal(od[:, 0], d[:, 0])
+    np.testing.assert_array_equal(od[:, -1], d[:, -1])
+    assert of[:, 0].all() and of[:, -1].all()
+    # a channel is flagged when it or a neighbour was
+    expf = f[:, :-2] | f[:, 1:-1] | f[:, 2:]
+    np.testing.assert_array_equal(of[:, 1:-1], expf)
+    assert of[::5, 9:12].all()
+    # weights: per-channel variance propagation from 1/SIGMA^2 (uniform -> 8/3 w)
+    w = np.zeros_like(s, dtype=np.float64)
+    np.divide(1, s.astype(np.float64) ** 2, out=w, where=s > 0)
+    wi = np.where(w > 0, w * 8.0 / 3.0, 0.0)
+    np.testing.assert_allclose(ows[:, 1:-1], np.repeat(wi[:, None, :], d.shape[1] - 2, 1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(ows[:, 0], w, rtol=1e-5)
+    np.testing.assert_allclose(ow, ows.mean(axis=1), rtol=1e-5)
+    # spectral windows untouched
+    with ct.table(os.path.join(out, "SPECTRAL_WINDOW"), ack=False) as t1, \
+            ct.table(os.path.join(vis, "SPECTRAL_WINDOW"), ack=False) as t2:
+        np.testing.assert_array_equal(t1.getcol("CHAN_FREQ"), t2.getcol("CHAN_FREQ"))
+
+
+def test_smooth_spw_subset_and_all(ms_copy, tmp_path):
+    vis = ms_copy(DAY2)
+    with ct.table(vis, readonly=False, ack=False) as t:
+        desc = t.getcoldesc("DATA")
+        t.addcols(ct.maketabdesc(ct.makecoldesc("CORRECTED_DATA", desc)))
+        t.putcol("CORRECTED_DATA", t.getcol("DATA") * 3)
+    out = str(tmp_path / "h1.ms")
+    hanningsmooth(vis=vis, outputvis=out, smooth_spw="1")
+    d, c, dd = cols(vis, "DATA", "CORRECTED_DATA", "DATA_DESC_ID")
+    od, oc = cols(out, "DATA", "CORRECTED_DATA")
+    s0, s1 = dd == 0, dd == 1
+    np.testing.assert_array_equal(od[s0], d[s0])          # spw 0 copied
+    w, f = cols(vis, "WEIGHT", "FLAG")
+    ow, of = cols(out, "WEIGHT", "FLAG")
+    np.testing.assert_array_equal(ow[s0], w[s0])
+    np.testing.assert_array_equal(of[s0], f[s0])
+    np.testing.assert_array_equal(oc[s0], c[s0])
+    exp = 0.25 * c[s1][:, :-2] + 0.5 * c[s1][:, 1:-1] + 0.25 * c[s1][:, 2:]
+    np.testing.assert_allclose(oc[s1][:, 1:-1], exp, rtol=1e-5, atol=1e-6)
+
+
+def test_existing_output_refused(data_dir, tmp_path):
+    out = tmp_path / "o.ms"
+    out.mkdir()
+    with pytest.raises(FileExistsError):
+        hanningsmooth(vis=os.path.join(data_dir, DAY2), outputvis=str(out))

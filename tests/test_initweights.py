@@ -1,0 +1,80 @@
+"""initweights: each wtmode against values computed here from the MS."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from casacore import tables as ct
+
+from casashell.tasks import initweights
+
+DAY2 = "day2_TDEM0003_10s_norx_1scan.ms"
+ZEN = "zen.2456865.60537.xy.uvcRREAAM.ms"
+
+
+def cols(path, *names):
+    with ct.table(path, ack=False) as t:
+        return [t.getcol(n) for n in names]
+
+
+def test_nyq(ms_copy):
+    vis = ms_copy(DAY2)
+    initweights(vis=vis, wtmode="nyq")
+    exp_, dd, w, s, ws = cols(vis, "EXPOSURE", "DATA_DESC_ID", "WEIGHT", "SIGMA",
+                              "WEIGHT_SPECTRUM")
+    with ct.table(os.path.join(vis, "SPECTRAL_WINDOW"), ack=False) as t:
+        cw = np.abs(t.getcol("CHAN_WIDTH"))
+    with ct.table(os.path.join(vis, "DATA_DESCRIPTION"), ack=False) as t:
+        spw = t.getcol("SPECTRAL_WINDOW_ID")
+    per_chan = 2.0 * cw[spw[dd]] * exp_[:, None]            # (row, chan)
+    np.testing.assert_allclose(ws, np.repeat(per_chan[:, :, None], 4, axis=2), rtol=1e-6)
+    np.testing.assert_allclose(w, np.repeat(per_chan.mean(1)[:, None], 4, 1), rtol=1e-6)
+    np.testing.assert_allclose(s, 1 / np.sqrt(w), rtol=1e-6)
+
+
+def test_sigma_weight_ones(ms_copy):
+    vis = ms_copy(ZEN)
+    rng = np.random.default_rng(4)
+    with ct.table(vis, readonly=False, ack=False) as t:
+        t.putcol("SIGMA", rng.uniform(0.2, 2, t.getcol("SIGMA").shape).astype(np.float32))
+    initweights(vis=vis, wtmode="sigma")
+    s, w, ws = cols(vis, "SIGMA", "WEIGHT", "WEIGHT_SPECTRUM")
+    np.testing.assert_allclose(w, 1 / s.astype(np.float64) ** 2, rtol=1e-6)
+    np.testing.assert_allclose(ws, np.repeat((1 / s.astype(np.float64) ** 2)[:, None, :],
+                                             ws.shape[1], 1), rtol=1e-6)
+    with ct.table(vis, readonly=False, ack=False) as t:
+        t.putcol("WEIGHT", (t.getcol("WEIGHT") * 3).astype(np.float32))
+    initweights(vis=vis, wtmode="weight")
+    w, ws = cols(vis, "WEIGHT", "WEIGHT_SPECTRUM")
+    np.testing.assert_allclose(ws, np.repeat(w[:, None, :], ws.shape[1], 1), rtol=1e-6)
+    initweights(vis=vis, wtmode="ones")
+    w, s, ws = cols(vis, "WEIGHT", "SIGMA", "WEIGHT_SPECTRUM")
+    assert (w == 1).all() and (s == 1).all() and (ws == 1).all()
+
+
+def test_delwtsp_then_dowtsp(ms_copy):
+    vis = ms_copy(ZEN)
+    initweights(vis=vis, wtmode="delwtsp")
+    with ct.table(vis, ack=False) as t:
+        assert "WEIGHT_SPECTRUM" not in t.colnames()
+    with pytest.raises(ValueError):
+        initweights(vis=vis, wtmode="weight")
+    initweights(vis=vis, wtmode="ones", dowtsp=True)
+    ws, d = cols(vis, "WEIGHT_SPECTRUM", "DATA")
+    assert ws.shape == d.shape and (ws == 1).all()
+
+
+def test_delsigsp(ms_copy):
+    vis = ms_copy(ZEN)
+    with ct.table(vis, readonly=False, ack=False) as t:
+        from casashell.ms.writer import add_array_column
+        add_array_column(t, "SIGMA_SPECTRUM", like="FLAG", valuetype="float")
+        t.putcol("SIGMA_SPECTRUM", np.full(t.getcol("FLAG").shape, 0.5, np.float32))
+    initweights(vis=vis, wtmode="sigma")
+    ws, = cols(vis, "WEIGHT_SPECTRUM")
+    np.testing.assert_allclose(ws, 4.0)                   # from SIGMA_SPECTRUM
+    initweights(vis=vis, wtmode="delsigsp")
+    with ct.table(vis, ack=False) as t:
+        assert "SIGMA_SPECTRUM" not in t.colnames()
