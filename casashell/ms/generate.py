@@ -272,12 +272,12 @@ def make_ms(path, nant=27, nfield=3, nscan=7, nspw=2, nchan=64, ncorr=4,
     for name in ("DATA",) + (("CORRECTED_DATA",) if corrected else ()) + \
             (("MODEL_DATA",) if model else ()):
         coldescs.append(ct.makearrcoldesc(name, 0j, ndim=2, valuetype="complex",
-                                          shape=[nc0, np0] if uniform else None,
+                                          shape=[nc0, np0] if uniform else [],
                                           datamanagertype="TiledShapeStMan",
                                           datamanagergroup=f"Tiled{name}"))
     if weight_spectrum:
         coldescs.append(ct.makearrcoldesc("WEIGHT_SPECTRUM", 0.0, ndim=2, valuetype="float",
-                                          shape=[nc0, np0] if uniform else None,
+                                          shape=[nc0, np0] if uniform else [],
                                           datamanagertype="TiledShapeStMan",
                                           datamanagergroup="TiledWgtSpectrum"))
     extra = ct.maketabdesc(coldescs)

@@ -287,9 +287,13 @@ def _has_unit(text):
     return re.search(r"[A-Za-z]", text) is not None
 
 
+_FREQ_RE = re.compile(rf"^\s*{_NUM}\s*[A-Za-z/]*\s*(~\s*{_NUM}\s*[A-Za-z/]*\s*)?$")
+
+
 def _freq_range(param, value, text):
-    """'1.4~1.5GHz' / '1.42GHz' -> (lo_Hz, hi_Hz) or None when no unit is given."""
-    if not _has_unit(text):
+    """'1.4~1.5GHz' / '1.42GHz' -> (lo_Hz, hi_Hz); None when ``text`` is not a
+    number (range) with a unit."""
+    if not _has_unit(text) or not _FREQ_RE.match(text):
         return None
     if "~" in text:
         a, b = text.split("~", 1)
@@ -312,13 +316,15 @@ def _chan_edges(spw):
 
 
 def _channels_in_freq(spw, lo, hi):
-    """Channels whose centre lies in [lo, hi]; a single frequency picks the
-    channel whose extent contains it."""
+    """Channels whose centre lies in [lo, hi] (widened by 1 % of a channel width, so
+    that frequencies typed with rounding still catch the edge channels); a single
+    frequency picks the channel whose extent contains it."""
     f = np.asarray(spw.chan_freq, float)
+    a, b = _chan_edges(spw)
     if lo == hi:
-        a, b = _chan_edges(spw)
         return (a <= lo) & (lo <= b)
-    return (f >= lo) & (f <= hi)
+    tol = 0.01 * (b - a)
+    return (f >= lo - tol) & (f <= hi + tol)
 
 
 def _parse_chan_part(value, spw, text):
@@ -343,8 +349,6 @@ def _parse_chan_part(value, spw, text):
                 idx = np.nonzero(m)[0]
                 m = np.zeros(n, dtype=bool)
                 m[idx[::step]] = True
-            if not m.any():
-                _fail("spw", value, f"no channel of spw {spw.id} lies in '{piece}'")
             mask |= m
             continue
         p = piece.replace(" ", "")
@@ -428,6 +432,7 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
             excluded.update(ids)
             continue
         positive = True
+        got = False
         for i in ids:
             if cpart is not None:
                 m = _parse_chan_part(value, spws[i], cpart)
@@ -437,7 +442,12 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
                 m = freq_masks[i]
             else:
                 m = np.ones(spws[i].nchan, dtype=bool)
+            if not m.any():
+                continue  # e.g. '*:1.42GHz' in the spws that do not cover it
+            got = True
             out[i] = out[i] | m if i in out else m
+        if not got:
+            _fail("spw", value, f"'{tok}' selects no channel")
     if not positive:
         out = {i: np.ones(spws[i].nchan, dtype=bool) for i in range(nspw)}
     for i in excluded:
@@ -453,46 +463,65 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
 def _antenna_ids(md, value, text, *, param="antenna"):
     """Comma-separated antennas -> sorted list of ids.
 
-    A token is matched as an antenna NAME first (VLA names are digits), then as
-    an id, then as a STATION name; a~b ranges resolve both ends the same way.
+    As in CASA, an integer is matched as an antenna NAME first (VLA antennas
+    are named '1', '2', ...) and as an id otherwise, and so is every integer of
+    an ``a~b`` range.  Other tokens are names, with ``* ? [..]`` wildcards;
+    ``NAME@STATION`` (or ``@STATION``) restricts to antennas on that station.
     """
     ants = md.antennas
     names = [a.name for a in ants]
-    stations = [a.station for a in ants]
     nant = len(ants)
     out = set()
     for tok in _split(text, ","):
         if tok == "":
             _fail(param, value, "empty antenna in the list")
+        if "@" in tok:
+            left, station = (x.strip() for x in tok.split("@", 1))
+            on = set(_match_names(station, [a.station for a in ants]))
+            if not on:
+                _fail(param, value, f"no antenna on station '{station}'")
+            ids = on if left in ("", "*") else set(_antenna_ids(md, value, left,
+                                                                param=param)) & on
+            if not ids:
+                _fail(param, value, f"no antenna matches '{tok}'")
+            out.update(ids)
+            continue
         if tok == "*":
             out.update(range(nant))
             continue
         if _is_glob(tok):
-            hits = _match_names(tok, names) or _match_names(tok, stations)
+            hits = _match_names(tok, names)
             if not hits:
                 _fail(param, value, f"no antenna matches '{tok}'")
             out.update(hits)
             continue
-        m = re.match(r"^([^~]+)~([^~]+)$", tok)
+        m = re.match(r"^(\d+)\s*~\s*(\d+)$", tok)
         if m:
-            a = _one_antenna(md, value, m.group(1).strip(), param)
-            b = _one_antenna(md, value, m.group(2).strip(), param)
-            if a > b:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if lo > hi:
                 _fail(param, value, f"range '{tok}' has its start after its end")
-            out.update(range(a, b + 1))
+            for k in range(lo, hi + 1):
+                i = _one_antenna(md, value, str(k), param, quiet=True)
+                if i is not None:
+                    out.add(i)
             continue
-        if re.match(r"^(<|>)\d+$", tok):
-            n = int(tok[1:])
-            rng = range(0, min(n, nant)) if tok[0] == "<" else range(n + 1, nant)
+        if "~" in tok:
+            _fail(param, value, f"range '{tok}' must be two integers (a~b)")
+        m = re.match(r"^(<|>)(\d+)$", tok)
+        if m:
+            n = int(m.group(2))
+            rng = range(0, min(n, nant)) if m.group(1) == "<" else range(n + 1, nant)
             if len(rng) == 0:
                 _fail(param, value, f"no antenna id is {tok}")
             out.update(rng)
             continue
         out.add(_one_antenna(md, value, tok, param))
+    if not out:
+        _fail(param, value, f"no antenna matches '{text}'")
     return sorted(out)
 
 
-def _one_antenna(md, value, tok, param):
+def _one_antenna(md, value, tok, param, quiet=False):
     ants = md.antennas
     hits = [a.id for a in ants if a.name == tok]
     if hits:
@@ -501,22 +530,33 @@ def _one_antenna(md, value, tok, param):
         i = int(tok)
         if i < len(ants):
             return i
+        if quiet:
+            return None
         _fail(param, value, f"no antenna named or numbered '{tok}' (ids 0~{len(ants) - 1})")
     hits = [a.id for a in ants if a.name.lower() == tok.lower()]
     if hits:
         return hits[0]
-    hits = [a.id for a in ants if a.station == tok]
-    if len(hits) == 1:
-        return hits[0]
+    if quiet:
+        return None
     _fail(param, value, f"no antenna matches '{tok}'")
 
 
 def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
-    """Antenna/baseline expression -> symmetric bool matrix [a1, a2]."""
+    """Antenna/baseline expression -> bool matrix ``M[a1, a2]`` of selected baselines.
+
+    ``;``-separated terms are folded left to right as CASA does: a positive term
+    is OR-ed in, a negated (``!``) term AND-s in its complement (a leading
+    negation starts from its complement, i.e. from everything else).
+
+    ``A`` baselines with any antenna of A (cross-correlations only), ``A&B``
+    between A and B (cross), ``A&`` among A (cross), ``A&&B`` / ``A&&`` the same
+    including autocorrelations, ``A&&&`` autocorrelations of A only (``&&&``
+    alone: all autocorrelations).
+    """
     resolve = id_resolver or (lambda text: _antenna_ids(md, value, text, param=param))
     n = len(md.antennas) if nant is None else nant
-    pos = None
-    neg = np.zeros((n, n), dtype=bool)
+    node = None
+    cross = ~np.eye(n, dtype=bool)
     for grp in _split(value, ";"):
         if grp == "":
             _fail(param, value, "empty element between ';'")
@@ -526,13 +566,13 @@ def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
             mode, left, right = "autos", g[:-3].strip(), None
         elif "&&" in g:
             mode = "with_autos"
-            left, right = (s.strip() for s in g.split("&&", 1))
+            left, right = (x.strip() for x in g.split("&&", 1))
         elif "&" in g:
             mode = "cross"
-            left, right = (s.strip() for s in g.split("&", 1))
+            left, right = (x.strip() for x in g.split("&", 1))
         else:
-            mode, left, right = "any", g, None
-        if "&" in (right or ""):
+            mode, left, right = "one", g, None
+        if "&" in (right or "") or "&" in left:
             _fail(param, value, f"malformed baseline '{grp}'")
         if left == "":
             if mode == "autos":
@@ -542,28 +582,28 @@ def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
         else:
             a_ids = resolve(left)
         b_ids = resolve(right) if right not in (None, "") else a_ids
-        m = np.zeros((n, n), dtype=bool)
         a_ids = np.asarray(a_ids, dtype=np.int64)
         b_ids = np.asarray(b_ids, dtype=np.int64)
-        if mode == "any":
+        m = np.zeros((n, n), dtype=bool)
+        if mode == "one":
             m[a_ids, :] = True
             m[:, a_ids] = True
+            m &= cross
         elif mode == "autos":
             m[a_ids, a_ids] = True
         else:
             m[np.ix_(a_ids, b_ids)] = True
             m[np.ix_(b_ids, a_ids)] = True
             if mode == "cross":
-                np.fill_diagonal(m, False)
+                m &= cross
             if not m.any():
                 _fail(param, value, f"'{grp}' selects no baseline")
         if negate:
-            neg |= m
+            m = ~m
+            node = m if node is None else (node & m)
         else:
-            pos = m if pos is None else (pos | m)
-    if pos is None:
-        pos = np.ones((n, n), dtype=bool)
-    return pos & ~neg
+            node = m if node is None else (node | m)
+    return node
 
 
 # ---------------------------------------------------------------------------
