@@ -1,0 +1,142 @@
+"""Crash reports: a deliberate segfault in a ``casa -c`` child process."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from casashell import crashreport
+
+CASA = os.path.join(os.path.dirname(sys.executable), "casa")
+
+
+def casa(tmp_path, *args, **kw):
+    env = dict(os.environ, HOME=str(tmp_path))
+    env.pop("PYTHONFAULTHANDLER", None)
+    cmd = [CASA] if os.path.exists(CASA) else [sys.executable, "-m", "casashell"]
+    return subprocess.run(cmd + ["--nologger", "--nogui", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+def sections(text):
+    out = {}
+    for part in text.split("\n## ")[1:]:
+        title, _, body = part.partition("\n")
+        out[title] = body
+    return out
+
+
+def test_segfault_writes_report(tmp_path):
+    res = casa(tmp_path, "-c", "import ctypes; ctypes.string_at(0)")
+    assert res.returncode == -signal.SIGSEGV               # dies like the child did
+    m = re.search(r"casashell crashed \(SIGSEGV, Segmentation fault\)\. A crash report was "
+                  r"written to (\S+)\n", res.stderr)
+    assert m, res.stderr
+    path = m.group(1)
+    assert os.path.dirname(path) == str(tmp_path / ".casa" / "crashreports")
+    assert glob.glob(str(tmp_path / ".casa" / "crashreports" / "*")) == [path]
+    text = open(path).read()
+    head = text.split("\n## ")[0].splitlines()
+    assert head[0] == "casashell crash report"
+    assert any(re.fullmatch(r"process: \d+ ended by SIGSEGV, Segmentation fault", ln)
+               for ln in head)
+    assert any(re.fullmatch(r"peak memory of the process: [\d.]+ MiB", ln) for ln in head)
+    sec = sections(text)
+    logname = glob.glob(str(tmp_path / "casa-*.log"))
+    assert len(logname) == 1
+    assert list(sec) == ["Python stack (faulthandler)", "Native stack",
+                         f"Session log (last 60 lines of {logname[0]})", "Memory",
+                         "Operating system", "CPU", "Mounts"]
+    py = sec["Python stack (faulthandler)"]
+    assert py.startswith("Fatal Python error: Segmentation fault")
+    assert re.search(r'File ".*ctypes/__init__\.py", line \d+ in string_at', py)
+    assert 'File "<casa -c>", line 1 in <module>' in py
+    if shutil.which("gdb"):
+        native = sec["Native stack"]
+        assert re.search(r"#\d+ .*string_at", native), native
+        assert "<signal handler called>" in native
+    else:
+        assert sec["Native stack"].startswith("not available")
+    with open(logname[0]) as f:
+        log = f.read().splitlines()
+    assert log[0].split("\t")[3] in sec[f"Session log (last 60 lines of {logname[0]})"]
+    # the session log says where the report is
+    assert log[-1].split("\t")[1:] == [
+        "SEVERE", "::casa",
+        f"casashell crashed (SIGSEGV, Segmentation fault). A crash report was written to {path}"]
+    meminfo = open("/proc/meminfo").read().splitlines()[0].split()
+    assert f"MemTotal:" in sec["Memory"] and meminfo[1] in sec["Memory"]
+    assert f"system: {os.uname().sysname} {os.uname().release}" in sec["Operating system"]
+    assert f"count: {os.cpu_count()}" in sec["CPU"]
+    assert re.search(r"^\S+ / \S+ ", sec["Mounts"], re.M)
+    # faulthandler's text also reaches the terminal, as without supervision
+    assert "Fatal Python error: Segmentation fault" in res.stderr
+
+
+def test_normal_exit_and_exit_status(tmp_path):
+    res = casa(tmp_path, "-c", "import sys; print('fine'); sys.exit(3)")
+    assert res.returncode == 3 and res.stdout.strip().endswith("fine")
+    assert "crash" not in res.stderr
+    assert not os.listdir(tmp_path / ".casa" / "crashreports")     # no report, no leftovers
+
+
+def test_disabled_means_no_supervisor(tmp_path):
+    res = casa(tmp_path, "--nocrashreport", "-c",
+               "import ctypes; ctypes.string_at(0)")
+    assert res.returncode == -signal.SIGSEGV
+    assert "crash report" not in res.stderr
+    assert not os.path.exists(tmp_path / ".casa" / "crashreports")
+
+
+def test_forked_grandchild_crash_is_not_the_shells(tmp_path):
+    code = ("import os, ctypes\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    ctypes.string_at(0)\n"
+            "_, st = os.waitpid(pid, 0)\n"
+            "print('survived', os.WTERMSIG(st))\n")
+    res = casa(tmp_path, "-c", code)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith(f"survived {int(signal.SIGSEGV)}")
+    assert not os.listdir(tmp_path / ".casa" / "crashreports")
+
+
+def test_sigterm_is_forwarded(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path))
+    cmd = [CASA] if os.path.exists(CASA) else [sys.executable, "-m", "casashell"]
+    flag = tmp_path / "started"
+    p = subprocess.Popen(cmd + ["--nologger", "--nogui", "-c",
+                                f"import time; open({str(flag)!r}, 'w').close(); time.sleep(60)"],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while not flag.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert flag.exists()
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGTERM
+    assert not os.listdir(tmp_path / ".casa" / "crashreports")
+
+
+def test_write_report_directly(tmp_path):
+    log = tmp_path / "s.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    path = crashreport.write_report(int(signal.SIGABRT), "Fatal Python error: Aborted\n",
+                                    "", logfile=str(log), reportdir=str(tmp_path / "r"),
+                                    pid=1234)
+    assert re.fullmatch(r"casashell-crash-\d{8}-\d{6}-1234\.txt", os.path.basename(path))
+    sec = sections(open(path).read())
+    body = sec[f"Session log (last 60 lines of {log})"].splitlines()
+    assert body == [f"line {i}" for i in range(40, 100)]
+    assert sec["Native stack"].strip() == "not available"
+    assert crashreport.report_directory(SimpleNamespace(cachedir=str(tmp_path))) == \
+        str(tmp_path / "crashreports")
