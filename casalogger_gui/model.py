@@ -65,6 +65,7 @@ class LogTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.index_ = LogIndex(path)
         self.view = None                 # None: all rows; else int64 row ids
+        self._shown = 0                  # rows exposed to Qt when view is None
         self.filter_kind = None
         self.filter_arg = None           # Matcher, or priority / time text
         self._cache: dict[int, tuple] = {}
@@ -78,7 +79,7 @@ class LogTableModel(QAbstractTableModel):
     def rowCount(self, parent=QModelIndex()):
         if parent.isValid():
             return 0
-        return self.index_.nrows if self.view is None else len(self.view)
+        return self._shown if self.view is None else len(self.view)
 
     def columnCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(COLUMNS)
@@ -180,6 +181,7 @@ class LogTableModel(QAbstractTableModel):
         self.index_.set_path(path)
         self._cache.clear()
         self.view = None if self.filter_kind is None else np.zeros(0, np.int64)
+        self._shown = 0
         self.endResetModel()
         return self.refresh()
 
@@ -195,6 +197,7 @@ class LogTableModel(QAbstractTableModel):
             self.beginResetModel()
             self._cache.clear()
             self.view = None if self.filter_kind is None else self._filter_rows(0)
+            self._shown = ix.nrows
             self.endResetModel()
             release_memory()
         elif what == "appended":
@@ -212,6 +215,7 @@ class LogTableModel(QAbstractTableModel):
             new = self.index_.nrows
             if new > old:
                 self.beginInsertRows(QModelIndex(), old, new - 1)
+                self._shown = new
                 self.endInsertRows()
             return
         extra = self._filter_rows(first)
@@ -272,6 +276,7 @@ class LogTableModel(QAbstractTableModel):
             raise
         self.beginResetModel()
         self.view = view
+        self._shown = self.index_.nrows
         self._cache.clear()
         self.endResetModel()
         release_memory()
