@@ -20,11 +20,28 @@ def _valid(flags, present, mask):
 
 
 def _nanmedian(a, axis):
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmedian(a, axis=axis)
+    """Median ignoring NaN over ``axis`` (int or tuple), NaN where all are NaN.
+
+    Vectorised: the reduced axes are moved last and sorted once (NaN sorts
+    last), then the middle valid element(s) are picked per lane.
+    """
+    a = np.asarray(a)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(ax % a.ndim for ax in axes)
+    keep = [i for i in range(a.ndim) if i not in axes]
+    b = np.transpose(a, keep + list(axes))
+    lead = b.shape[:len(keep)]
+    b = b.reshape(lead + (-1,))
+    if b.shape[-1] == 0:
+        return np.full(lead, np.nan)
+    b = np.sort(b, axis=-1)
+    n = np.count_nonzero(~np.isnan(b), axis=-1)
+    lo = np.clip((n - 1) // 2, 0, None)
+    hi = np.clip(n // 2, 0, None)
+    vlo = np.take_along_axis(b, lo[..., None], axis=-1)[..., 0]
+    vhi = np.take_along_axis(b, hi[..., None], axis=-1)[..., 0]
+    out = (vlo + vhi) / 2.0
+    return np.where(n > 0, out, np.nan)
 
 
 def _nanmean(a, axis):

@@ -115,8 +115,7 @@ def parse_list(inpfile, reason="any", tbuff=0.0) -> list[dict]:
             kv = flagging.parse_command_line(text)
         except ValueError as exc:
             raise CommandError(f"{where}: {exc}: {text}") from None
-        mode = ALIASES.get(str(kv.pop("mode", "manual")), str(kv.get("mode", "manual"))) \
-            if "mode" in kv else "manual"
+        mode = str(kv.pop("mode", "manual"))
         mode = ALIASES.get(mode, mode)
         if mode not in MODE_KEYS:
             raise CommandError(f"{where}: unknown mode '{mode}': {text}")
@@ -355,8 +354,8 @@ class Plan:
                     c.get("winsize", 3), td, fd, c.get("timedevscale", 5.0),
                     c.get("freqdevscale", 5.0), c.get("spectralmax", 1e6),
                     c.get("spectralmin", 0.0), c.get("extendflags", True))
-                extra["timedev"].append(float(np.nanmedian(tdv)) if np.size(tdv) else 0.0)
-                extra["freqdev"].append(float(np.nanmedian(fdv)) if np.size(fdv) else 0.0)
+                extra["timedev"].append(_finite_median(tdv))
+                extra["freqdev"].append(_finite_median(fdv))
                 return new
             need_data = True
         stats = flagging.run_grouped(self.vis, self.info, sel, algo, write=write,
@@ -365,6 +364,12 @@ class Plan:
                                      datacolumn=c.get("datacolumn", "DATA"),
                                      need_data=need_data)
         return extra, stats
+
+
+def _finite_median(v):
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else 0.0
 
 
 def _scalar_or_none(v):

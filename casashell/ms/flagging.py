@@ -258,6 +258,9 @@ def run_rowwise(vis: str, info: MSInfo, sel, agents: list, write: bool,
     for a in agents:
         need.update(getattr(a, "meta_cols", ()))
     needs_flags = any(getattr(a, "needs_flags", True) for a in agents)
+    # bytes of working memory per flag cell (data columns, temporaries)
+    per_cell = max([getattr(a, "cell_bytes", 3) for a in agents] or [3])
+    max_bytes = max(1 << 20, int(max_bytes * 3 // per_cell))
     t = ct.table(vis, readonly=not write, ack=False)
     try:
         for a in agents:
@@ -338,12 +341,18 @@ class SummaryAgent:
         keys = np.asarray(keys, np.int64)
         if keys.size == 0:
             return
-        off = keys.min()
-        k = keys - off
+        off = int(keys.min())
+        span = int(keys.max()) - off + 1
+        if span <= 4 * keys.size + 65536:
+            k = keys - off
+            uk = None
+        else:  # sparse keys (e.g. antenna*1e9+scan): compress them first
+            uk, k = np.unique(keys, return_inverse=True)
+            k = k.reshape(-1)
         f = np.bincount(k, weights=flagged)
         tt = np.bincount(k, weights=total)
         for i in np.flatnonzero(tt > 0) if tt.size else []:
-            key = int(i + off)
+            key = int(i + off) if uk is None else int(uk[i])
             cur = d.setdefault(key, [0, 0])
             cur[0] += int(round(f[i]))
             cur[1] += int(round(tt[i]))
@@ -513,6 +522,7 @@ def parse_clip_expression(expr: str, corr_names_all: set):
 
 class ClipAgent:
     meta_cols = ()
+    cell_bytes = 24      # complex64 data + float amplitudes + masks
 
     def __init__(self, clipminmax, clipoutside=True, clipzeros=False,
                  datacolumn="DATA", correlation="ABS_ALL", channelavg=False):
@@ -690,6 +700,11 @@ def _combine_keys(*cols):
 
 # -- geometry: elevation and shadow ----------------------------------------
 
+def _itrf_to_geocentric(xyz: np.ndarray):
+    """Longitude and geocentric latitude (rad) of ITRF positions (n, 3)."""
+    return np.arctan2(xyz[:, 1], xyz[:, 0]), np.arctan2(xyz[:, 2], np.hypot(xyz[:, 0], xyz[:, 1]))
+
+
 def _itrf_to_geodetic(xyz: np.ndarray):
     """WGS84 longitude, latitude (rad) of ITRF positions (n, 3)."""
     a = 6378137.0
@@ -723,8 +738,10 @@ class Geometry:
             raise RuntimeError(f"{info.vis} has no antennas")
         good = np.linalg.norm(pos, axis=1) > 1e5
         self.ref = pos[good].mean(axis=0) if good.any() else pos[0]
-        self.ant_lon, self.ant_lat = _itrf_to_geodetic(np.where(good[:, None], pos, self.ref))
-        self.ref_lon, self.ref_lat = _itrf_to_geodetic(self.ref[None])
+        # casacore's AZEL frame (which CASA's elevation flagging uses) measures
+        # elevation from the geocentric zenith, so geocentric latitudes here
+        self.ant_lon, self.ant_lat = _itrf_to_geocentric(np.where(good[:, None], pos, self.ref))
+        self.ref_lon, self.ref_lat = _itrf_to_geocentric(self.ref[None])
         self._ha0 = {}
 
     def _field_hadec(self, fid: int):
@@ -766,8 +783,8 @@ class Geometry:
         """(n, 3) u, v, w of positions ``xyz`` (ITRF, relative to the reference)
         toward the direction with hour angle ``ha_ref`` at the reference
         longitude and declination ``dec``."""
-        # hour angle measured at Greenwich longitude: H_G = H_ref + lon_ref
-        hg = ha_ref + self.ref_lon[0]
+        # Greenwich hour angle: H_G = H_local(ref) - lon_ref
+        hg = ha_ref - self.ref_lon[0]
         sh, ch = math.sin(hg), math.cos(hg)
         sd, cd = math.sin(dec), math.cos(dec)
         x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
@@ -1018,7 +1035,7 @@ def parse_command_line(line: str) -> dict:
 
 def run_grouped(vis: str, info: MSInfo, sel, algo, write: bool, ntime="scan",
                 combinescans=False, datacolumn="DATA", need_data=True,
-                max_bytes: int = 256 << 20) -> RunStats:
+                max_bytes: int = 160 << 20) -> RunStats:
     """Run ``algo(data, flags, present, mask) -> flags`` per group.
 
     Groups: rows of one data description in one scan (or, with a numeric
@@ -1091,7 +1108,7 @@ def _run_group(t, info, g_rows, ddid, mask, algo, write, stats, datacolumn, need
     bl = a1.astype(np.int64) * 65536 + a2
     ubl, bl_idx = np.unique(bl, return_inverse=True)
     utime, t_idx = np.unique(tm, return_inverse=True)
-    cell = nchan * ncorr * (9 if need_data else 2)
+    cell = nchan * ncorr * (64 if need_data else 6)
     per_bl = len(utime) * cell
     nb_chunk = max(1, int(max_bytes // max(per_bl, 1)))
     for b0 in range(0, len(ubl), nb_chunk):
