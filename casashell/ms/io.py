@@ -54,48 +54,123 @@ def _read_span(table, columns, start, n):
     return {c: table.getcol(c, startrow=int(start), nrow=int(n)) for c in columns}
 
 
+def _is_variable(table, col) -> bool:
+    """True for an array column whose cells may differ in shape."""
+    desc = table.getcoldesc(col)
+    if desc.get("ndim", 0) == 0 and "shape" not in desc:
+        return False
+    shape = desc.get("shape")
+    return shape is None or len(shape) == 0
+
+
+def _shape_key_of_ddid(table):
+    """Lookup ddid -> integer key of (nchan, ncorr), or None when unavailable."""
+    from casacore import tables as ct
+    try:
+        kw = table.getkeywords()
+
+        def sub(name):
+            ref = kw[name]
+            path = ref.split(":", 1)[1].strip() if isinstance(ref, str) else ref
+            return ct.table(path, ack=False)
+
+        with sub("DATA_DESCRIPTION") as t:
+            spw = t.getcol("SPECTRAL_WINDOW_ID")
+            pol = t.getcol("POLARIZATION_ID")
+        with sub("SPECTRAL_WINDOW") as t:
+            nchan = t.getcol("NUM_CHAN")
+        with sub("POLARIZATION") as t:
+            ncorr = t.getcol("NUM_CORR")
+        key = np.array([int(nchan[s]) * 1_000_000 + int(ncorr[p])
+                        if 0 <= s < len(nchan) and 0 <= p < len(ncorr) else -1 - i
+                        for i, (s, p) in enumerate(zip(spw, pol))], dtype=np.int64)
+        return key if len(key) else None
+    except Exception:
+        return None
+
+
+def _read_rows(table, columns, chunk, allow_span=True):
+    """Read sorted row numbers ``chunk`` (all within one chunk-sized span).
+
+    ``allow_span=False``: the rows between those of ``chunk`` may have other
+    shapes, so never read the whole span."""
+    first = int(chunk[0])
+    span = int(chunk[-1]) - first + 1
+    if span == len(chunk):
+        return _read_span(table, columns, first, span)
+    if allow_span and len(chunk) * 4 >= span:
+        full = _read_span(table, columns, first, span)
+        idx = chunk - first
+        return {c: v[idx] for c, v in full.items()}
+    sub = table.selectrows(chunk.tolist())
+    try:
+        return {c: sub.getcol(c) for c in columns}
+    finally:
+        sub.close()
+
+
+def _span_keys(table, first, span, key_lut, var_col):
+    """Shape keys of rows first .. first+span-1."""
+    if key_lut is not None:
+        dd = table.getcol("DATA_DESC_ID", startrow=first, nrow=span)
+        ok = (dd >= 0) & (dd < len(key_lut))
+        keys = np.full(span, -10**9, dtype=np.int64)
+        keys[ok] = key_lut[dd[ok]]
+        return keys
+    shapes = np.asarray(table.getcolshapestring(var_col, startrow=first, nrow=span))
+    _, keys = np.unique(shapes, return_inverse=True)
+    return keys.ravel()
+
+
+def _chunks_of(rows, step, total, startrow):
+    if rows is None:
+        end = int(startrow) + total
+        for s in range(int(startrow), end, step):
+            yield np.arange(s, min(s + step, end), dtype=np.int64)
+        return
+    i, nsel = 0, len(rows)
+    while i < nsel:
+        j = max(int(np.searchsorted(rows, rows[i] + step, side="left")), i + 1)
+        yield rows[i:j]
+        i = j
+
+
 def iter_chunks(table, columns, rows=None, max_bytes: int = 64 << 20, startrow: int = 0,
                 nrow: int | None = None):
     """Yield ``(rownrs, {column: ndarray})`` covering ``rows`` (or all rows) in order.
 
     ``rows`` must be sorted ascending (a ``Selection.rows`` is).  Each chunk holds
     at most about ``max_bytes`` of column data.  Contiguous runs are read with
-    ``getcol(startrow, nrow)``; sparse rows with a reference table.
+    ``getcol(startrow, nrow)``; sparse rows with a reference table.  When a
+    variable-shaped column (DATA in most real MSs) changes shape between
+    spectral windows, a chunk is cut where the shape changes, so every array is
+    rectangular; the row numbers of all chunks still concatenate to ``rows``.
     """
     columns = list(columns)
     step = chunk_rows(table, columns, max_bytes) if columns else MAX_CHUNK_ROWS
-    if rows is None:
-        total = table.nrows() if nrow is None else int(nrow)
-        end = int(startrow) + total
-        for s in range(int(startrow), end, step):
-            n = min(step, end - s)
-            yield np.arange(s, s + n, dtype=np.int64), _read_span(table, columns, s, n)
-        return
-    rows = np.asarray(rows, dtype=np.int64)
-    i = 0
-    nsel = len(rows)
-    while i < nsel:
-        first = rows[i]
-        # all rows within one chunk-sized span of the first
-        j = int(np.searchsorted(rows, first + step, side="left"))
-        j = max(j, i + 1)
-        chunk = rows[i:j]
-        span = int(chunk[-1] - first + 1)
-        if span == len(chunk):
-            data = _read_span(table, columns, first, span)
-        elif len(chunk) * 4 >= span:
-            full = _read_span(table, columns, first, span)
-            idx = chunk - first
-            data = {c: v[idx] for c, v in full.items()}
-            del full
-        else:
-            sub = table.selectrows(chunk.tolist())
-            try:
-                data = {c: sub.getcol(c) for c in columns}
-            finally:
-                sub.close()
-        yield chunk, data
-        i = j
+    total = table.nrows() - int(startrow) if nrow is None else int(nrow)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.int64)
+    var_cols = [c for c in columns if _is_variable(table, c)]
+    key_lut = None
+    if var_cols:
+        key_lut = _shape_key_of_ddid(table) if "DATA_DESC_ID" in table.colnames() else None
+    for chunk in _chunks_of(rows, step, total, startrow):
+        if len(chunk) == 0:
+            continue
+        if var_cols:
+            first = int(chunk[0])
+            skeys = _span_keys(table, first, int(chunk[-1]) - first + 1, key_lut, var_cols[0])
+            keys = skeys[chunk - first]
+            cuts = np.flatnonzero(np.diff(keys)) + 1
+            bounds = np.concatenate([[0], cuts, [len(chunk)]])
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                piece = chunk[a:b]
+                seg = skeys[int(piece[0]) - first:int(piece[-1]) - first + 1]
+                yield piece, _read_rows(table, columns, piece,
+                                        allow_span=bool(np.all(seg == seg[0])))
+            continue
+        yield chunk, _read_rows(table, columns, chunk)
 
 
 def put_chunk(table, column, rownrs, array) -> None:
