@@ -46,13 +46,16 @@ class Session:
         return self.child.match
 
     def run(self, line, n_next):
-        """Type ``line``; return the non-blank plain-text screen lines from the
-        echoed input line to prompt ``n_next``."""
+        """Type ``line``; return the plain-text output lines up to prompt
+        ``n_next`` (the echoed input line and prompt redraws left out)."""
         start = len(self.screen)
         self.child.sendline(line)
         self.expect(prompt(n_next))
-        text = ANSI.sub("", self.screen[start:]).replace("\r", "")
-        return [x.strip() for x in text.split("\n") if x.strip()]
+        out = []
+        for text in ANSI.sub("", self.screen[start:]).replace("\r", "\n").split("\n"):
+            if text.strip() and "CASA <" not in text and text.strip() != line.strip():
+                out.append(text.strip())
+        return out
 
     def text(self):
         return ANSI.sub("", self.screen)
@@ -85,22 +88,22 @@ def test_interactive_session(session, tmp_path):
     # default Neutral colours: the prompt is coloured
     assert re.search(r"\x1b\[[0-9;]*32mCASA <", s.screen)
 
-    assert s.run("x = 3", 2) == ["CASA <1>: x = 3", "CASA <2>:"]
+    assert s.run("x = 3", 2) == []
     # autocall: print(x), with no "------> print(x)" echo
-    assert s.run("print x", 3) == ["CASA <2>: print x", "3", "CASA <3>:"]
+    assert s.run("print x", 3) == ["3"]
     # a call, not abs - 3
-    assert s.run("abs -3", 4) == ["CASA <3>: abs -3", "Out[3]: 3", "CASA <4>:"]
-    assert s.run("len 'four'", 5) == ["CASA <4>: len 'four'", "Out[4]: 4", "CASA <5>:"]
+    assert s.run("abs -3", 4) == ["Out[3]: 3"]
+    assert s.run("len 'four'", 5) == ["Out[4]: 4"]
     # binary minus with blanks stays an expression
-    assert s.run("x - 1", 6) == ["CASA <5>: x - 1", "Out[5]: 2", "CASA <6>:"]
+    assert s.run("x - 1", 6) == ["Out[5]: 2"]
     # a multi-line definition with continuation lines
     s.child.sendline("def twice(v):")
     s.child.sendline("    return 2 * v")
     s.child.sendline("")
     s.expect(prompt(7))
     assert "return 2 * v" in s.text()
-    assert s.run("twice 21", 8) == ["CASA <7>: twice 21", "Out[7]: 42", "CASA <8>:"]
-    assert s.run("casalog.logfile()", 9)[1] == "Out[8]: '/dev/null'"
+    assert s.run("twice 21", 8) == ["Out[7]: 42"]
+    assert s.run("casalog.logfile()", 9) == ["Out[8]: '/dev/null'"]
     # Ctrl-C during a running command returns to the prompt, session intact
     t0 = time.time()
     s.child.sendline("import time; time.sleep(30)")
@@ -109,7 +112,7 @@ def test_interactive_session(session, tmp_path):
     s.expect(prompt(10), timeout=10)
     assert time.time() - t0 < 10
     assert "KeyboardInterrupt" in s.text()
-    assert s.run("print(x + 1)", 11) == ["CASA <10>: print(x + 1)", "4", "CASA <11>:"]
+    assert s.run("print(x + 1)", 11) == ["4"]
     # IPython's rewrite echo ("------> print(x)") is never shown
     assert "------>" not in s.text()
     s.child.sendline("exit")
@@ -135,12 +138,13 @@ def test_startup_file_colors_log_and_ctrl_d(session, tmp_path):
     assert "CASA <1>:" in s.screen
     assert not re.search(r"\x1b\[[0-9;]*3[0-9]m", s.screen.split("CASA <1>:")[0][-40:])
     assert f"Log file: {log}" in s.text()
-    assert s.run("hello 'casa'", 2) == ["CASA <1>: hello 'casa'", "hello casa", "CASA <2>:"]
+    assert s.run("hello 'casa'", 2) == ["hello casa"]
     out = s.run("casalog.post('typed at the prompt', 'WARN')", 3)
-    assert out[1].endswith("\tWARN\t::casa\ttyped at the prompt")   # WARN on the terminal
+    assert out[0].endswith("\tWARN\t::casa\ttyped at the prompt")   # WARN on the terminal
+    assert out[1:] == ["Out[2]: True"]
     out = s.run("raise ValueError('oops')", 4)
     assert "ValueError: oops" in out
-    assert s.run("print(loaded)", 5) == ["CASA <4>: print(loaded)", "yes", "CASA <5>:"]
+    assert s.run("print(loaded)", 5) == ["yes"]
     s.child.sendcontrol("d")
     s.expect(r"Do you really want to exit \(\[y\]/n\)\?")
     s.child.sendline("y")
@@ -172,7 +176,7 @@ def test_color_schemes_and_unusable_cachedir(session, tmp_path, scheme, code):
     # an unusable cache directory: one warning, the shell still works
     assert s.text().count("the command history is not saved") == 1
     assert f"cannot use the cache directory {blocker} (Not a directory)" in s.text()
-    assert s.run("6 * 7", 2) == ["CASA <1>: 6 * 7", "Out[1]: 42", "CASA <2>:"]
+    assert s.run("6 * 7", 2) == ["Out[1]: 42"]
     s.child.sendline("exit")
     s.expect(pexpect.EOF)
     s.child.close()
