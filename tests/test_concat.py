@@ -1,0 +1,99 @@
+"""concat of pyuvdata's multi_1.ms and multi_2.ms (and variations of them)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from casacore import tables as ct
+
+from casashell.tasks import concat
+
+M1, M2 = "multi_1.ms", "multi_2.ms"
+
+
+def cols(path, *names):
+    with ct.table(path, ack=False) as t:
+        return [t.getcol(n) for n in names]
+
+
+def sub(path, name, col=None):
+    with ct.table(os.path.join(path, name), ack=False) as t:
+        return t.getcol(col) if col else t.nrows()
+
+
+def test_concat_multi(data_dir, tmp_path):
+    a, b = os.path.join(data_dir, M1), os.path.join(data_dir, M2)
+    out = str(tmp_path / "c.ms")
+    concat(vis=[a, b], concatvis=out)
+    d1, w1, a11 = cols(a, "DATA", "WEIGHT", "ANTENNA1")
+    d2, w2, a12 = cols(b, "DATA", "WEIGHT", "ANTENNA1")
+    d, w, dd, fld, an1 = cols(out, "DATA", "WEIGHT", "DATA_DESC_ID", "FIELD_ID", "ANTENNA1")
+    assert len(d) == len(d1) + len(d2) == 2720
+    np.testing.assert_array_equal(d[:len(d1)], d1)
+    np.testing.assert_array_equal(d[len(d1):], d2)
+    np.testing.assert_array_equal(np.concatenate([w1, w2]), w)
+    np.testing.assert_array_equal(np.concatenate([a11, a12]), an1)
+    # two spectral windows (4 MHz apart), one field, one set of antennas
+    assert dd[:len(d1)].tolist() == [0] * len(d1) and dd[len(d1):].tolist() == [1] * len(d2)
+    freqs = sub(out, "SPECTRAL_WINDOW", "CHAN_FREQ")
+    np.testing.assert_array_equal(freqs[0], sub(a, "SPECTRAL_WINDOW", "CHAN_FREQ")[0])
+    np.testing.assert_array_equal(freqs[1], sub(b, "SPECTRAL_WINDOW", "CHAN_FREQ")[0])
+    assert set(fld.tolist()) == {0} and sub(out, "FIELD") == 1
+    assert sub(out, "ANTENNA") == 28 and sub(out, "FEED") == 28
+    assert sub(out, "OBSERVATION") == 1
+    assert sorted(sub(out, "SOURCE", "SPECTRAL_WINDOW_ID").tolist()) == [0, 1]
+    assert "taskname=concat" in list(sub(out, "HISTORY", "MESSAGE"))
+
+
+def test_freqtol_merges_spws_and_weightscale(data_dir, tmp_path):
+    a, b = os.path.join(data_dir, M1), os.path.join(data_dir, M2)
+    out = str(tmp_path / "c.ms")
+    concat(vis=[a, b], concatvis=out, freqtol="5MHz", visweightscale=[1.0, 4.0], timesort=True)
+    dd, w, s, t = cols(out, "DATA_DESC_ID", "WEIGHT", "SIGMA", "TIME")
+    assert sub(out, "SPECTRAL_WINDOW") == 1 and set(dd.tolist()) == {0}
+    assert np.all(np.diff(t) >= 0)
+    w1, = cols(a, "WEIGHT")
+    w2, s2 = cols(b, "WEIGHT", "SIGMA")
+    assert np.isclose(w.sum(dtype=np.float64), w1.sum(dtype=np.float64) + 4 * w2.sum(dtype=np.float64),
+                      rtol=1e-6)
+
+
+def test_dirtol(data_dir, tmp_path):
+    b2 = str(tmp_path / "moved.ms")
+    import shutil
+    shutil.copytree(os.path.join(data_dir, M2), b2)
+    with ct.table(os.path.join(b2, "FIELD"), readonly=False, ack=False) as t:
+        for c in ("PHASE_DIR", "DELAY_DIR", "REFERENCE_DIR"):
+            v = t.getcol(c)
+            v[:, 0, 1] += np.deg2rad(2 / 3600)         # 2 arcsec north
+            t.putcol(c, v)
+    out1, out2 = str(tmp_path / "c1.ms"), str(tmp_path / "c2.ms")
+    concat(vis=[os.path.join(data_dir, M1), b2], concatvis=out1)
+    concat(vis=[os.path.join(data_dir, M1), b2], concatvis=out2, dirtol="5arcsec")
+    assert sub(out1, "FIELD") == 2
+    assert sorted(set(cols(out1, "FIELD_ID")[0].tolist())) == [0, 1]
+    assert sub(out2, "FIELD") == 1
+
+
+def test_append_to_existing(data_dir, tmp_path):
+    import shutil
+    out = str(tmp_path / "c.ms")
+    shutil.copytree(os.path.join(data_dir, M1), out)
+    concat(vis=[os.path.join(data_dir, M2)], concatvis=out)
+    assert len(cols(out, "TIME")[0]) == 2720
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
+
+
+def test_failure_leaves_nothing(data_dir, tmp_path, monkeypatch):
+    import casashell.ms.transform_concat as tc
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tc, "_copy_rows", boom)
+    with pytest.raises(KeyboardInterrupt):
+        concat(vis=[os.path.join(data_dir, M1), os.path.join(data_dir, M2)],
+               concatvis=str(tmp_path / "c.ms"))
+    assert os.listdir(tmp_path) == ["casa-test.log"]
