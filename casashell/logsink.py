@@ -98,6 +98,13 @@ def append_text(path: str, text: str) -> None:
         os.close(fd)  # closing releases the lock
 
 
+def _physical_memory_kib() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 1024
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 0
+
+
 class LogSink:
     """The CASA log tool (``casalog``).
 
@@ -220,6 +227,43 @@ class LogSink:
 
     def setNumCPUs(self, cores: int) -> int:
         self._ncpu = int(cores)
+        return 0
+
+    # -- resources (CASA's logsink also answers these) ---------------------------
+    def ompGetNumThreads(self) -> int:
+        """Threads numerical code may use: OMP_NUM_THREADS, else the CPUs."""
+        n = getattr(self, "_nthreads", None)
+        if n:
+            return n
+        try:
+            n = int(os.environ.get("OMP_NUM_THREADS", "0").split(",")[0])
+        except ValueError:
+            n = 0
+        return n if n > 0 else self.getNumCPUs()
+
+    def ompNumThreadsTest(self) -> int:
+        return self.ompGetNumThreads()
+
+    def ompSetNumThreads(self, numThreads: int) -> bool:
+        self._nthreads = max(1, int(numThreads))
+        return True
+
+    def getMemoryTotal(self, use_aipsrc: bool = True) -> int:
+        """Memory available to casashell, in KiB (physical memory unless
+        limited with setMemoryTotal / setMemoryFraction)."""
+        limit = getattr(self, "_memory_kib", None)
+        return limit if limit else _physical_memory_kib()
+
+    def setMemoryTotal(self, mem: int) -> int:
+        """Limit the memory to ``mem`` MiB (0: no limit)."""
+        self._memory_kib = int(mem) * 1024 if int(mem) > 0 else None
+        return 0
+
+    def setMemoryFraction(self, memfrac: float) -> int:
+        """Limit the memory to ``memfrac`` percent of the physical memory."""
+        frac = float(memfrac)
+        self._memory_kib = (int(_physical_memory_kib() * frac / 100.0)
+                            if 0 < frac < 100 else None)
         return 0
 
     # -- posting --------------------------------------------------------------

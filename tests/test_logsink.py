@@ -261,3 +261,20 @@ def test_concurrent_writers_never_interleave(tmp_path):
         seen[tag].append(int(num))
     # every line of each writer is there, in its order
     assert seen["A"] == list(range(10000)) and seen["B"] == list(range(10000))
+
+
+def test_resource_queries(monkeypatch):
+    sink = LogSink(os.devnull)
+    assert sink.getNumCPUs() == os.cpu_count()
+    assert sink.setNumCPUs(1) == 0 and sink.getNumCPUs() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert sink.ompGetNumThreads() == 3 == sink.ompNumThreadsTest()
+    assert sink.ompSetNumThreads(2) is True and sink.ompGetNumThreads() == 2
+    with open("/proc/meminfo") as fh:
+        total = int(fh.readline().split()[1])        # MemTotal, KiB
+    assert abs(sink.getMemoryTotal() - total) <= 0.01 * total
+    assert sink.setMemoryTotal(1000) == 0 and sink.getMemoryTotal() == 1024000
+    sink.setMemoryFraction(50)
+    assert abs(sink.getMemoryTotal() - total / 2) <= 0.01 * total
+    sink.setMemoryTotal(0)
+    assert abs(sink.getMemoryTotal() - total) <= 0.01 * total
