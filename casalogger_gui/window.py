@@ -71,7 +71,8 @@ class _Delegate(QStyledItemDelegate):
         x0 = option.rect.left() + 4
         y = option.rect.top() + 2
         lh = fm.lineSpacing()
-        for i, line in enumerate(text.split("\n")[:MAX_ROW_LINES]):
+        ascent = fm.ascent()
+        for line in text.replace("\t", "    ").split("\n")[:MAX_ROW_LINES]:
             if y > option.rect.bottom():
                 break
             if matcher is not None and line:
@@ -82,8 +83,7 @@ class _Delegate(QStyledItemDelegate):
                     if selected:
                         painter.setPen(Qt.black)
             painter.setPen(color)
-            painter.drawText(QRect(x0, y, 1 << 20, lh), int(Qt.AlignLeft | Qt.AlignTop),
-                             line.replace("\t", "    ") if "\t" in line else line)
+            painter.drawText(x0, y + ascent, line)
             y += lh
         painter.restore()
 
@@ -423,6 +423,9 @@ class LogWindow(QMainWindow):
                     changed = True
             if not changed:
                 break
+        sb = self.table.verticalScrollBar()
+        if self.act_follow.isChecked() and sb.value() < sb.maximum():
+            self.table.scrollToBottom()        # taller rows moved the end
 
     def _scrolled(self, value):
         sb = self.table.verticalScrollBar()
@@ -430,6 +433,14 @@ class LogWindow(QMainWindow):
         if self.act_follow.isChecked() != at_end:
             self.act_follow.setChecked(at_end)
         self._fit_timer.start()
+
+    def _scroll_end_if_following(self):
+        if self.act_follow.isChecked():
+            self.table.scrollToBottom()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        QTimer.singleShot(0, self._scroll_end_if_following)
 
     def _toggle_follow(self, on):
         if on:
@@ -446,6 +457,7 @@ class LogWindow(QMainWindow):
         self._watch()
         self._update_title()
         self._after_load(0, reset=True)
+        QTimer.singleShot(0, self._scroll_end_if_following)
         self._status("open")
 
     def choose_file(self):

@@ -1,0 +1,149 @@
+"""The real casalogger window on a real X server (Xvfb), on the log of a real
+casa session (listobs on a real MS, a warning, a failing task, a note),
+grabbed from the screen and checked: size, and the red SEVERE, orange WARN
+and blue NOTE rows are on screen.
+
+Needs Xvfb (Debian/Ubuntu: ``apt-get install xvfb``), the X libraries Qt's
+xcb plugin loads, and ImageMagick's ``import`` to grab the screen (without
+it the window grabs the root window itself).  Set CASALOGGER_SCREENSHOT_DIR
+to keep the PNG.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from casashell.logsink import append_text, format_lines  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WIDTH, HEIGHT = 1280, 800
+XCB_PACKAGES = ("libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-image0 "
+                "libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 "
+                "libxcb-xkb1 libxkbcommon-x11-0 libgl1 libfontconfig1")
+
+
+def _free_display() -> int:
+    for n in range(91, 400):
+        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(
+                f"/tmp/.X11-unix/X{n}"):
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@pytest.fixture
+def xvfb():
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.fail("Xvfb is not installed: the screenshot test needs it. Install it "
+                    "with `apt-get install xvfb` (Debian/Ubuntu) or `dnf install "
+                    "xorg-x11-server-Xvfb` (Fedora/RHEL)")
+    n = _free_display()
+    proc = subprocess.Popen([exe, f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24",
+                             "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while time.time() < deadline and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+        if proc.poll() is not None:
+            pytest.fail(f"Xvfb :{n} did not start: {proc.stderr.read().decode()[-500:]}")
+        time.sleep(0.05)
+    yield f":{n}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def session_log(tmp_path, data_dir):
+    """The log of a real casa session (our shell, on a real MS)."""
+    ms = os.path.join(data_dir, "1090008640_birli_pyuvdata.ms")
+    code = (f"listobs(vis={ms!r})\n"
+            "casalog.post('Zero-flux model for field 0: check the calibrator', 'WARN')\n"
+            "flagdata(vis='missing.ms')\n")
+    env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=ROOT)
+    env.pop("DISPLAY", None)
+    out = subprocess.run([sys.executable, "-m", "casashell", "--nologger", "-c", code],
+                         cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    logs = sorted(tmp_path.glob("casa-*.log"))
+    assert logs, f"casa wrote no log: {out.stdout[-800:]} {out.stderr[-800:]}"
+    path = logs[-1]
+    text = path.read_text()
+    assert "\tSEVERE\tflagdata::::casa\t" in text and "\tWARN\t" in text, text[-2000:]
+    assert "listobs::::casa+\t" in text
+    # a note, as the window's Insert Message writes it
+    append_text(str(path), format_lines("Looked at the listobs output: fine", "NOTE",
+                                        "astronomer"))
+    append_text(str(path), format_lines("session goes on", "INFO", "::casa"))
+    return path
+
+
+def _count(img, rgb, tol=6):
+    """Pixels of a QImage within ``tol`` of the colour ``rgb`` (sampled)."""
+    import numpy as np
+    from PyQt5.QtGui import QImage
+    img = img.convertToFormat(QImage.Format_RGB888)
+    ptr = img.constBits()
+    ptr.setsize(img.height() * img.bytesPerLine())
+    a = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())
+    a = a[:, :img.width() * 3].reshape(img.height(), img.width(), 3).astype(int)
+    return int((np.abs(a - np.array(rgb)).max(axis=2) <= tol).sum())
+
+
+def test_screenshot_of_the_window_on_a_real_session_log(xvfb, session_log, tmp_path,
+                                                       qapp):
+    from PyQt5.QtGui import QImage
+    status = tmp_path / "status.txt"
+    env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PYTHONPATH=ROOT,
+               XDG_CONFIG_HOME=str(tmp_path / "config"), CASALOGGER_STATUS=str(status),
+               XDG_RUNTIME_DIR=str(tmp_path))
+    env.pop("WAYLAND_DISPLAY", None)
+    logger = subprocess.Popen([sys.executable, "-m", "casalogger_gui", str(session_log)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not (status.exists() and status.read_text()):
+            if logger.poll() is not None:
+                err = logger.stderr.read().decode()[-1500:]
+                pytest.fail("casalogger could not open a window on Xvfb "
+                            f"(exit {logger.returncode}): {err}\nQt's xcb plugin needs "
+                            f"these libraries: apt-get install {XCB_PACKAGES}")
+            time.sleep(0.05)
+        first = status.read_text().splitlines()[0].split("\t")
+        assert first[:2] == ["open", str(session_log)]
+        nrows = int(first[2])
+        assert nrows > 20
+        time.sleep(1.0)                       # let it paint
+        shot = tmp_path / "casalogger.png"
+        if shutil.which("import"):
+            subprocess.run(["import", "-display", xvfb, "-window", "root", str(shot)],
+                           check=True, timeout=30)
+        else:
+            from PyQt5.QtGui import QGuiApplication   # noqa: F401
+            pytest.fail("ImageMagick's `import` is needed to grab the screen: "
+                        "apt-get install imagemagick")
+        img = QImage(str(shot))
+        assert (img.width(), img.height()) == (WIDTH, HEIGHT)
+        severe = _count(img, (0xff, 0x9c, 0x9c))
+        warn = _count(img, (0xff, 0xc5, 0x6e))
+        note = _count(img, (0xc6, 0xe2, 0xff))
+        white = _count(img, (255, 255, 255), tol=0)
+        # one row of ~1000 x 20 pixels each at least; the table is mostly white
+        assert severe > 5000, severe
+        assert warn > 5000, warn
+        assert note > 5000, note
+        assert white > 0.25 * WIDTH * HEIGHT, white
+        keep = os.environ.get("CASALOGGER_SCREENSHOT_DIR")
+        if keep:
+            shutil.copy(shot, os.path.join(keep, "casalogger-screenshot.png"))
+    finally:
+        if logger.poll() is None:
+            logger.send_signal(signal.SIGTERM)
+        logger.wait(10)
