@@ -11,6 +11,8 @@ To add a task: write ``casashell/tasks/<name>.py`` declaring it with
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 #: task name -> module (inside this package) that defines it
 TASK_MODULES = {
@@ -43,6 +45,28 @@ TASK_MODULES = {
 }
 
 __all__ = sorted(TASK_MODULES) + ["tasklist", "taskhelp", "available_tasks", "get_spec"]
+
+
+class _TaskPackage(types.ModuleType):
+    """This package's module type.  Importing the submodule ``X`` (``import
+    casashell.tasks.X``, ``from .tasks.X import helper``) makes Python set the
+    package attribute ``X`` to that *module*, which would then shadow the
+    task: ``from casashell.tasks import X`` must always give the task
+    function.  (The module object stays in ``sys.modules``.)"""
+
+    def __setattr__(self, name, value):
+        if (isinstance(value, types.ModuleType) and name in TASK_MODULES
+                and value.__name__ == f"{self.__name__}.{TASK_MODULES[name]}"):
+            func = getattr(value, name, None)
+            if callable(func):
+                value = func
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _TaskPackage
+for _name, _mod in list(globals().items()):     # submodules imported before this line
+    if isinstance(_mod, types.ModuleType) and _name in TASK_MODULES:
+        setattr(sys.modules[__name__], _name, _mod)
 
 
 def available_tasks() -> list[str]:
