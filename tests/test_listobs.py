@@ -329,3 +329,18 @@ def test_parameters_and_subparameters():
     assert not spec.is_active("field", {"selectdata": False})
     assert not spec.is_active("overwrite", {"listfile": ""})
     assert spec.is_active("overwrite", {"listfile": "a.txt"})
+
+
+def test_parallel_reading_gives_the_same_summary(data_dir):
+    """The forked helper (used on large MSs) and the serial reader agree,
+    also with chunks small enough to cycle the shared buffers."""
+    from casashell.ms.summary import format_text, gather, summary_record
+    path = os.path.join(data_dir, SCAN1)     # 2828 rows: 3 chunks of 1000
+    serial = gather(path, parallel=False)
+    for kw in ({}, {"chunk_mb": 0.0001}):
+        par = gather(path, parallel=True, **kw)
+        assert format_text(par) == format_text(serial)
+        assert str(summary_record(par)) == str(summary_record(serial))
+    rows = np.arange(20, 2700, 2)
+    assert format_text(gather(path, rows=rows, parallel=True, chunk_mb=0.0001)) == \
+        format_text(gather(path, rows=rows, parallel=False))

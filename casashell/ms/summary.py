@@ -280,9 +280,9 @@ def _cell_or_none(t, col, row):
         return None
 
 
-def _reduce_chunk(cols: dict, flagfrac):
-    """Group one chunk: returns (keys (n,6), counts, sums..., tmin, tmax, unfl)."""
-    ints = [np.asarray(cols[c]) for c in _MAIN_INT_COLS]
+def _mixed_key(ints):
+    """One int64 per row from several id columns (mixed radix over each
+    column's range in this chunk): (key, lo, span)."""
     lo = [int(a.min()) for a in ints]
     span = [int(a.max()) - l + 1 for a, l in zip(ints, lo)]
     total = 1
@@ -296,6 +296,19 @@ def _reduce_chunk(cols: dict, flagfrac):
         key += a
         if l:
             key -= l
+    return key, lo, span
+
+
+def _reduce_chunk(cols: dict, flagfrac):
+    """Group one chunk: returns (keys (n,6), counts, sums..., tmin, tmax, unfl)."""
+    key, lo, span = _mixed_key([np.asarray(cols[c]) for c in _MAIN_INT_COLS])
+    return _reduce_keyed(key, lo, span, cols, flagfrac)
+
+
+def _reduce_keyed(key, lo, span, cols, flagfrac):
+    total = 1
+    for s_ in span:
+        total *= s_
     if total <= (1 << 20):
         # dense: one pass of bincount, no sorting
         inv = key
@@ -321,9 +334,9 @@ def _reduce_chunk(cols: dict, flagfrac):
             if flagfrac is not None else None)
     # decode the group keys
     gk = present if total <= (1 << 20) else present_keys
-    keys = np.empty((len(gk), len(ints)), dtype=np.int64)
+    keys = np.empty((len(gk), len(span)), dtype=np.int64)
     rem = gk.astype(np.int64)
-    for j in range(len(ints) - 1, -1, -1):
+    for j in range(len(span) - 1, -1, -1):
         rem, keys[:, j] = np.divmod(rem, span[j])
         keys[:, j] += lo[j]
     return keys, counts_all[present], sum_iv, sum_ex, tmin[present], tmax[present], unfl
@@ -372,77 +385,42 @@ def _row_unflagged_fraction(t, start, n, rows=None):
     return out
 
 
-def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0) -> MSInfo:
+def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
+           parallel: bool | None = None) -> MSInfo:
     """Read everything listobs needs from the MS at ``path``.
 
     ``rows``: sorted main-table row numbers to summarise (None: all).
+    ``parallel``: read the id columns in a second process (default: when the
+    selection is large and ``os.fork`` exists).
     """
     path = os.path.abspath(os.path.expanduser(path))
     main = _open(path)
     try:
         colnames = set(main.colnames())
         kw = main.getkeywords()
-        try:
-            ms_version = float(kw.get("MS_VERSION", 1.0))
-        except (TypeError, ValueError):
-            ms_version = 1.0
         timeref = _measinfo_ref(main, "TIME", "UTC") or "UTC"
         nrows_total = main.nrows()
-        nsel = nrows_total if rows is None else len(rows)
-        read_cols = ["TIME", "INTERVAL"] + [c for c in _MAIN_INT_COLS]
-        if "EXPOSURE" in colnames:
-            read_cols.append("EXPOSURE")
-        read_cols += ["ANTENNA1", "ANTENNA2"]
-        # bytes per row of what we read: 3 doubles + 8 ints (+ flag fraction)
-        per_row = 3 * 8 + 8 * 4 + 8 * 6
-        chunk = max(1000, int(max(chunk_mb, 1.0) * (1 << 20) / per_row))
-        # in the flag pass the FLAG cells dominate
-        parts = []
-        ant_seen = None
-        for start in range(0, nsel, chunk):
-            n = min(chunk, nsel - start)
-            if rows is None:
-                src, s0 = main, start
-            else:
-                src, s0 = main.selectrows(np.asarray(rows[start:start + n]).tolist()), 0
-            cols = {}
-            for c in read_cols:
-                if c in colnames:
-                    cols[c] = src.getcol(c, s0, n)
-                elif c in ("OBSERVATION_ID", "ARRAY_ID"):
-                    cols[c] = np.zeros(n, dtype=np.int32)
-                elif c == "STATE_ID":
-                    cols[c] = np.full(n, -1, dtype=np.int32)
-            frac = None
-            if listunfl:
-                frac = _flag_fraction_chunks(main, start if rows is None else None, n,
-                                             None if rows is None else rows[start:start + n],
-                                             chunk_mb)
-            parts.append(_reduce_chunk(cols, frac))
-            cnt = np.zeros(0, dtype=bool)
-            for col in ("ANTENNA1", "ANTENNA2"):
-                a = cols[col]
-                if len(a) and a.min() < 0:
-                    a = a[a >= 0]
-                if len(a):
-                    c = np.bincount(a) > 0
-                    if len(c) > len(cnt):
-                        c[:len(cnt)] |= cnt
-                        cnt = c
-                    else:
-                        cnt[:len(c)] |= c
-            if ant_seen is None:
-                ant_seen = cnt
-            else:
-                if len(cnt) > len(ant_seen):
-                    cnt[:len(ant_seen)] |= ant_seen
-                    ant_seen = cnt
-                else:
-                    ant_seen[:len(cnt)] |= cnt
-            del cols
+    finally:
+        main.close()
+    try:
+        ms_version = float(kw.get("MS_VERSION", 1.0))
+    except (TypeError, ValueError):
+        ms_version = 1.0
+    nsel = nrows_total if rows is None else len(rows)
+    # bytes per row held at once: 3 doubles + 6 ints read, the int64 key and
+    # float temporaries of the grouping
+    per_row = 3 * 8 + 6 * 4 + 8 * 6
+    chunk = max(1000, int(max(chunk_mb, 1.0) * (1 << 20) / per_row))
+    if parallel is None:
+        parallel = (nsel >= 200_000 and hasattr(os, "fork") and not listunfl
+                    and not os.environ.get("CASASHELL_NO_FORK"))
+    parts = _parallel_parts(path, rows, nsel, chunk, colnames) if parallel else None
+    main = _open(path)
+    try:
+        if parts is None:
+            parts = _serial_parts(main, rows, nsel, chunk, colnames, listunfl, chunk_mb)
         groups = _merge(parts)
-        antennas_present = (np.flatnonzero(ant_seen) if ant_seen is not None
-                            else np.zeros(0, dtype=np.int64))
+        antennas_present = _antennas_present(path, main, rows, nsel, chunk)
     finally:
         main.close()
 
@@ -450,6 +428,225 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0)
     info.update(dict(path=path, ms_version=ms_version, nrows=nsel, timeref=timeref,
                      groups=groups, antennas_present=antennas_present, listunfl=listunfl))
     return MSInfo(**info)
+
+
+def _read_cols(src, s0, n, names, colnames) -> dict:
+    cols = {}
+    for c in names:
+        if c in colnames:
+            cols[c] = src.getcol(c, s0, n)
+        elif c in ("OBSERVATION_ID", "ARRAY_ID"):
+            cols[c] = np.zeros(n, dtype=np.int32)
+        elif c == "STATE_ID":
+            cols[c] = np.full(n, -1, dtype=np.int32)
+    return cols
+
+
+def _chunk_source(main, rows, start, n):
+    if rows is None:
+        return main, start
+    return main.selectrows(np.asarray(rows[start:start + n])), 0
+
+
+def _serial_parts(main, rows, nsel, chunk, colnames, listunfl, chunk_mb) -> list:
+    names = ["TIME", "INTERVAL", "EXPOSURE", *_MAIN_INT_COLS]
+    parts = []
+    for start in range(0, nsel, chunk):
+        n = min(chunk, nsel - start)
+        src, s0 = _chunk_source(main, rows, start, n)
+        cols = _read_cols(src, s0, n, names, colnames)
+        frac = None
+        if listunfl:
+            frac = _flag_fraction_chunks(main, start if rows is None else None, n,
+                                         None if rows is None else rows[start:start + n],
+                                         chunk_mb)
+        parts.append(_reduce_chunk(cols, frac))
+    return parts
+
+
+#: id columns the helper process reads (STATE_ID is read by the caller)
+_CHILD_COLS = _MAIN_INT_COLS[:5]
+
+
+class _Fallback(Exception):
+    pass
+
+
+def _read_line(fd, buf: bytearray, timeout: float) -> bytes:
+    import select
+    while b"\n" not in buf:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise _Fallback("helper process timed out")
+        data = os.read(fd, 65536)
+        if not data:
+            raise _Fallback("helper process ended early")
+        buf.extend(data)
+    k = buf.index(b"\n")
+    line = bytes(buf[:k])
+    del buf[:k + 1]
+    return line
+
+
+def _parallel_parts(path, rows, nsel, chunk, colnames):
+    """Group the rows with a forked helper reading five of the id columns
+    while this process reads the others: the column reads (the cost of
+    listobs) run on two cores.  Returns None (the caller reads serially)
+    when the helper cannot be used.
+
+    The helper opens the MS through a symbolic link so that casacore gives
+    it its own table object and file descriptors, never those of a table
+    this process may have open."""
+    import json
+    import mmap
+    import shutil
+    import signal
+    import tempfile
+    import warnings
+
+    tmpdir = tempfile.mkdtemp(prefix="casashell-listobs-")
+    link = os.path.join(tmpdir, "ms")
+    slots = []
+    fds = []
+    pid = None
+    try:
+        os.symlink(path, link)
+        slots = [mmap.mmap(-1, max(chunk, 1) * 8) for _ in range(2)]
+        r_data, w_data = os.pipe()
+        r_free, w_free = os.pipe()
+        fds = [r_data, w_data, r_free, w_free]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pid = os.fork()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        for m in slots:
+            m.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        return None
+    if pid == 0:  # the helper
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            os.close(r_data)
+            os.close(w_free)
+            t = _open(link)
+            for k, start in enumerate(range(0, nsel, chunk)):
+                n = min(chunk, nsel - start)
+                if k >= 2 and not os.read(r_free, 1):
+                    break  # the caller has gone
+                src, s0 = _chunk_source(t, rows, start, n)
+                cols = _read_cols(src, s0, n, _CHILD_COLS, colnames)
+                key, lo, span = _mixed_key([cols[c] for c in _CHILD_COLS])
+                np.frombuffer(slots[k % 2], dtype=np.int64, count=n)[:] = key
+                os.write(w_data, (json.dumps([k, n, lo, span]) + "\n").encode())
+        except BaseException as exc:  # noqa: BLE001 - report and leave
+            code = 1
+            try:
+                os.write(w_data, (json.dumps(["error", str(exc)]) + "\n").encode())
+            except BaseException:  # noqa: BLE001
+                pass
+        finally:
+            os._exit(code)
+    # the caller
+    os.close(w_data)
+    os.close(r_free)
+    fds = [r_data, w_free]
+    done = False
+    try:
+        main = _open(path)
+        try:
+            parts = []
+            buf = bytearray()
+            for k, start in enumerate(range(0, nsel, chunk)):
+                n = min(chunk, nsel - start)
+                src, s0 = _chunk_source(main, rows, start, n)
+                cols = _read_cols(src, s0, n, ("TIME", "INTERVAL", "EXPOSURE", "STATE_ID"),
+                                  colnames)
+                head = json.loads(_read_line(r_data, buf, 300.0))
+                if head[0] == "error" or head[0] != k or head[1] != n:
+                    raise _Fallback(f"helper process: {head}")
+                state = np.asarray(cols["STATE_ID"])
+                slo, sspan = int(state.min()), int(state.max()) - int(state.min()) + 1
+                key = np.frombuffer(slots[k % 2], dtype=np.int64, count=n) * sspan
+                try:   # the slot is copied: the helper may reuse it
+                    os.write(w_free, b"x")
+                except OSError:
+                    pass   # the helper has finished
+                key += state
+                if slo:
+                    key -= slo
+                lo = list(head[2]) + [slo]
+                span = list(head[3]) + [sspan]
+                total = 1
+                for s_ in span:
+                    total *= s_
+                if total >= (1 << 62):
+                    raise _Fallback("id ranges too large")
+                parts.append(_reduce_keyed(key, lo, span, cols, None))
+            done = True
+            return parts
+        finally:
+            main.close()
+    except _Fallback:
+        return None
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if pid:
+            if not done:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        for m in slots:
+            m.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _antennas_present(path, main, rows, nsel, max_chunk) -> np.ndarray:
+    """Sorted antenna ids in ANTENNA1/ANTENNA2 of the rows.
+
+    Read in growing chunks and stopped as soon as every antenna of the
+    ANTENNA table has been seen (usually within the first integrations), so
+    a large MS costs far less than two full column reads."""
+    ant = _sub(path, "ANTENNA")
+    nant = ant.nrows() if ant is not None else 0
+    if ant is not None:
+        ant.close()
+    seen = np.zeros(max(nant, 1), dtype=bool)
+    start = 0
+    step = min(max_chunk, 65536)
+    while start < nsel:
+        n = min(step, nsel - start)
+        if rows is None:
+            src, s0 = main, start
+        else:
+            src, s0 = main.selectrows(np.asarray(rows[start:start + n])), 0
+        for col in ("ANTENNA1", "ANTENNA2"):
+            a = src.getcol(col, s0, n)
+            if len(a) and a.min() < 0:
+                a = a[a >= 0]
+            if len(a):
+                c = np.bincount(a, minlength=len(seen)) > 0
+                if len(c) > len(seen):
+                    c[:len(seen)] |= seen
+                    seen = c
+                else:
+                    seen |= c
+        start += n
+        if nant and seen[:nant].all() and len(seen) == nant:
+            break
+        step = min(step * 2, max_chunk)
+    return np.flatnonzero(seen)
 
 
 def _flag_fraction_chunks(main, start, n, rows, chunk_mb):
