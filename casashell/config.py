@@ -36,7 +36,7 @@ COLOR_SCHEMES = ("Neutral", "NoColor", "Linux", "LightBG")
 
 #: Variables holding a path: ``~`` is expanded and they are made absolute.
 PATH_VARIABLES = ("cachedir", "logfile", "iplogfile", "startupfile",
-                  "telemetry_log_directory", "measurespath")
+                  "telemetry_log_directory", "crashreporter_directory", "measurespath")
 
 
 def default_configfile() -> str:
@@ -89,6 +89,10 @@ class CasaConfig(HasTraits):
                                    "Default None: nothing ever leaves the machine.")
     crashreporter_enabled = Bool(True, help="Write a crash report when the "
                                  "shell dies of a fatal error.")
+    crashreporter_directory = Unicode("", help="Where crash reports are written. "
+                                      "Default: cachedir/crashreports.")
+    crashreporter_native_stack = Bool(True, help="Include the native (C/C++) stack "
+                                      "of every thread, taken with gdb when installed.")
     # -- accepted for compatibility with CASA config files; no effect ---------
     measurespath = Unicode("~/.casa/data", help="CASA's measures data location "
                            "(accepted; casashell downloads no data).")
@@ -133,8 +137,8 @@ class CasaConfig(HasTraits):
         out = []
         for name in self.variable_names():
             value = getattr(self, name)
-            if name == "telemetry_log_directory":
-                default = _abspath(os.path.join(self.cachedir, "telemetry"))
+            if name in _CACHEDIR_DEFAULTS:
+                default = _abspath(os.path.join(self.cachedir, _CACHEDIR_DEFAULTS[name]))
             elif name in PATH_VARIABLES and name not in skip:
                 default = _abspath(getattr(ref, name))
             else:
@@ -154,6 +158,11 @@ class CasaConfig(HasTraits):
         messages, self.messages = self.messages, []
         for priority, text in messages:
             log.post(text, priority)
+
+
+#: variables whose default is a directory under cachedir
+_CACHEDIR_DEFAULTS = {"telemetry_log_directory": "telemetry",
+                      "crashreporter_directory": "crashreports"}
 
 
 def _abspath(path: str) -> str:
@@ -195,6 +204,8 @@ def _set(cfg: CasaConfig, name: str, value, source: str) -> bool:
 def _finish_paths(cfg: CasaConfig) -> None:
     if not cfg.telemetry_log_directory:
         cfg.telemetry_log_directory = os.path.join(cfg.cachedir or "~/.casa", "telemetry")
+    if not cfg.crashreporter_directory:
+        cfg.crashreporter_directory = os.path.join(cfg.cachedir or "~/.casa", "crashreports")
     for name in PATH_VARIABLES:
         value = getattr(cfg, name)
         if value and value != os.devnull:

@@ -82,8 +82,14 @@
 # Where the bundles are sent (HTTP POST); None: nothing leaves the machine.
 #telemetry_submit_url = None
 
-# Write a crash report when the shell dies of a fatal error.     --nocrashreport
+# Write a crash report when the shell dies of a fatal error (a supervising
+# process watches the shell; see docs).                         --nocrashreport
 #crashreporter_enabled = True
+# Where crash reports are written.  Default: cachedir/crashreports.
+#crashreporter_directory = "~/.casa/crashreports"
+# Include the native (C/C++) stack of every thread, taken with gdb (or
+# eu-stack) when one is installed.
+#crashreporter_native_stack = True
 
 # --- accepted from CASA config files, without effect in casashell -----------------
 # casashell reads no CASA measures/runtime data and downloads nothing, so

@@ -47,6 +47,7 @@ def test_defaults(home):
     assert cfg.cachedir == str(home / ".casa")
     assert cfg.startupfile == str(home / ".casa" / "startup.py")
     assert cfg.telemetry_log_directory == str(home / ".casa" / "telemetry")
+    assert cfg.crashreporter_directory == str(home / ".casa" / "crashreports")
     # time-stamped names in the current directory, UTC
     d, name = os.path.split(cfg.logfile)
     assert d == os.getcwd()
@@ -216,7 +217,8 @@ def test_every_variable_is_documented():
         if name in ("logfile", "iplogfile"):
             continue
         assert ns[name] == getattr(ref, name) or (
-            name == "telemetry_log_directory" and ns[name] == "~/.casa/telemetry"), name
+            name == "telemetry_log_directory" and ns[name] == "~/.casa/telemetry") or (
+            name == "crashreporter_directory" and ns[name] == "~/.casa/crashreports"), name
 
 
 def test_library_use_reads_the_same_file(home):
