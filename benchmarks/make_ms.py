@@ -84,7 +84,7 @@ def main(argv=None):
                                             "nchan", "ncorr", "integration", "config",
                                             "flag_fraction", "corrected", "model")}
     params["ntimes_per_scan"] = per_scan
-    params["generator_version"] = 1
+    params["generator_version"] = 2
     out = os.path.abspath(args.out)
     stamp = out + ".json"
     if os.path.isdir(out) and os.path.isfile(stamp) and not args.force:
@@ -99,11 +99,12 @@ def main(argv=None):
                 print(f"{out} is up to date ({s.get('nrows', '?')} rows, "
                       f"{s.get('bytes', 0) / 1e9:.2f} GB, seed {args.seed}); nothing to do")
             return 0
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    if os.path.exists(stamp):
-        os.remove(stamp)
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    # write next to the target and swap at the end: a benchmark still reading an
+    # older version keeps its open files
+    new = out + ".new"
+    if os.path.exists(new):
+        shutil.rmtree(new)
 
     last = [0.0]
 
@@ -115,12 +116,21 @@ def main(argv=None):
 
     if not args.quiet:
         print(f"writing {out}: ~{nrows:,d} rows", flush=True)
-    summary = make_ms(out, nant=args.nant, nfield=args.nfield, nscan=args.nscan,
+    summary = make_ms(new, nant=args.nant, nfield=args.nfield, nscan=args.nscan,
                       nspw=args.nspw, nchan=args.nchan, ncorr=args.ncorr,
                       ntimes_per_scan=per_scan, integration=args.integration,
                       corrected=args.corrected, model=args.model,
                       flag_fraction=args.flag_fraction, seed=args.seed, config=args.config,
                       progress=progress)
+    old = out + ".old"
+    if os.path.exists(old):
+        shutil.rmtree(old)
+    if os.path.exists(out):
+        os.rename(out, old)
+    os.rename(new, out)
+    if os.path.exists(old):
+        shutil.rmtree(old)
+    summary["path"] = out
     with open(stamp, "w") as fh:
         json.dump({"params": params, "summary": summary}, fh, indent=1)
     if not args.quiet:

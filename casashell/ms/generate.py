@@ -144,6 +144,59 @@ def compute_uvw(pos_itrf, ant1, ant2, mjd_seconds, ra_app, dec_app, eqeq=0.0):
 
 
 # ---------------------------------------------------------------------------
+class _UVWEngine:
+    """uvw of every antenna relative to the array centre, in the J2000 frame of a
+    field, as CASA writes them: casacore's MBaseline -> Muvw conversion (Earth
+    rotation, precession, nutation); falls back to :func:`compute_uvw` with the
+    direction of date when casacore's measures are unusable."""
+
+    def __init__(self, pos_itrf):
+        self.pos = np.asarray(pos_itrf, float)
+        self.centre = self.pos.mean(axis=0)
+        self.rel = self.pos - self.centre
+        self.dm = None
+        try:
+            from casacore import quanta as qa
+            from casacore.measures import measures
+            self.qa = qa
+            self.dm = measures()
+            self.dm.do_frame(self.dm.position(
+                "ITRF", *[qa.quantity(float(x), "m") for x in self.centre]))
+        except Exception:
+            self.dm = None
+
+    def set_field(self, ra, dec, mjd_seconds):
+        self.ra, self.dec = ra, dec
+        self.app = _apparent(ra, dec, mjd_seconds)
+        if self.dm is not None:
+            qa = self.qa
+            try:
+                self.dm.do_frame(self.dm.direction("J2000", qa.quantity(float(ra), "rad"),
+                                                   qa.quantity(float(dec), "rad")))
+            except Exception:
+                self.dm = None
+
+    def antenna_uvw(self, mjd_seconds):
+        """(nant, 3) uvw of the antennas (relative to the centre) at one time."""
+        if self.dm is not None:
+            qa = self.qa
+            try:
+                self.dm.do_frame(self.dm.epoch("UTC", qa.quantity(float(mjd_seconds), "s")))
+                bl = self.dm.baseline("itrf", qa.quantity(self.rel[:, 0], "m"),
+                                      qa.quantity(self.rel[:, 1], "m"),
+                                      qa.quantity(self.rel[:, 2], "m"))
+                xyz = np.asarray(self.dm.to_uvw(bl)["xyz"].get_value(), float)
+                return xyz.reshape(-1, 3)
+            except Exception:
+                self.dm = None
+        n = len(self.rel)
+        zero = np.zeros(1, dtype=np.int64)
+        ra_app, dec_app, eqeq = self.app
+        return np.concatenate([compute_uvw(np.vstack([self.rel[i:i + 1], [[0, 0, 0]]]), zero,
+                                           zero + 1, mjd_seconds, ra_app, dec_app, eqeq)
+                               for i in range(n)])
+
+
 def _mjd_seconds_of(text):
     d = datetime.datetime.strptime(text, "%Y/%m/%d/%H:%M:%S")
     return (d - _MJD_EPOCH).total_seconds()
@@ -167,14 +220,17 @@ def make_ms(path, nant=27, nfield=3, nscan=7, nspw=2, nchan=64, ncorr=4,
             model=False, flag_fraction=0.03, seed=0, autocorr=True, config="C",
             start="2010/04/26/06:00:00", scan_gap=60.0, spw_start=1.0e9, spw_bandwidth=128e6,
             linear=False, telescope="VLA", weight_spectrum=False, overwrite=False,
-            noise=None, max_bytes=64 << 20, history=True, progress=None) -> dict:
+            noise=1.0, max_bytes=24 << 20, history=True, progress=None) -> dict:
     """Write a synthetic MS at ``path``; return a summary dict.
 
     ``nchan`` and ``ncorr`` may be lists (one value per spw): spws with
     different correlation counts get separate POLARIZATION rows.
     ``ntimes_per_scan`` integrations per scan (an int or a list per scan).
     ``flag_fraction`` of the visibilities are flagged (whole rows for about a
-    sixth of it, with FLAG_ROW set; RFI-like channel/time blocks for the rest).
+    sixth of it, with FLAG_ROW set; RFI-like channel blocks for the rest).
+    ``noise`` scales the thermal noise (SIGMA = 0.05 Jy * noise for 1 MHz channels
+    and 10 s, times a per-antenna factor); WEIGHT = 1/SIGMA**2.
+    ``config`` the VLA configuration (A, B, C, D) setting the arm length.
     """
     from casacore import tables as ct
 
@@ -493,6 +549,7 @@ def _write_main(main, v):
     gain_amp = 1.0 + 0.05 * rng.standard_normal(nant)
     gain_phase = rng.uniform(-np.pi, np.pi, nant)
 
+    engine = _UVWEngine(pos)
     row_bytes = max(8 * s["nchan"] * s["ncorr"] for s in spws) * len(corr_cols) + 200
     rows_per_time = nbl * nspw
     times_per_chunk = max(1, int(v["max_bytes"] // (row_bytes * rows_per_time)))
@@ -507,8 +564,7 @@ def _write_main(main, v):
         state = v["field_state"][fid]
         nt = v["ntimes"][scan_idx]
         tmid0 = v["scan_start"][scan_idx]
-        ra_app, dec_app, eqeq = _apparent(f["ra"], f["dec"],
-                                          tmid0 + nt * integration / 2)
+        engine.set_field(f["ra"], f["dec"], tmid0 + nt * integration / 2)
         # a weak second source 3 arcmin away makes the phases vary with baseline
         l2, m2 = np.deg2rad(3 / 60), np.deg2rad(-1.5 / 60)
         for c0 in range(0, nt, times_per_chunk):
@@ -520,8 +576,8 @@ def _write_main(main, v):
             b1 = np.tile(a1, ct_n * nspw)
             b2 = np.tile(a2, ct_n * nspw)
             n = len(tt)
-            uvw_t = compute_uvw(pos, np.tile(a1, ct_n), np.tile(a2, ct_n),
-                                np.repeat(times, nbl), ra_app, dec_app, eqeq)
+            ant_uvw = np.stack([engine.antenna_uvw(x) for x in times])  # (ct_n, nant, 3)
+            uvw_t = ant_uvw[:, a1, :] - ant_uvw[:, a2, :]                # X(a1) - X(a2)
             uvw = np.repeat(uvw_t.reshape(ct_n, 1, nbl, 3), nspw, axis=1).reshape(n, 3)
             start = written
             main.putcol("TIME", tt, start, n)
@@ -563,7 +619,7 @@ def _write_main(main, v):
                 ph = -2j * np.pi * (uvw[sel, 0:1] * l2 + uvw[sel, 1:2] * m2) * lam_inv[None, :]
                 vis = f["flux"] * spec[None, :] * (1.0 + 0.05 * np.exp(ph))
                 vis = (vis * g[:, None]).astype(np.complex64)
-                sigma = (0.05 * sefd_scale[b1[sel]] * sefd_scale[b2[sel]]
+                sigma = (0.05 * float(v["noise"]) * sefd_scale[b1[sel]] * sefd_scale[b2[sel]]
                          * np.sqrt(1e6 / sp["width"]) * np.sqrt(10.0 / integration))
                 data = np.empty((ns, nc, npol), np.complex64)
                 names = v["corr_names"][npol]
