@@ -1,0 +1,673 @@
+"""Visibility points for plotms: selection, averaging and axis values, streamed.
+
+:func:`iter_points` reads the selected rows of an MS in bounded chunks and yields
+batches of points (flattened numpy arrays) with the x and y values, the colour
+category, the iteration key and the flag of every point.  A point is one
+(row, channel bin, correlation) after averaging, as in CASA's plotms.
+
+Averaging (all vectorised):
+
+* channels: consecutive groups of ``avgchannel`` selected channels, weighted by
+  WEIGHT_SPECTRUM (or WEIGHT) over unflagged data; a bin whose data are all
+  flagged is a flagged point holding the average of its flagged data;
+* time / baseline / field / scan: rows falling in the same time bin (bins of
+  ``avgtime`` seconds starting at each scan's first integration, or at the
+  first integration of the selection with ``avgscan``) and, unless averaged
+  over, on the same baseline, field and scan are combined with the same
+  weighting.  When the selected rows are in time order (checked first, cheaply,
+  on the TIME column) finished bins are emitted as the data stream past them,
+  so memory follows the averaged output of one time bin, not the MS.
+
+Vector averaging averages complex visibilities; ``scalar=True`` averages the
+amplitude, phase, real and imaginary values themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+C_LIGHT = 299792458.0
+
+#: canonical axis name -> (label, unit)
+AXES = {
+    "time": ("Time", "UTC"), "uvdist": ("UVdist", "m"), "uvwave": ("UVwave", "\u03bb"),
+    "u": ("U", "m"), "v": ("V", "m"), "w": ("W", "m"),
+    "uwave": ("Uwave", "\u03bb"), "vwave": ("Vwave", "\u03bb"), "wwave": ("Wwave", "\u03bb"),
+    "amp": ("Amp", ""), "phase": ("Phase", "deg"), "real": ("Real", ""), "imag": ("Imag", ""),
+    "channel": ("Channel", ""), "frequency": ("Frequency", "GHz"),
+    "velocity": ("Velocity", "km/s"),
+    "antenna1": ("Antenna1", ""), "antenna2": ("Antenna2", ""), "baseline": ("Baseline", ""),
+    "scan": ("Scan", ""), "field": ("Field", ""), "spw": ("Spw", ""), "corr": ("Corr", ""),
+    "weight": ("Wt", ""), "flag": ("Flag", ""),
+}
+ALIASES = {"amplitude": "amp", "ant1": "antenna1", "ant2": "antenna2", "chan": "channel",
+           "freq": "frequency", "vel": "velocity", "uvdistl": "uvwave", "wt": "weight",
+           "correlation": "corr", "ant": "antenna", "": ""}
+DATA_AXES = {"amp", "phase", "real", "imag"}
+ROW_AXES = {"time", "uvdist", "u", "v", "w", "antenna1", "antenna2", "baseline", "scan",
+            "field", "spw"}
+UVW_AXES = {"uvdist", "uvwave", "u", "v", "w", "uwave", "vwave", "wwave"}
+COLOR_AXES = ["spw", "field", "antenna1", "antenna2", "baseline", "corr", "scan"]
+ITER_AXES = ["field", "spw", "scan", "baseline", "antenna", "corr", "time"]
+DATACOLUMNS = ["data", "corrected", "model", "residual", "corrected-model", "data-model",
+               "corrected/model", "data/model"]
+
+
+def canonical_axis(name, what="axis"):
+    n = (name or "").strip().lower()
+    n = ALIASES.get(n, n)
+    if n and n not in AXES:
+        raise ValueError(f"{what} '{name}' is not supported; use one of "
+                         f"{', '.join(sorted(AXES))}")
+    return n
+
+
+def parse_seconds(text, what):
+    """'' -> 0; '60' or '60s' or '1min' -> seconds."""
+    t = str(text).strip().lower()
+    if t in ("", "0"):
+        return 0.0
+    for suffix, f in (("min", 60.0), ("h", 3600.0), ("s", 1.0)):
+        if t.endswith(suffix):
+            t = t[: -len(suffix)]
+            break
+    else:
+        f = 1.0
+    try:
+        v = float(t) * f
+    except ValueError:
+        raise ValueError(f"{what} '{text}' is not a number of seconds") from None
+    if v < 0:
+        raise ValueError(f"{what} '{text}' is negative")
+    return v
+
+
+def parse_nchan(text, what="avgchannel"):
+    t = str(text).strip()
+    if t in ("", "0", "1"):
+        return 1
+    try:
+        v = int(float(t))
+    except ValueError:
+        raise ValueError(f"{what} '{text}' is not a number of channels") from None
+    if v < 1:
+        raise ValueError(f"{what} '{text}' must be at least 1")
+    return v
+
+
+class Context:
+    """Metadata of the MS needed to turn rows into points."""
+
+    def __init__(self, vis):
+        from ..ms.metadata import MSMetadata
+        self.md = MSMetadata(vis)
+        self.ddid = self.md.ddids
+        self.spws = self.md.spws
+        self.pol_codes = self.md.pol_codes
+        self.nant = max(1, len(self.md.antennas))
+        self.antenna_names = self.md.antenna_names
+        self.field_names = [f.name for f in self.md.fields]
+        from ..ms.metadata import STOKES_NAMES
+        self.stokes_names = STOKES_NAMES
+
+
+def baseline_index(a1, a2, nant):
+    """CASA-style baseline number: a1*(nant+1) - a1*(a1+1)/2 + a2 (a1 <= a2)."""
+    lo = np.minimum(a1, a2).astype(np.int64)
+    hi = np.maximum(a1, a2).astype(np.int64)
+    return lo * (nant + 1) - lo * (lo + 1) // 2 + hi
+
+
+def _data_value(chunk, colname_map, datacolumn):
+    """Complex data of a chunk for a datacolumn expression."""
+    dc = datacolumn
+    get = lambda key: chunk[colname_map[key]] if colname_map.get(key) else None  # noqa: E731
+    if dc == "data":
+        return get("data")
+    if dc == "corrected":
+        return get("corrected")
+    if dc == "model":
+        m = get("model")
+        return m
+    base = get("corrected") if dc.startswith(("residual", "corrected")) else get("data")
+    model = get("model")
+    if model is None:
+        model = np.ones_like(base)
+    if "/" in dc:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return base / model
+    return base - model
+
+
+class Request:
+    """What to compute: axes, data columns, averaging, colour and iteration."""
+
+    def __init__(self, xaxis, yaxis, xdatacolumn="data", ydatacolumn="data", avgchannel=1,
+                 avgtime=0.0, avgscan=False, avgfield=False, avgbaseline=False,
+                 scalar=False, coloraxis="", iteraxis="", showflags=False, restfreq=None):
+        self.x, self.y = xaxis, yaxis
+        self.xdc, self.ydc = xdatacolumn, ydatacolumn
+        self.avgchannel = avgchannel
+        self.avgtime = avgtime
+        self.avgscan, self.avgfield, self.avgbaseline = avgscan, avgfield, avgbaseline
+        self.scalar = scalar
+        self.coloraxis = coloraxis
+        self.iteraxis = iteraxis
+        self.showflags = showflags
+        self.restfreq = restfreq
+
+    @property
+    def row_averaging(self):
+        return self.avgtime > 0 or self.avgbaseline or (self.avgfield and self.avgtime > 0)
+
+    def needs(self, name):
+        axes = {self.x, self.y, self.coloraxis, self.iteraxis}
+        return name in axes
+
+
+def _columns(req, have, colmap):
+    cols = {"DATA_DESC_ID", "FLAG", "FLAG_ROW"}
+    data_needed = any(a in DATA_AXES for a in (req.x, req.y))
+    if data_needed:
+        cols.update(c for c in colmap.values() if c)
+    if req.row_averaging or req.avgchannel > 1:
+        cols.add("WEIGHT_SPECTRUM" if colmap.get("wtsp") else "WEIGHT")
+    axes = {req.x, req.y, req.coloraxis, req.iteraxis}
+    if axes & {"time"} or req.avgtime > 0 or req.row_averaging:
+        cols.add("TIME")
+    if axes & UVW_AXES:
+        cols.add("UVW")
+    if axes & {"antenna1", "antenna2", "baseline", "antenna"} or req.row_averaging:
+        cols.update(["ANTENNA1", "ANTENNA2"])
+    if axes & {"scan"} or req.avgtime > 0:
+        cols.add("SCAN_NUMBER")
+    if axes & {"field", "velocity"} or req.row_averaging:
+        cols.add("FIELD_ID")
+    if "weight" in axes:
+        cols.add("WEIGHT")
+    return sorted(c for c in cols if c in have)
+
+
+def _bin_starts(nsel, n):
+    return np.arange(0, nsel, n)
+
+
+class _Unit:
+    """Arrays of one (chunk, data description) after channel averaging:
+    per row (n,), per bin (nb,), per point (n, nb, nc)."""
+
+
+def _channel_average(arr, w, flag, starts, complex_ok=True):
+    """(weighted mean over unflagged, flagged-bin mean over all) along axis 1."""
+    good = ~flag
+    wg = w * good
+    s_good = np.add.reduceat(arr * wg, starts, axis=1)
+    w_good = np.add.reduceat(wg, starts, axis=1)
+    s_all = np.add.reduceat(arr * w, starts, axis=1)
+    w_all = np.add.reduceat(w, starts, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(w_good > 0, s_good / np.where(w_good > 0, w_good, 1),
+                        s_all / np.where(w_all > 0, w_all, 1))
+    nun = np.add.reduceat(good.astype(np.int32), starts, axis=1)
+    return mean, nun == 0
+
+
+def iter_points(vis, sel, req, ctx, log=lambda m, p="INFO": None, max_bytes=64 << 20):
+    """Yield dicts of flattened arrays: x, y, cat, it, flag (bool)."""
+    from ..ms.core import open_ms
+    from ..ms.io import iter_chunks
+
+    t = open_ms(vis)
+    try:
+        have = set(t.colnames())
+        colmap = {"data": "DATA" if "DATA" in have else None,
+                  "corrected": "CORRECTED_DATA" if "CORRECTED_DATA" in have else None,
+                  "model": "MODEL_DATA" if "MODEL_DATA" in have else None,
+                  "wtsp": None}
+        if "WEIGHT_SPECTRUM" in have:
+            try:
+                t.getcell("WEIGHT_SPECTRUM", int(sel.rows[0]) if len(sel.rows) else 0)
+                colmap["wtsp"] = "WEIGHT_SPECTRUM"
+            except RuntimeError:
+                pass
+        for which in ("x", "y"):
+            ax = getattr(req, which)
+            dc = getattr(req, which + "dc")
+            if ax not in DATA_AXES:
+                continue
+            if dc in ("corrected", "residual", "corrected-model", "corrected/model") and \
+                    not colmap["corrected"]:
+                log(f"{vis} has no CORRECTED_DATA column; using DATA for "
+                    f"{which}datacolumn='{dc}'", "WARN")
+                dc = dc.replace("corrected", "data").replace("residual", "data-model")
+                setattr(req, which + "dc", dc)
+            if "model" in dc and not colmap["model"]:
+                if dc == "model":
+                    log(f"{vis} has no MODEL_DATA column; the model is taken as 1 (a 1 Jy "
+                        f"point source at the phase centre)", "WARN")
+                else:
+                    log(f"{vis} has no MODEL_DATA column; using a model of 1", "WARN")
+            if dc == "data" and not colmap["data"]:
+                raise ValueError(f"{vis} has no DATA column")
+        need_cols = {"data": False, "corrected": False, "model": False}
+        for which in ("x", "y"):
+            if getattr(req, which) in DATA_AXES:
+                dc = getattr(req, which + "dc")
+                need_cols["data"] |= dc.startswith("data")
+                need_cols["corrected"] |= dc.startswith(("corrected", "residual"))
+                need_cols["model"] |= "model" in dc
+        readmap = {k: (colmap[k] if need_cols.get(k) else None) for k in ("data", "corrected",
+                                                                         "model")}
+        readmap["wtsp"] = colmap["wtsp"]
+        cols = _columns(req, have, readmap)
+        if not (req.row_averaging or req.avgchannel > 1):
+            cols = [c for c in cols if c != "WEIGHT_SPECTRUM"]
+        flush_ok = True
+        scan_start = {}
+        if req.row_averaging:
+            flush_ok = _time_sorted(t, sel)
+            if not flush_ok:
+                log("the selected rows are not in time order: averages are kept until "
+                    "the end of the data (memory follows the averaged output)", "INFO1")
+            for s in ctx.md.scans:
+                scan_start[s.scan] = min(scan_start.get(s.scan, np.inf), s.start)
+        acc = _Accumulators(req, ctx) if req.row_averaging else None
+        t_first = None
+        for rownrs, chunk in iter_chunks(t, cols, rows=sel.rows, max_bytes=max_bytes):
+            if len(rownrs) == 0:
+                continue
+            ddids = chunk["DATA_DESC_ID"]
+            for dd in np.unique(ddids):
+                m = ddids == dd
+                spw, pol = ctx.ddid[int(dd)]
+                chan_mask = sel.channels.get(spw)
+                corr_mask = sel.correlations.get(pol)
+                if chan_mask is None or corr_mask is None:
+                    continue
+                chans = np.nonzero(chan_mask)[0]
+                corrs = np.nonzero(corr_mask)[0]
+                if len(chans) == 0 or len(corrs) == 0:
+                    continue
+                sub = {k: v[m] for k, v in chunk.items()}
+                unit = _make_unit(sub, readmap, req, ctx, spw, pol, chans, corrs)
+                if acc is None:
+                    yield from _emit_unit(unit, req, ctx)
+                else:
+                    if t_first is None:
+                        t_first = float(sub["TIME"].min())
+                    acc.add(unit, scan_start, t_first)
+            if acc is not None and flush_ok:
+                yield from acc.flush(float(chunk["TIME"].max()))
+        if acc is not None:
+            yield from acc.flush(np.inf)
+    finally:
+        t.close()
+
+
+def _time_sorted(t, sel):
+    from ..ms.io import iter_chunks
+    last = -np.inf
+    for _, c in iter_chunks(t, ["TIME"], rows=sel.rows):
+        tt = c["TIME"]
+        if len(tt) == 0:
+            continue
+        if tt[0] < last or np.any(np.diff(tt) < 0):
+            return False
+        last = tt[-1]
+    return True
+
+
+def _make_unit(sub, readmap, req, ctx, spw, pol, chans, corrs):
+    u = _Unit()
+    n = len(sub["DATA_DESC_ID"])
+    u.n = n
+    u.spw, u.pol = spw, pol
+    contiguous = len(chans) == chans[-1] - chans[0] + 1
+    csl = slice(chans[0], chans[-1] + 1) if contiguous else chans
+
+    def pick(a):
+        a = a[:, csl]
+        if len(corrs) != a.shape[2]:
+            a = a[:, :, corrs]
+        return a
+
+    flag = pick(sub["FLAG"])
+    if "FLAG_ROW" in sub:
+        flag = flag | sub["FLAG_ROW"][:, None, None]
+    freqs = ctx.spws[spw].chan_freq[chans]
+    nav = req.avgchannel
+    w = None
+    if nav > 1 or req.row_averaging:
+        if "WEIGHT_SPECTRUM" in sub:
+            w = pick(sub["WEIGHT_SPECTRUM"]).astype(np.float64)
+        elif "WEIGHT" in sub:
+            w = np.broadcast_to(sub["WEIGHT"][:, None, corrs], flag.shape).astype(np.float64)
+        else:
+            w = np.ones(flag.shape)
+        w = np.where(w > 0, w, 0.0) if np.any(w <= 0) else w
+        if not np.any(w > 0):
+            w = np.ones(flag.shape)
+    u.values = {}
+    for which in ("x", "y"):
+        ax = getattr(req, which)
+        if ax in DATA_AXES:
+            dc = getattr(req, which + "dc")
+            key = (dc, ax if req.scalar else "complex")
+            if key in u.values:
+                continue
+            cols = {k: sub[v] for k, v in readmap.items() if v and v in sub}
+            raw = _data_value({k: pick(v) for k, v in cols.items()},
+                              {k: k for k in cols}, dc)
+            if raw is None:  # MODEL_DATA missing and model asked: unity
+                raw = np.ones(flag.shape, dtype=np.complex64)
+            if req.scalar:
+                raw = _component(raw, ax)
+            u.values[key] = raw
+    if nav > 1:
+        starts = _bin_starts(len(chans), nav)
+        newflag = None
+        for key, arr in list(u.values.items()):
+            mean, fb = _channel_average(arr.astype(np.complex128 if np.iscomplexobj(arr)
+                                                   else np.float64), w, flag, starts)
+            u.values[key] = mean
+            newflag = fb
+        if newflag is None:
+            newflag = np.logical_and.reduceat(flag, starts, axis=1)
+        w_binned = np.add.reduceat(w, starts, axis=1)
+        chan_val = np.add.reduceat(chans.astype(np.float64), starts) / np.diff(
+            np.append(starts, len(chans)))
+        freq_val = np.add.reduceat(freqs, starts) / np.diff(np.append(starts, len(chans)))
+        flag = newflag
+        w = w_binned
+    else:
+        chan_val = chans.astype(np.float64)
+        freq_val = freqs
+    u.flag = flag
+    u.w = w
+    u.chan = chan_val
+    u.freq = freq_val
+    u.corrs = corrs
+    u.corr_codes = ctx.pol_codes[pol][corrs]
+    u.rows = {k: sub[k] for k in ("TIME", "ANTENNA1", "ANTENNA2", "SCAN_NUMBER", "FIELD_ID")
+              if k in sub}
+    if "UVW" in sub:
+        u.rows["UVW"] = sub["UVW"]
+    if "WEIGHT" in sub:
+        u.rows["WEIGHT"] = sub["WEIGHT"][:, corrs]
+    return u
+
+
+def _component(v, ax):
+    if ax == "amp":
+        return np.abs(v)
+    if ax == "phase":
+        return np.degrees(np.angle(v))
+    if ax == "real":
+        return v.real
+    if ax == "imag":
+        return v.imag
+    raise ValueError(ax)
+
+
+def _axis_value(ax, dc, u, req, ctx):
+    """Value of axis ``ax`` broadcastable to (n, nb, nc)."""
+    rows = u.rows
+    if ax in DATA_AXES:
+        if req.scalar:
+            return u.values[(dc, ax)]
+        return _component(u.values[(dc, "complex")], ax)
+    if ax == "time":
+        return rows["TIME"][:, None, None]
+    if ax in ("u", "v", "w"):
+        return rows["UVW"][:, "uvw".index(ax)][:, None, None]
+    if ax == "uvdist":
+        return np.hypot(rows["UVW"][:, 0], rows["UVW"][:, 1])[:, None, None]
+    if ax == "uvwave":
+        d = np.hypot(rows["UVW"][:, 0], rows["UVW"][:, 1])
+        return (d[:, None] * (u.freq / C_LIGHT)[None, :])[:, :, None]
+    if ax in ("uwave", "vwave", "wwave"):
+        k = "uvw".index(ax[0])
+        return (rows["UVW"][:, k][:, None] * (u.freq / C_LIGHT)[None, :])[:, :, None]
+    if ax == "channel":
+        return u.chan[None, :, None]
+    if ax == "frequency":
+        return (u.freq / 1e9)[None, :, None]
+    if ax == "velocity":
+        f0 = req.restfreq or ctx.spws[u.spw].ref_freq
+        return (C_LIGHT * (1.0 - u.freq / f0) / 1e3)[None, :, None]
+    if ax == "antenna1":
+        return rows["ANTENNA1"][:, None, None]
+    if ax == "antenna2":
+        return rows["ANTENNA2"][:, None, None]
+    if ax == "baseline":
+        return baseline_index(rows["ANTENNA1"], rows["ANTENNA2"], ctx.nant)[:, None, None]
+    if ax == "scan":
+        return rows["SCAN_NUMBER"][:, None, None]
+    if ax == "field":
+        return rows["FIELD_ID"][:, None, None]
+    if ax == "spw":
+        return np.array(u.spw)[None, None, None]
+    if ax == "corr":
+        return u.corr_codes[None, None, :]
+    if ax == "weight":
+        return rows["WEIGHT"][:, None, :]
+    if ax == "flag":
+        return u.flag.astype(np.float64)
+    raise ValueError(ax)
+
+
+def _category(axis, u, ctx):
+    rows = u.rows
+    if axis == "":
+        return np.zeros((1, 1, 1), dtype=np.int64)
+    if axis == "spw":
+        return np.array(u.spw, dtype=np.int64)[None, None, None]
+    if axis == "field":
+        return rows["FIELD_ID"].astype(np.int64)[:, None, None]
+    if axis == "antenna1":
+        return rows["ANTENNA1"].astype(np.int64)[:, None, None]
+    if axis == "antenna2":
+        return rows["ANTENNA2"].astype(np.int64)[:, None, None]
+    if axis == "baseline":
+        return baseline_index(rows["ANTENNA1"], rows["ANTENNA2"], ctx.nant)[:, None, None]
+    if axis == "corr":
+        return u.corr_codes.astype(np.int64)[None, None, :]
+    if axis == "scan":
+        return rows["SCAN_NUMBER"].astype(np.int64)[:, None, None]
+    if axis == "time":
+        return np.round(rows["TIME"] * 1000).astype(np.int64)[:, None, None]
+    raise ValueError(axis)
+
+
+def _emit_unit(u, req, ctx):
+    shape = (u.n, len(u.chan), len(u.corrs))
+    x = np.broadcast_to(_axis_value(req.x, req.xdc, u, req, ctx), shape)
+    y = np.broadcast_to(_axis_value(req.y, req.ydc, u, req, ctx), shape)
+    flag = np.broadcast_to(u.flag, shape)
+    cat = np.broadcast_to(_category(req.coloraxis, u, ctx), shape)
+    its = []
+    if req.iteraxis == "antenna":
+        a1 = u.rows["ANTENNA1"].astype(np.int64)[:, None, None]
+        a2 = u.rows["ANTENNA2"].astype(np.int64)[:, None, None]
+        its = [np.broadcast_to(a1, shape)]
+        cross = (a1 != a2)
+        its.append(np.broadcast_to(np.where(cross, a2, -1), shape))
+    else:
+        its = [np.broadcast_to(_category(req.iteraxis, u, ctx), shape)]
+    keep = None if req.showflags else ~flag
+    for k, it in enumerate(its):
+        sel = keep
+        if k == 1:  # second copy for iteraxis='antenna': only cross-correlations
+            sel = (it >= 0) if sel is None else (sel & (it >= 0))
+        if sel is None:
+            yield dict(x=x.ravel(), y=y.ravel(), cat=cat.ravel(), it=it.ravel(),
+                       flag=flag.ravel())
+        else:
+            yield dict(x=x[sel], y=y[sel], cat=cat[sel], it=it[sel], flag=flag[sel])
+
+
+class _Accumulators:
+    """Sums over time/baseline/field/scan averaging groups, one set per spw."""
+
+    def __init__(self, req, ctx):
+        self.req = req
+        self.ctx = ctx
+        self.per_spw = {}
+
+    def add(self, u, scan_start, t_first):
+        req = self.req
+        rows = u.rows
+        n = u.n
+        time = rows["TIME"]
+        scan = rows.get("SCAN_NUMBER", np.zeros(n, np.int64))
+        if req.avgtime > 0:
+            if req.avgscan:
+                origin = np.full(n, t_first)
+            else:
+                starts = np.array([scan_start.get(int(s), t_first) for s in np.unique(scan)])
+                lut = dict(zip(np.unique(scan).tolist(), starts.tolist()))
+                origin = np.vectorize(lut.get, otypes=[float])(scan) if len(lut) > 1 else \
+                    np.full(n, next(iter(lut.values())))
+            # a small tolerance keeps integrations at exact bin edges together
+            tb = np.floor((time - origin) / req.avgtime + 1e-6).astype(np.int64)
+            bin_end = origin + (tb + 1) * req.avgtime
+            tkey = np.round((origin + tb * req.avgtime) * 1000).astype(np.int64)
+        else:
+            tkey = np.round(time * 1000).astype(np.int64)
+            bin_end = time + 1e-3
+        a1 = rows["ANTENNA1"].astype(np.int64)
+        a2 = rows["ANTENNA2"].astype(np.int64)
+        if req.avgbaseline:
+            a1 = np.full(n, -1, np.int64)
+            a2 = np.full(n, -1, np.int64)
+        field = rows["FIELD_ID"].astype(np.int64) if not req.avgfield else np.full(n, -1)
+        scank = scan.astype(np.int64) if not req.avgscan else np.full(n, -1, np.int64)
+        keys = np.stack([tkey, a1, a2, field, scank], axis=1)
+        uk, inv = np.unique(keys, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        ng = len(uk)
+        st = self.per_spw.get(u.spw)
+        nb, nc = len(u.chan), len(u.corrs)
+        good = ~u.flag
+        w = u.w
+        sums = {}
+        for key, arr in u.values.items():
+            arr = arr.astype(np.complex128 if np.iscomplexobj(arr) else np.float64)
+            sums[key + ("g",)] = _group_sum(arr * w * good, inv, ng)
+            sums[key + ("a",)] = _group_sum(arr * w, inv, ng)
+        sums["wg"] = _group_sum(w * good, inv, ng)
+        sums["wa"] = _group_sum(w, inv, ng)
+        rowsum = {"n": np.bincount(inv, minlength=ng).astype(np.float64)}
+        for k in ("TIME",):
+            rowsum[k] = np.bincount(inv, weights=time, minlength=ng)
+        if "UVW" in rows:
+            uvw = rows["UVW"]
+            for j, c in enumerate("uvw"):
+                rowsum[c] = np.bincount(inv, weights=uvw[:, j], minlength=ng)
+            rowsum["uvd"] = np.bincount(inv, weights=np.hypot(uvw[:, 0], uvw[:, 1]),
+                                        minlength=ng)
+        if "WEIGHT" in rows:
+            wt = rows["WEIGHT"]
+            rowsum["WT"] = np.stack([np.bincount(inv, weights=wt[:, c], minlength=ng)
+                                     for c in range(wt.shape[1])], axis=1)
+        end = np.zeros(ng)
+        np.maximum.at(end, inv, bin_end)
+        if st is None:
+            st = dict(keys=uk, sums=sums, rowsum=rowsum, end=end, chan=u.chan, freq=u.freq,
+                      corrs=u.corrs, corr_codes=u.corr_codes, shape=(nb, nc))
+            self.per_spw[u.spw] = st
+            return
+        allk = np.concatenate([st["keys"], uk])
+        mk, minv = np.unique(allk, axis=0, return_inverse=True)
+        minv = minv.ravel()
+        m = len(mk)
+        i_old, i_new = minv[:len(st["keys"])], minv[len(st["keys"]):]
+
+        both = np.concatenate([i_old, i_new])
+
+        def merge(a, b):
+            return _group_sum(np.concatenate([a, b]), both, m)
+
+        st["sums"] = {k: merge(st["sums"][k], sums[k]) for k in sums}
+        st["rowsum"] = {k: merge(st["rowsum"][k], rowsum[k]) for k in rowsum}
+        e = np.zeros(m)
+        np.maximum.at(e, i_old, st["end"])
+        np.maximum.at(e, i_new, end)
+        st["end"] = e
+        st["keys"] = mk
+
+    def flush(self, tmax):
+        """Emit (and forget) the groups whose time bin ended at or before ``tmax``."""
+        for spw, st in list(self.per_spw.items()):
+            done = st["end"] <= tmax + 1e-9 if np.isfinite(tmax) else np.ones(len(st["keys"]),
+                                                                                  bool)
+            if not done.any():
+                continue
+            yield from self._emit(spw, st, done)
+            keep = ~done
+            if not keep.any():
+                del self.per_spw[spw]
+                continue
+            st["keys"] = st["keys"][keep]
+            st["sums"] = {k: v[keep] for k, v in st["sums"].items()}
+            st["rowsum"] = {k: v[keep] for k, v in st["rowsum"].items()}
+            st["end"] = st["end"][keep]
+
+    def _emit(self, spw, st, sel):
+        req, ctx = self.req, self.ctx
+        u = _Unit()
+        keys = st["keys"][sel]
+        rs = {k: v[sel] for k, v in st["rowsum"].items()}
+        nrow = rs["n"]
+        u.n = len(keys)
+        u.spw = spw
+        u.chan, u.freq = st["chan"], st["freq"]
+        u.corrs, u.corr_codes = st["corrs"], st["corr_codes"]
+        wg = st["sums"]["wg"][sel]
+        wa = st["sums"]["wa"][sel]
+        u.flag = ~(wg > 0)
+        u.values = {}
+        for key in st["sums"]:
+            if isinstance(key, tuple) and key[-1] == "g":
+                base = key[:-1]
+                g = st["sums"][key][sel]
+                a = st["sums"][base + ("a",)][sel]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    u.values[base] = np.where(wg > 0, g / np.where(wg > 0, wg, 1),
+                                              a / np.where(wa > 0, wa, 1))
+        u.rows = {"TIME": rs["TIME"] / nrow,
+                  "ANTENNA1": keys[:, 1], "ANTENNA2": keys[:, 2],
+                  "FIELD_ID": keys[:, 3], "SCAN_NUMBER": keys[:, 4]}
+        if "u" in rs:
+            u.rows["UVW"] = np.stack([rs["u"] / nrow, rs["v"] / nrow, rs["w"] / nrow], axis=1)
+            if req.needs("uvdist"):
+                # the mean of the baselines' lengths (not the length of the mean uvw)
+                u.rows["UVW_D"] = rs["uvd"] / nrow
+        if "WT" in rs:
+            u.rows["WEIGHT"] = rs["WT"]
+        if "UVW_D" in u.rows:
+            d = u.rows["UVW_D"]
+            uvw = u.rows["UVW"].copy()
+            # scale u, v so that hypot(u, v) is the mean length
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = np.where(np.hypot(uvw[:, 0], uvw[:, 1]) > 0,
+                             d / np.hypot(uvw[:, 0], uvw[:, 1]), 0.0)
+            if not (req.needs("u") or req.needs("v")):
+                uvw[:, 0] *= f
+                uvw[:, 1] *= f
+            u.rows["UVW"] = uvw
+        yield from _emit_unit(u, req, ctx)
+
+
+def _group_sum(arr, inv, ng):
+    """Sum of arr (n, ...) over rows with the same group index -> (ng, ...);
+    every index 0..ng-1 occurs in ``inv``."""
+    order = np.argsort(inv, kind="stable")
+    si = inv[order]
+    starts = np.concatenate([[0], np.nonzero(np.diff(si))[0] + 1])
+    out = np.add.reduceat(arr[order], starts, axis=0)
+    if len(starts) != ng:  # defensive: a missing index
+        full = np.zeros((ng,) + arr.shape[1:], dtype=arr.dtype)
+        full[si[starts]] = out
+        return full
+    return out

@@ -1,0 +1,266 @@
+"""Aggregating millions of points before drawing them.
+
+A :class:`Panel` receives batches of points (x, y, colour category, flagged)
+and keeps, in memory independent of the number of points:
+
+* the exact count of points and the exact data range of each axis;
+* the points themselves while there are at most ``keep_points`` of them
+  (then the plot is an ordinary scatter, exact at any zoom);
+* a :class:`Grid`: a 2-D raster of about twice the screen resolution of the
+  axes, each cell holding the number of points that fell in it and the colour
+  category of the last point drawn there (as a scatter plot would show it:
+  later points are drawn over earlier ones).  The raster grows by doubling its
+  cell size (merging cells 2 by 2) when new points fall outside it, so one
+  pass over the data is enough.
+
+Rendering draws either the scatter (few points) or the raster with ``imshow``
+(many points), each occupied cell as a solid dot of its category's colour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: CASA-like default colour of uncoloured points, the flagged colour, and the
+#: palette cycled over categories when a colour axis is given
+DEFAULT_COLOR = "#0000ff"
+FLAGGED_COLOR = "#ff0000"
+PALETTE = ["#0000ff", "#00aa00", "#ff0000", "#00cccc", "#cc00cc", "#cc9900", "#000000",
+           "#ff8000", "#8000ff", "#808080", "#006060", "#a05050", "#60a000", "#ff60c0",
+           "#4080ff", "#806000"]
+
+
+class _Axis:
+    """Cell layout of one raster axis: ``lo`` + k * ``step``, ``n`` cells."""
+
+    def __init__(self, n, fixed=None):
+        self.n = int(n)
+        self.fixed = fixed          # (lo, hi) when the user fixed the range
+        self.lo = None
+        self.step = None
+        if fixed is not None:
+            lo, hi = float(fixed[0]), float(fixed[1])
+            self.lo = lo
+            self.step = (hi - lo) / self.n if hi > lo else 1.0
+
+    def init(self, vmin, vmax):
+        span = vmax - vmin
+        if not np.isfinite(span) or span <= 0:
+            span = max(abs(vmin) * 1e-6, 1e-9)
+        # the first data fill the middle half, leaving room to grow either side
+        self.step = span / (self.n * 0.5) * (1 + 1e-9)
+        self.lo = vmin - self.step * (self.n * 0.25)
+
+    def covers(self, vmin, vmax):
+        return vmin >= self.lo and vmax < self.lo + self.n * self.step
+
+    def index(self, v):
+        return np.floor((v - self.lo) / self.step).astype(np.int64)
+
+
+class Grid:
+    """Counts and last category per cell, growing to cover whatever arrives."""
+
+    def __init__(self, nx, ny, xfixed=None, yfixed=None):
+        self.ax = _Axis(nx, xfixed)
+        self.ay = _Axis(ny, yfixed)
+        self.count = np.zeros((ny, nx), dtype=np.int64)
+        self.cat = np.full((ny, nx), -1, dtype=np.int64)
+
+    def _grow(self, axis, vmin, vmax):
+        a = self.ax if axis == 1 else self.ay
+        while not a.covers(vmin, vmax):
+            low = vmin < a.lo
+            high = vmax >= a.lo + a.n * a.step
+            shift = a.n // 2 if (low and high) else (a.n if low else 0)
+            old = np.arange(a.n)
+            new = (old + shift) // 2
+            cnt = np.zeros_like(self.count)
+            cat = np.full_like(self.cat, -1)
+            if axis == 1:
+                np.add.at(cnt, (slice(None), new), self.count)
+                np.maximum.at(cat, (slice(None), new), self.cat)  # keep a non-empty one
+            else:
+                np.add.at(cnt, new, self.count)
+                np.maximum.at(cat, new, self.cat)
+            self.count, self.cat = cnt, cat
+            a.lo -= shift * a.step
+            a.step *= 2.0
+
+    def add(self, x, y, cat):
+        if len(x) == 0:
+            return
+        for axis, a, v in ((1, self.ax, x), (0, self.ay, y)):
+            if a.fixed is None:
+                vmin, vmax = float(v.min()), float(v.max())
+                if a.lo is None:
+                    a.init(vmin, vmax)
+                elif not a.covers(vmin, vmax):
+                    self._grow(axis, vmin, vmax)
+        ix = self.ax.index(x)
+        iy = self.ay.index(y)
+        if self.ax.fixed is not None or self.ay.fixed is not None:
+            ok = (ix >= 0) & (ix < self.ax.n) & (iy >= 0) & (iy < self.ay.n)
+            ix, iy, cat = ix[ok], iy[ok], cat[ok]
+        else:
+            np.clip(ix, 0, self.ax.n - 1, out=ix)
+            np.clip(iy, 0, self.ay.n - 1, out=iy)
+        flat = iy * self.ax.n + ix
+        self.count += np.bincount(flat, minlength=self.count.size).reshape(self.count.shape)
+        # last point wins, as in a scatter plot drawn in data order
+        self.cat.ravel()[flat] = cat
+
+    def extent(self):
+        ax, ay = self.ax, self.ay
+        return (ax.lo, ax.lo + ax.n * ax.step, ay.lo, ay.lo + ay.n * ay.step)
+
+
+class Panel:
+    """Everything one plot panel needs, independent of how many points came in."""
+
+    def __init__(self, nx=1600, ny=1200, keep_points=200_000, xfixed=None, yfixed=None):
+        self.grid = Grid(nx, ny, xfixed, yfixed)
+        self.flag_grid = Grid(nx, ny, xfixed, yfixed)
+        self.keep_points = keep_points
+        self.points = []          # list of (x, y, cat, flagged) while few
+        self.kept = 0
+        self.npoints = 0          # unflagged points plotted
+        self.nflagged = 0         # flagged points plotted (showflags)
+        self.xrange = [np.inf, -np.inf]
+        self.yrange = [np.inf, -np.inf]
+        self.categories = {}      # category id -> points
+
+    def add(self, x, y, cat, flagged):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        good = np.isfinite(x) & np.isfinite(y)
+        if not good.all():
+            x, y, cat, flagged = x[good], y[good], cat[good], flagged[good]
+        if len(x) == 0:
+            return
+        self.xrange = [min(self.xrange[0], float(x.min())), max(self.xrange[1], float(x.max()))]
+        self.yrange = [min(self.yrange[0], float(y.min())), max(self.yrange[1], float(y.max()))]
+        nf = int(flagged.sum())
+        self.nflagged += nf
+        self.npoints += len(x) - nf
+        u, c = np.unique(cat[~flagged], return_counts=True)
+        for k, v in zip(u.tolist(), c.tolist()):
+            self.categories[k] = self.categories.get(k, 0) + v
+        if self.points is not None:
+            if self.kept + len(x) <= self.keep_points:
+                self.points.append((x, y, cat, flagged))
+                self.kept += len(x)
+            else:
+                self.points = None
+        if nf:
+            self.flag_grid.add(x[flagged], y[flagged], cat[flagged])
+        if nf < len(x):
+            ok = ~flagged
+            self.grid.add(x[ok], y[ok], cat[ok])
+
+    @property
+    def total(self):
+        return self.npoints + self.nflagged
+
+    def is_scatter(self):
+        return self.points is not None
+
+
+def category_colors(categories, colored):
+    """{category id: colour}: the palette in category order, or one colour."""
+    if not colored:
+        return {c: DEFAULT_COLOR for c in categories}
+    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted(categories))}
+
+
+def _rgb(c):
+    from matplotlib.colors import to_rgb
+    return np.array(to_rgb(c))
+
+
+def render(ax, panel, colors, axes_px, markersize=2.0):
+    """Draw ``panel`` on matplotlib axes ``ax``; returns 'scatter' or 'raster'."""
+    if panel.total == 0:
+        return "empty"
+    if panel.is_scatter():
+        xs = np.concatenate([p[0] for p in panel.points])
+        ys = np.concatenate([p[1] for p in panel.points])
+        cs = np.concatenate([p[2] for p in panel.points])
+        fs = np.concatenate([p[3] for p in panel.points])
+        ok = ~fs
+        if fs.any():
+            ax.scatter(xs[fs], ys[fs], s=markersize ** 2, c=FLAGGED_COLOR, marker="s",
+                       linewidths=0, rasterized=len(xs) > 20000, label="flagged")
+        cols = np.array([colors.get(int(c), DEFAULT_COLOR) for c in cs[ok]]) if ok.any() \
+            else np.array([])
+        ax.scatter(xs[ok], ys[ok], s=markersize ** 2, c=cols, marker="s", linewidths=0,
+                   rasterized=len(xs) > 20000)
+        return "scatter"
+    # raster: pool the grid to about the axes' pixel size, then draw each cell
+    rgba = None
+    for grid, flagged in ((panel.flag_grid, True), (panel.grid, False)):
+        if grid.ax.lo is None:
+            continue
+        img = _pooled_rgba(grid, colors, axes_px, flagged, int(round(markersize)))
+        ext = img[1]
+        ax.imshow(img[0], origin="lower", extent=ext, aspect="auto",
+                  interpolation="nearest", zorder=1 if flagged else 2)
+        rgba = img
+    return "raster" if rgba is not None else "empty"
+
+
+def _dilate(pc, pk, size):
+    """Grow every occupied cell into a size x size square (points of ``size`` pixels)."""
+    if size <= 1:
+        return pc, pk
+    ny, nx = pc.shape
+    oc = np.zeros((ny + size - 1, nx + size - 1), dtype=pc.dtype)
+    ok = np.full(oc.shape, -1, dtype=pk.dtype)
+    lo = (size - 1) // 2
+    for dy in range(size):
+        for dx in range(size):
+            oc[dy:dy + ny, dx:dx + nx] += pc
+            ok[dy:dy + ny, dx:dx + nx] = np.maximum(ok[dy:dy + ny, dx:dx + nx], pk)
+    # keep each cell's own category where it has one
+    core = ok[lo:lo + ny, lo:lo + nx]
+    own = pc > 0
+    core[own] = pk[own]
+    return oc[lo:lo + ny, lo:lo + nx], core
+
+
+def _pooled_rgba(grid, colors, axes_px, flagged, size=1):
+    """RGBA image of a grid pooled by an integer factor towards ``axes_px`` (w, h);
+    occupied cells drawn as ``size``-pixel squares."""
+    cnt, cat = grid.count, grid.cat
+    # crop to occupied cells
+    rows = np.nonzero(cnt.any(axis=1))[0]
+    cols = np.nonzero(cnt.any(axis=0))[0]
+    r0, r1 = rows[0], rows[-1] + 1
+    c0, c1 = cols[0], cols[-1] + 1
+    cnt = cnt[r0:r1, c0:c1]
+    cat = cat[r0:r1, c0:c1]
+    fy = max(1, (r1 - r0) // max(1, int(axes_px[1])))
+    fx = max(1, (c1 - c0) // max(1, int(axes_px[0])))
+    ny, nx = -(-cnt.shape[0] // fy), -(-cnt.shape[1] // fx)
+    pc = np.zeros((ny * fy, nx * fx), dtype=np.int64)
+    pk = np.full((ny * fy, nx * fx), -1, dtype=np.int64)
+    pc[:cnt.shape[0], :cnt.shape[1]] = cnt
+    pk[:cat.shape[0], :cat.shape[1]] = cat
+    pc = pc.reshape(ny, fy, nx, fx).sum(axis=(1, 3))
+    pk = pk.reshape(ny, fy, nx, fx).max(axis=(1, 3))
+    pc, pk = _dilate(pc, pk, size)
+    img = np.zeros((ny, nx, 4))
+    occupied = pc > 0
+    if flagged:
+        img[occupied, :3] = _rgb(FLAGGED_COLOR)
+    else:
+        cats = np.unique(pk[occupied])
+        for c in cats:
+            m = occupied & (pk == c)
+            img[m, :3] = _rgb(colors.get(int(c), DEFAULT_COLOR))
+    img[occupied, 3] = 1.0
+    ax_, ay_ = grid.ax, grid.ay
+    x0 = ax_.lo + c0 * ax_.step
+    y0 = ay_.lo + r0 * ay_.step
+    ext = (x0, x0 + nx * fx * ax_.step, y0, y0 + ny * fy * ay_.step)
+    return img, ext

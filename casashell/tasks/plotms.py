@@ -1,0 +1,425 @@
+"""plotms: plot visibility data of a MeasurementSet (the core of CASA's plotms).
+
+Points are aggregated before drawing (see ``casashell.plotting.raster``):
+up to 200,000 points are drawn as an exact scatter plot; more are binned on a
+raster of about twice the screen resolution and drawn as an image, one solid
+dot per occupied cell in the colour of the last point that fell there.
+"""
+
+from __future__ import annotations
+
+from ._framework import Param, task
+
+_AXES = ["", "time", "uvdist", "uvwave", "u", "v", "w", "uwave", "vwave", "wwave", "amp",
+         "amplitude", "phase", "real", "imag", "channel", "chan", "frequency", "freq",
+         "velocity", "antenna1", "ant1", "antenna2", "ant2", "baseline", "scan", "field",
+         "spw", "corr", "weight", "wt", "flag"]
+_DC = ["", "data", "corrected", "model", "residual", "corrected-model", "data-model",
+       "corrected/model", "data/model"]
+_SEL = ["field", "spw", "timerange", "uvrange", "antenna", "scan", "correlation", "array",
+        "observation", "intent", "feed", "msselect"]
+_AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avgantenna",
+        "avgspw", "scalar"]
+
+
+@task(summary="Plot visibility data: amplitude, phase, uv distance, time, ... against "
+              "each other", category="visualization",
+      params=[
+          Param("vis", "path", "", "Input MeasurementSet"),
+          Param("gridrows", "int", 1, "Number of rows of plots on a page", range=(1, 10)),
+          Param("gridcols", "int", 1, "Number of columns of plots on a page", range=(1, 10)),
+          Param("rowindex", "int", 0, "Row of the plot on the page (no iteraxis)",
+                range=(0, 9)),
+          Param("colindex", "int", 0, "Column of the plot on the page (no iteraxis)",
+                range=(0, 9)),
+          Param("xaxis", "string", "", "X axis (default time): " + ", ".join(
+              a for a in _AXES if a), allowed=_AXES),
+          Param("xdatacolumn", "string", "", "Data column for a data x axis", allowed=_DC),
+          Param("yaxis", "string", "", "Y axis (default amp)", allowed=_AXES),
+          Param("ydatacolumn", "string", "", "Data column for a data y axis (data, "
+                "corrected, model, residual, ...)", allowed=_DC),
+          Param("selectdata", "bool", True, "Select data with the selection parameters",
+                sub={True: _SEL}),
+          Param("field", ["string", "int", "intVec"], "", "Field selection"),
+          Param("spw", ["string", "int", "intVec"], "", "Spectral window / channel selection"),
+          Param("timerange", "string", "", "Time range selection"),
+          Param("uvrange", "string", "", "UV range selection"),
+          Param("antenna", ["string", "int", "intVec"], "", "Antenna/baseline selection"),
+          Param("scan", ["string", "int", "intVec"], "", "Scan selection"),
+          Param("correlation", "string", "", "Correlation selection (e.g. 'RR,LL')"),
+          Param("array", "string", "", "Array (subarray) selection"),
+          Param("observation", ["string", "int"], "", "Observation selection"),
+          Param("intent", "string", "", "Scan intent selection"),
+          Param("feed", "string", "", "Feed selection"),
+          Param("msselect", "string", "", "TaQL selection (not supported: must be empty)"),
+          Param("averagedata", "bool", True, "Average the data with the averaging "
+                "parameters", sub={True: _AVG}),
+          Param("avgchannel", ["string", "int"], "", "Average this many channels"),
+          Param("avgtime", ["string", "int", "double"], "", "Average over this many "
+                "seconds"),
+          Param("avgscan", "bool", False, "Average over scans (with avgtime)"),
+          Param("avgfield", "bool", False, "Average over fields (with avgtime)"),
+          Param("avgbaseline", "bool", False, "Average all baselines together"),
+          Param("avgantenna", "bool", False, "Average per antenna (not supported)"),
+          Param("avgspw", "bool", False, "Average over spectral windows (not supported)"),
+          Param("scalar", "bool", False, "Scalar averaging (of amplitudes, phases) instead "
+                "of vector averaging of complex visibilities"),
+          Param("restfreq", "string", "", "Rest frequency for the velocity axis (e.g. "
+                "'1420.405752MHz'); default: the spw reference frequency"),
+          Param("iteraxis", "string", "", "Iterate plots over: field, spw, scan, baseline, "
+                "antenna, corr, time", allowed=["", "field", "spw", "scan", "baseline",
+                                                "antenna", "corr", "time"]),
+          Param("xselfscale", "bool", False, "Iterated plots share one x range"),
+          Param("yselfscale", "bool", False, "Iterated plots share one y range"),
+          Param("coloraxis", "string", "", "Colour points by: spw, field, antenna1, "
+                "antenna2, baseline, corr, scan",
+                allowed=["", "spw", "field", "antenna1", "antenna2", "baseline", "corr",
+                         "scan"]),
+          Param("showflags", "bool", False, "Also plot flagged points (in red)"),
+          Param("symbolsize", "int", 2, "Size of the points in pixels", range=(1, 20)),
+          Param("plotrange", "doubleVec", [], "[xmin, xmax, ymin, ymax]; a pair of equal "
+                "values leaves that axis automatic"),
+          Param("title", "string", "", "Plot title (default '<y> vs. <x>')"),
+          Param("xlabel", "string", "", "X axis label"),
+          Param("ylabel", "string", "", "Y axis label"),
+          Param("showmajorgrid", "bool", False, "Show major grid lines"),
+          Param("showlegend", "bool", False, "Show a legend of the colours"),
+          Param("plotfile", "string", "", "Export the plot to this file"),
+          Param("expformat", "string", "", "Export format: png, pdf, jpg, ps, svg "
+                "(default from the plotfile extension)",
+                allowed=["", "png", "pdf", "jpg", "jpeg", "ps", "eps", "svg"]),
+          Param("exprange", "string", "current", "Export the first page ('current') or "
+                "every page ('all') of an iterated plot", allowed=["current", "all"]),
+          Param("dpi", "int", -1, "Resolution of the exported image (-1: 100)"),
+          Param("width", "int", -1, "Width of the exported image in pixels (-1: 800)"),
+          Param("height", "int", -1, "Height of the exported image in pixels (-1: 600)"),
+          Param("overwrite", "bool", False, "Overwrite an existing plotfile"),
+          Param("showgui", "bool", True, "Show the plot in a window when there is a display"),
+          Param("clearplots", "bool", True, "Accepted for compatibility (every call makes a "
+                "new plot)"),
+      ],
+      history=None)
+def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxis,
+           ydatacolumn, selectdata, field, spw, timerange, uvrange, antenna, scan,
+           correlation, array, observation, intent, feed, msselect, averagedata, avgchannel,
+           avgtime, avgscan, avgfield, avgbaseline, avgantenna, avgspw, scalar, restfreq,
+           iteraxis, xselfscale, yselfscale, coloraxis, showflags, symbolsize, plotrange,
+           title, xlabel, ylabel, showmajorgrid, showlegend, plotfile, expformat, exprange,
+           dpi, width, height, overwrite, showgui, clearplots):
+    import os
+    import time as _time
+    import numpy as np
+    from ..logsink import casalog
+    from .. import plotting
+    from ..plotting import msdata, raster
+    from ..ms.core import check_ms
+    from ..ms.selection import select
+
+    t_start = _time.time()
+    check_ms(vis)
+    xaxis = msdata.canonical_axis(xaxis, "xaxis") or "time"
+    yaxis = msdata.canonical_axis(yaxis, "yaxis") or "amp"
+    xdc = (xdatacolumn or "data").lower()
+    ydc = (ydatacolumn or "data").lower()
+    if msselect:
+        raise ValueError("msselect (TaQL) is not supported; use the selection parameters")
+    if averagedata and avgantenna:
+        raise ValueError("avgantenna=True is not supported")
+    if averagedata and avgspw:
+        raise ValueError("avgspw=True is not supported (spectral windows are plotted "
+                         "separately)")
+    if plotrange and len(plotrange) != 4:
+        raise ValueError(f"plotrange must be [xmin, xmax, ymin, ymax], got {plotrange}")
+    if not iteraxis and (rowindex >= gridrows or colindex >= gridcols):
+        raise ValueError(f"rowindex/colindex ({rowindex}, {colindex}) outside the "
+                         f"{gridrows}x{gridcols} grid")
+    plotfile = os.path.expanduser(plotfile) if plotfile else ""
+    if plotfile:
+        fmt = plotting.output_format(plotfile, expformat)
+        first = _page_file(plotfile, fmt, 0, 1)
+        if os.path.exists(first) and not overwrite:
+            raise FileExistsError(f"plot file {first} exists and overwrite=False")
+
+    def text(v):
+        if isinstance(v, (list, tuple)):
+            return ",".join(str(x) for x in v)
+        return str(v)
+
+    selargs = dict(field=text(field), spw=text(spw), timerange=timerange, uvrange=uvrange,
+                   antenna=text(antenna), scan=text(scan), correlation=correlation,
+                   array=array, observation=text(observation), intent=intent, feed=feed)
+    if not selectdata:
+        selargs = {}
+    sel = select(vis, **selargs)
+    if not averagedata:
+        avgchannel, avgtime, avgscan, avgfield, avgbaseline, scalar = "", "", False, False, \
+            False, False
+    req = msdata.Request(
+        xaxis, yaxis, xdc, ydc, avgchannel=msdata.parse_nchan(avgchannel),
+        avgtime=msdata.parse_seconds(avgtime, "avgtime"), avgscan=avgscan,
+        avgfield=avgfield, avgbaseline=avgbaseline, scalar=scalar,
+        coloraxis=coloraxis.lower(), iteraxis=iteraxis.lower(), showflags=showflags,
+        restfreq=_restfreq(restfreq))
+    if (avgscan or avgfield) and req.avgtime == 0:
+        casalog.post("avgscan/avgfield have no effect without avgtime", "WARN")
+    ctx = msdata.Context(vis)
+
+    width = 800 if width <= 0 else width
+    height = 600 if height <= 0 else height
+    dpi = 100 if dpi <= 0 else dpi
+    ppp = gridrows * gridcols
+    panel_px = (max(50, int(width / gridcols * 0.8)), max(50, int(height / gridrows * 0.75)))
+    expected = _expected_iterations(req.iteraxis, sel, ctx)
+    # memory for rasters: at most ~40 million cells over all panels
+    scale = 2.0 if not req.iteraxis else 1.0
+    cells = panel_px[0] * panel_px[1] * scale * scale
+    if cells * expected > 40e6:
+        scale *= float(np.sqrt(40e6 / (cells * expected)))
+    nx = max(64, int(panel_px[0] * scale))
+    ny = max(48, int(panel_px[1] * scale))
+    keep = max(2000, 200_000 // max(1, min(expected, ppp)))
+    fixed_x = fixed_y = None
+    if plotrange:
+        if plotrange[0] != plotrange[1]:
+            fixed_x = (min(plotrange[:2]), max(plotrange[:2]))
+        if plotrange[2] != plotrange[3]:
+            fixed_y = (min(plotrange[2:]), max(plotrange[2:]))
+    panels = {}
+    nbatch = 0
+    for batch in msdata.iter_points(vis, sel, req, ctx,
+                                    log=lambda m, p="INFO": casalog.post(m, p)):
+        nbatch += 1
+        it = batch["it"]
+        vals = np.unique(it)
+        for v in vals.tolist():
+            m = it == v if len(vals) > 1 else slice(None)
+            p = panels.get(v)
+            if p is None:
+                p = panels[v] = raster.Panel(nx, ny, keep_points=keep, xfixed=fixed_x,
+                                             yfixed=fixed_y)
+            p.add(batch["x"][m], batch["y"][m], batch["cat"][m], batch["flag"][m])
+    total = sum(p.npoints for p in panels.values())
+    nflag = sum(p.nflagged for p in panels.values())
+    if total + nflag == 0:
+        casalog.post("no unflagged data to plot (all selected data are flagged; "
+                     "showflags=True plots them)", "WARN")
+    it_values = sorted(panels) if panels else [0]
+    npages = max(1, -(-len(it_values) // ppp)) if req.iteraxis else 1
+    cats = sorted({c for p in panels.values() for c in p.categories})
+    colors = raster.category_colors(cats, bool(req.coloraxis))
+    casalog.post(f"Plotting {total} points{f' and {nflag} flagged points' if nflag else ''} "
+                 f"of {yaxis} vs. {xaxis} from {sel.nrows} rows"
+                 + (f" in {len(it_values)} iterations on {npages} page(s)"
+                    if req.iteraxis else ""))
+
+    xr = _union([p.xrange for p in panels.values()])
+    yr = _union([p.yrange for p in panels.values()])
+    pages_to_draw = range(npages) if (plotfile and exprange == "all") else range(1)
+    info = dict(npoints=total, nflagged=nflag, nrows=sel.nrows, xaxis=xaxis, yaxis=yaxis,
+                npages=npages, pages=[], files=[], colors={int(k): v for k, v in colors.items()},
+                categories=cats, category_labels={int(c): _cat_label(req.coloraxis, c, ctx)
+                                                  for c in cats})
+    figures = []
+    for page in pages_to_draw:
+        interactive_page = showgui and page == 0
+        fig, interactive = plotting.new_figure(figsize=(width / dpi, height / dpi), dpi=dpi,
+                                               showgui=interactive_page)
+        page_info = []
+        if req.iteraxis:
+            vals = it_values[page * ppp:(page + 1) * ppp]
+            slots = [(i // gridcols, i % gridcols, v) for i, v in enumerate(vals)]
+        else:
+            slots = [(rowindex, colindex, it_values[0])]
+        for r, c, v in slots:
+            ax = fig.add_subplot(gridrows, gridcols, r * gridcols + c + 1)
+            p = panels.get(v)
+            mode = "empty"
+            if p is not None:
+                mode = raster.render(ax, p, colors, panel_px, markersize=symbolsize)
+            lx, ly = _limits(p.xrange if p else [0, 1], fixed_x, xr if xselfscale else None), \
+                _limits(p.yrange if p else [0, 1], fixed_y, yr if yselfscale else None)
+            ax.set_xlim(*lx)
+            ax.set_ylim(*ly)
+            ax.set_xlabel(xlabel or _axis_label(xaxis, req.xdc))
+            ax.set_ylabel(ylabel or _axis_label(yaxis, req.ydc))
+            if xaxis == "time":
+                _time_ticks(ax)
+            if yaxis == "time":
+                _time_ticks(ax, "y")
+            ttl = title or f"{_axis_name(yaxis)} vs. {_axis_name(xaxis)}"
+            if req.iteraxis:
+                ttl += f"  {_iter_label(req.iteraxis, v, ctx)}"
+            ax.set_title(ttl, fontsize=10 if ppp == 1 else 8)
+            if showmajorgrid:
+                ax.grid(True, alpha=0.4)
+            if showlegend and req.coloraxis and p is not None:
+                from matplotlib.patches import Patch
+                present = sorted(p.categories)
+                ax.legend(handles=[Patch(color=colors[k], label=_cat_label(req.coloraxis, k,
+                                                                           ctx))
+                                   for k in present[:30]], fontsize=7, loc="best")
+            page_info.append(dict(iteration=v if req.iteraxis else None,
+                                  label=_iter_label(req.iteraxis, v, ctx) if req.iteraxis
+                                  else "", axes=ax, mode=mode,
+                                  npoints=p.npoints if p else 0,
+                                  nflagged=p.nflagged if p else 0,
+                                  xrange=list(p.xrange) if p else None,
+                                  yrange=list(p.yrange) if p else None,
+                                  xlim=tuple(lx), ylim=tuple(ly),
+                                  categories=dict(p.categories) if p else {}))
+        fig.tight_layout()
+        info["pages"].append(page_info)
+        figures.append(fig)
+        if plotfile:
+            path = _page_file(plotfile, fmt, page, npages if exprange == "all" else 1)
+            written = plotting.save_figure(fig, path, fmt, overwrite=overwrite, dpi=dpi)
+            info["files"].append(written)
+            casalog.post(f"Plot exported to {written}")
+        if interactive:
+            plotting.show(fig)
+    plotting.LAST.clear()
+    plotting.LAST.update(task="plotms", figure=figures[0], figures=figures, info=info)
+    casalog.post(f"plotms finished in {_time.time() - t_start:.2f} s", "INFO1")
+    return True
+
+
+def _restfreq(text):
+    if not text:
+        return None
+    from casacore.quanta import quantity
+    try:
+        return float(quantity(text).get_value("Hz"))
+    except Exception:  # noqa: BLE001
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"restfreq '{text}' is not a frequency") from None
+
+
+def _expected_iterations(axis, sel, ctx):
+    if not axis:
+        return 1
+    if axis == "field":
+        return max(1, len(sel.fields))
+    if axis == "spw":
+        return max(1, len(sel.spws))
+    if axis == "scan":
+        return max(1, len(sel.scans))
+    if axis == "corr":
+        return max(1, max(int(m.sum()) for m in sel.correlations.values()))
+    if axis == "antenna":
+        return max(1, len(sel.antennas))
+    if axis == "baseline":
+        n = len(sel.antennas)
+        return max(1, n * (n + 1) // 2)
+    return 100
+
+
+def _union(ranges):
+    import numpy as np
+    lo = min((r[0] for r in ranges), default=np.inf)
+    hi = max((r[1] for r in ranges), default=-np.inf)
+    return [lo, hi]
+
+
+def _limits(rng, fixed, shared):
+    import numpy as np
+    if fixed is not None:
+        return fixed
+    lo, hi = (shared if shared is not None else rng)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return (0.0, 1.0)
+    span = hi - lo
+    pad = span * 0.05 if span > 0 else max(abs(lo) * 0.05, 0.5)
+    return (lo - pad, hi + pad)
+
+
+def _axis_name(ax):
+    from ..plotting.msdata import AXES
+    return AXES[ax][0]
+
+
+def _axis_label(ax, dc):
+    from ..plotting.msdata import AXES, DATA_AXES
+    name, unit = AXES[ax]
+    if ax in DATA_AXES:
+        name = f"{name}:{dc}"
+    return f"{name} ({unit})" if unit else name
+
+
+def _time_ticks(ax, which="x"):
+    import datetime
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v, pos=None):
+        t = datetime.datetime(1858, 11, 17) + datetime.timedelta(seconds=float(v))
+        return t.strftime("%H:%M:%S")
+
+    (ax.xaxis if which == "x" else ax.yaxis).set_major_formatter(FuncFormatter(fmt))
+    if which == "x":
+        for lab in ax.get_xticklabels():
+            lab.set_rotation(0)
+
+
+def _iter_label(axis, v, ctx):
+    import datetime
+    if axis == "field":
+        name = ctx.field_names[v] if 0 <= v < len(ctx.field_names) else str(v)
+        return f"Field: {name}"
+    if axis == "spw":
+        return f"Spw: {v}"
+    if axis == "scan":
+        return f"Scan: {v}"
+    if axis == "corr":
+        return f"Corr: {ctx.stokes_names.get(int(v), v)}"
+    if axis == "antenna":
+        return f"Antenna: {_ant(ctx, v)}"
+    if axis == "baseline":
+        return f"Baseline: {_bl_label(ctx, v)}"
+    if axis == "time":
+        t = datetime.datetime(1858, 11, 17) + datetime.timedelta(seconds=v / 1000.0)
+        return "Time: " + t.strftime("%Y/%m/%d/%H:%M:%S.%f")[:-3]
+    return ""
+
+
+def _ant(ctx, i):
+    i = int(i)
+    return ctx.antenna_names[i] if 0 <= i < len(ctx.antenna_names) else str(i)
+
+
+def _bl_label(ctx, b):
+    """Antenna names of a baseline number (inverse of msdata.baseline_index)."""
+    n = ctx.nant
+    b = int(b)
+    for a1 in range(n):
+        first = a1 * (n + 1) - a1 * (a1 + 1) // 2 + a1
+        last = first + (n - 1 - a1)
+        if first <= b <= last:
+            return f"{_ant(ctx, a1)}&{_ant(ctx, b - first + a1)}"
+    return str(b)
+
+
+def _cat_label(axis, c, ctx):
+    if axis == "spw":
+        return f"spw {c}"
+    if axis == "field":
+        return ctx.field_names[c] if 0 <= c < len(ctx.field_names) else str(c)
+    if axis in ("antenna1", "antenna2"):
+        return _ant(ctx, c)
+    if axis == "baseline":
+        return _bl_label(ctx, c)
+    if axis == "corr":
+        return str(ctx.stokes_names.get(int(c), c))
+    if axis == "scan":
+        return f"scan {c}"
+    return ""
+
+
+def _page_file(plotfile, fmt, page, npages):
+    import os
+    root, ext = os.path.splitext(plotfile)
+    if ext.lstrip(".").lower() not in (fmt, "jpeg" if fmt == "jpg" else fmt):
+        root, ext = plotfile, "." + fmt
+    if npages <= 1 or page == 0:
+        return root + ext
+    return f"{root}_{page + 1}{ext}"
