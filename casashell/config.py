@@ -29,7 +29,8 @@ import os
 import sys
 import time
 
-from traitlets import Bool, Enum, HasTraits, Int, List, TraitError, Unicode
+from traitlets import (Bool, CaselessStrEnum, Enum, HasTraits, Int, List, TraitError,
+                       Unicode, validate)
 
 #: Names of the IPython colour schemes, as CASA spells them.
 COLOR_SCHEMES = ("Neutral", "NoColor", "Linux", "LightBG")
@@ -60,8 +61,9 @@ class CasaConfig(HasTraits):
     nogui = Bool(False, help="No graphical windows: implies nologger and agg.")
     agg = Bool(False, help="Use matplotlib's non-interactive 'agg' backend.")
     # -- IPython -----------------------------------------------------------
-    colors = Enum(COLOR_SCHEMES, default_value="Neutral",
-                  help="IPython colour scheme: Neutral, NoColor, Linux or LightBG.")
+    colors = CaselessStrEnum(COLOR_SCHEMES, default_value="Neutral",
+                             help="IPython colour scheme: Neutral, NoColor, Linux or "
+                             "LightBG (any case).")
     iplog = Bool(False, help="Log the typed input to iplogfile (IPython logging).")
     iplogfile = Unicode(help="IPython input log. Default: ipython-YYYYMMDD-HHMMSS.log "
                         "(UTC start time) in the current directory.")
@@ -105,6 +107,14 @@ class CasaConfig(HasTraits):
     casaconfig_verbose = Int(1, help="(accepted, no effect)")
     skipnetworkcheck = Bool(False, help="(accepted, no effect)")
     pipeline = Bool(False, help="(accepted, no effect: there is no pipeline)")
+
+    @validate("colors")
+    def _canonical_color_name(self, proposal):
+        value = proposal["value"]
+        for name in COLOR_SCHEMES:
+            if name.lower() == value.lower():
+                return name
+        return value
 
     def __init__(self, when: float | None = None, **kw):
         super().__init__(**kw)

@@ -118,6 +118,12 @@ def test_unknown_variable_warns_helpers_do_not(home):
     ]
 
 
+def test_colors_any_case(home):
+    write(home / ".casa" / "config.py", "colors = 'lightbg'\n")
+    cfg = load()
+    assert cfg.colors == "LightBG" and cfg.messages == []
+
+
 def test_wrong_types_warn_and_keep_default(home):
     path = write(home / ".casa" / "config.py",
                  "log2term = 'yes'\ncolors = 'Purple'\ntelemetry_log_limit = True\n"
