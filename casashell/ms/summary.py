@@ -430,11 +430,17 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
     return MSInfo(**info)
 
 
-def _read_cols(src, s0, n, names, colnames) -> dict:
+def _read_cols(src, s0, n, names, colnames, idx=None) -> dict:
+    """Columns ``names`` of ``n`` rows from ``s0`` (then ``[idx]`` if given);
+    absent optional id columns read as CASA's defaults."""
+    if idx is not None:
+        n = len(idx)
     cols = {}
     for c in names:
         if c in colnames:
-            cols[c] = src.getcol(c, s0, n)
+            cols[c] = src.getcol(c, s0, n if idx is None else int(idx[-1]) + 1)
+            if idx is not None:
+                cols[c] = cols[c][idx]
         elif c in ("OBSERVATION_ID", "ARRAY_ID"):
             cols[c] = np.zeros(n, dtype=np.int32)
         elif c == "STATE_ID":
@@ -443,9 +449,19 @@ def _read_cols(src, s0, n, names, colnames) -> dict:
 
 
 def _chunk_source(main, rows, start, n):
+    """(table, first row, row index or None) to read chunk [start, start+n)
+    of the selection: row runs that fill at least half of their span (a scan,
+    a field, a time range...) are read as one contiguous span and indexed,
+    which is much faster than a reference table of scattered rows."""
     if rows is None:
-        return main, start
-    return main.selectrows(np.asarray(rows[start:start + n])), 0
+        return main, start, None
+    r = np.asarray(rows[start:start + n])
+    span = int(r[-1]) - int(r[0]) + 1
+    if span == n:
+        return main, int(r[0]), None
+    if span <= 2 * n:
+        return main, int(r[0]), r - r[0]
+    return main.selectrows(r), 0, None
 
 
 def _serial_parts(main, rows, nsel, chunk, colnames, listunfl, chunk_mb) -> list:
@@ -453,8 +469,8 @@ def _serial_parts(main, rows, nsel, chunk, colnames, listunfl, chunk_mb) -> list
     parts = []
     for start in range(0, nsel, chunk):
         n = min(chunk, nsel - start)
-        src, s0 = _chunk_source(main, rows, start, n)
-        cols = _read_cols(src, s0, n, names, colnames)
+        src, s0, idx = _chunk_source(main, rows, start, n)
+        cols = _read_cols(src, s0, n, names, colnames, idx)
         frac = None
         if listunfl:
             frac = _flag_fraction_chunks(main, start if rows is None else None, n,
@@ -536,8 +552,8 @@ def _parallel_parts(path, rows, nsel, chunk, colnames):
                 n = min(chunk, nsel - start)
                 if k >= 2 and not os.read(r_free, 1):
                     break  # the caller has gone
-                src, s0 = _chunk_source(t, rows, start, n)
-                cols = _read_cols(src, s0, n, _CHILD_COLS, colnames)
+                src, s0, idx = _chunk_source(t, rows, start, n)
+                cols = _read_cols(src, s0, n, _CHILD_COLS, colnames, idx)
                 key, lo, span = _mixed_key([cols[c] for c in _CHILD_COLS])
                 np.frombuffer(slots[k % 2], dtype=np.int64, count=n)[:] = key
                 os.write(w_data, (json.dumps([k, n, lo, span]) + "\n").encode())
@@ -561,9 +577,9 @@ def _parallel_parts(path, rows, nsel, chunk, colnames):
             buf = bytearray()
             for k, start in enumerate(range(0, nsel, chunk)):
                 n = min(chunk, nsel - start)
-                src, s0 = _chunk_source(main, rows, start, n)
+                src, s0, idx = _chunk_source(main, rows, start, n)
                 cols = _read_cols(src, s0, n, ("TIME", "INTERVAL", "EXPOSURE", "STATE_ID"),
-                                  colnames)
+                                  colnames, idx)
                 head = json.loads(_read_line(r_data, buf, 300.0))
                 if head[0] == "error" or head[0] != k or head[1] != n:
                     raise _Fallback(f"helper process: {head}")
@@ -627,12 +643,10 @@ def _antennas_present(path, main, rows, nsel, max_chunk) -> np.ndarray:
     step = min(max_chunk, 65536)
     while start < nsel:
         n = min(step, nsel - start)
-        if rows is None:
-            src, s0 = main, start
-        else:
-            src, s0 = main.selectrows(np.asarray(rows[start:start + n])), 0
+        src, s0, idx = _chunk_source(main, rows, start, n)
+        cols = _read_cols(src, s0, n, ("ANTENNA1", "ANTENNA2"), {"ANTENNA1", "ANTENNA2"}, idx)
         for col in ("ANTENNA1", "ANTENNA2"):
-            a = src.getcol(col, s0, n)
+            a = cols[col]
             if len(a) and a.min() < 0:
                 a = a[a >= 0]
             if len(a):
