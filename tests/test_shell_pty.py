@@ -106,8 +106,9 @@ def test_interactive_session(session, tmp_path):
     assert s.run("casalog.logfile()", 9) == ["Out[8]: '/dev/null'"]
     # Ctrl-C during a running command returns to the prompt, session intact
     t0 = time.time()
-    s.child.sendline("import time; time.sleep(30)")
-    time.sleep(1.0)
+    s.child.sendline("import time; print('sle' + 'eping'); time.sleep(30)")
+    s.expect("sleeping")                     # the command is running
+    time.sleep(0.3)
     s.child.sendintr()
     s.expect(prompt(10), timeout=10)
     assert time.time() - t0 < 10
