@@ -311,3 +311,30 @@ def test_tasklist_and_taskhelp(capsys):
     for name, summary in helps.items():
         assert f"{name:<15} : {summary}" in out
     assert set(helps) == set(specs)
+
+
+@task(summary="Vectors", category="testing",
+      params=[Param("corr", ["string", "stringVec"], "", "Correlations",
+                    allowed=["", "XX", "YY", "XY", "YX"]),
+              Param("chans", "intVec", [], "Channels", range=(0, 63)),
+              Param("extra", "any", None, "Anything")])
+def fwt_vec(corr, chans, extra):
+    return corr, chans, extra
+
+
+def test_vectors_allowed_and_range_per_element():
+    assert fwt_vec(corr=["xx", "Yy"], chans=(0, 63)) == (["XX", "YY"], [0, 63], None)
+    assert fwt_vec(corr="xy") == ("XY", [], None)
+    with pytest.raises(AssertionError) as e:
+        fwt_vec(corr=["XX", "RR"])
+    assert str(e.value) == ("parameter corr=['XX', 'RR'] is not allowed; allowed values: "
+                            "'', 'XX', 'YY', 'XY', 'YX'")
+    with pytest.raises(AssertionError) as e:
+        fwt_vec(chans=[0, 64])
+    assert str(e.value) == "parameter chans=[0, 64] is out of range; allowed: 0..63"
+
+
+def test_none_means_default_unless_any():
+    assert fwt_vec(None, None) == ("", [], None)
+    assert fwt_vec(extra=None) == ("", [], None)
+    assert fwt_vec.spec.bind((), {"extra": None})["extra"] is None

@@ -160,30 +160,41 @@ class Param:
             raise AssertionError(
                 f"parameter {self.name}={value!r} has the wrong type "
                 f"({type(value).__name__}); expected {self.type_text}")
+        # a vector is checked element by element (unless whole lists are allowed)
+        elementwise = isinstance(coerced, list) and not (
+            self.allowed is not None and any(isinstance(a, list) for a in self.allowed))
+        items = coerced if elementwise else [coerced]
         if self.allowed is not None:
-            vals = coerced if isinstance(coerced, list) and not any(
-                isinstance(a, list) for a in self.allowed) and "stringVec" in self.types else [coerced]
-            for v in vals:
+            for v in items:
                 if not self._is_allowed(v):
                     raise AssertionError(
                         f"parameter {self.name}={value!r} is not allowed; allowed values: "
                         + ", ".join(repr(a) for a in self.allowed))
-            if isinstance(coerced, str) and not self.case_sensitive:
-                for a in self.allowed:
-                    if isinstance(a, str) and a.lower() == coerced.lower():
-                        coerced = a
-                        break
-        if self.range is not None and (_is_int(coerced) or _is_float(coerced)):
+            if not self.case_sensitive:
+                canon = [self._canonical(v) for v in items]
+                coerced = canon if elementwise else canon[0]
+        if self.range is not None:
             lo, hi = self.range
-            if (lo is not None and coerced < lo) or (hi is not None and coerced > hi):
-                raise AssertionError(
-                    f"parameter {self.name}={value!r} is out of range; allowed: "
-                    f"{'' if lo is None else lo}..{'' if hi is None else hi}")
+            for v in (coerced if elementwise else [coerced]):
+                if not (_is_int(v) or _is_float(v)):
+                    continue
+                if (lo is not None and v < lo) or (hi is not None and v > hi):
+                    raise AssertionError(
+                        f"parameter {self.name}={value!r} is out of range; allowed: "
+                        f"{'' if lo is None else lo}..{'' if hi is None else hi}")
         if self.check is not None:
             msg = self.check(coerced)
             if msg:
                 raise AssertionError(f"parameter {self.name}={value!r}: {msg}")
         return coerced
+
+    def _canonical(self, v):
+        """The declared spelling of an allowed string (case-insensitive match)."""
+        if isinstance(v, str):
+            for a in self.allowed:
+                if isinstance(a, str) and a.lower() == v.lower():
+                    return a
+        return v
 
     def _is_allowed(self, v) -> bool:
         for a in self.allowed:
@@ -322,6 +333,9 @@ class TaskSpec:
             if k in given:
                 raise TypeError(f"{self.name}() got multiple values for argument {k!r}")
             given[k] = v
+        # None stands for "the default" (as in shell calls), except where None is a value
+        given = {k: v for k, v in given.items()
+                 if v is not None or {"any", "variant"} & set(self.by_name[k].types)}
         return self.validate(self.defaults(given))
 
     def validate(self, values: dict) -> dict:
