@@ -477,3 +477,32 @@ def test_list_and_int_arguments(synth):
     (fid,) = cols(synth, "FIELD_ID")
     assert select(synth, field=["0", "2"]).rows.tolist() == rows_of(np.isin(fid, [0, 2])).tolist()
     assert select(synth, field=1).rows.tolist() == rows_of(fid == 1).tolist()
+
+
+def test_more_documented_forms(synth):
+    fid, ddid, a1, a2, scan, t = cols(synth, "FIELD_ID", "DATA_DESC_ID", "ANTENNA1",
+                                      "ANTENNA2", "SCAN_NUMBER", "TIME")
+    stations = list(sub(synth, "ANTENNA", "STATION"))
+    with ct.table(os.path.join(synth, "SPECTRAL_WINDOW"), ack=False) as tt:
+        f2 = tt.getcell("CHAN_FREQ", 2)
+        w2 = tt.getcell("CHAN_WIDTH", 2)
+    # a single frequency picks the channel containing it
+    sel = select(synth, spw=f"{(f2[5] + 0.3 * w2[5]) / 1e9}GHz")
+    assert sel.spws == [2] and np.flatnonzero(sel.channels[2]).tolist() == [5]
+    assert select(synth, spw="EVLA*#1").spws == [1]
+    assert select(synth, field="[3N]*").fields == [0, 2]
+    on_w = [i for i, s in enumerate(stations) if s.startswith("W")]
+    expect = rows_of((np.isin(a1, on_w) | np.isin(a2, on_w)) & (a1 != a2))
+    assert select(synth, antenna="@W*").rows.tolist() == expect.tolist()
+    assert select(synth, scan="<=2,>=6").scans == [1, 2, 6, 7]
+    assert select(synth, correlation="rr ll").correlations[1].tolist() == [True, True]
+    # ISO date-time form and a date carried from the start of a range to its end
+    d0 = datetime.datetime(1858, 11, 17) + datetime.timedelta(seconds=float(t.min()))
+    d1 = d0 + datetime.timedelta(seconds=65)
+    text = f"{d0:%Y-%m-%dT%H:%M:%S}~{d1:%H:%M:%S}"
+    lo = mjd_s(d0.year, d0.month, d0.day, d0.hour, d0.minute, d0.second)
+    assert select(synth, timerange=text).rows.tolist() == rows_of(
+        (t >= lo) & (t <= lo + 65)).tolist()
+    uvw, = cols(synth, "UVW")
+    uvd = np.hypot(uvw[:, 0], uvw[:, 1])
+    assert select(synth, uvrange="<=150m").rows.tolist() == rows_of(uvd <= 150).tolist()
