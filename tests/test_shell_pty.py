@@ -146,6 +146,11 @@ def test_startup_file_colors_log_and_ctrl_d(session, tmp_path):
     out = s.run("raise ValueError('oops')", 4)
     assert "ValueError: oops" in out
     assert s.run("print(loaded)", 5) == ["yes"]
+    assert s.run("from math import sin", 6) == []
+    assert s.run("sin 0", 7) == ["Out[6]: 0.0"]
+    # a task called with autocall: it runs (and reports the missing MS)
+    out = s.run("listobs 'nonexist.ms'", 8)
+    assert any("\tSEVERE\tlistobs::" in x and "nonexist.ms" in x for x in out), out
     s.child.sendcontrol("d")
     s.expect(r"Do you really want to exit \(\[y\]/n\)\?")
     s.child.sendline("y")
@@ -158,6 +163,8 @@ def test_startup_file_colors_log_and_ctrl_d(session, tmp_path):
     msgs = [m.group(3) for m in rows]
     assert f"startup file {startup} done" in msgs
     assert ("WARN", "::casa", "typed at the prompt") in [m.groups() for m in rows]
+    assert any(m.group(1) == "SEVERE" and m.group(2).startswith("listobs::")
+               and "nonexist.ms" in m.group(3) for m in rows)
     assert msgs[-1] == "casashell session ended"   # closed cleanly
     iplogs = [p for p in os.listdir(s.work) if p.startswith("ipython-")]
     assert len(iplogs) == 1
