@@ -59,6 +59,7 @@ _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1],
                   dtype=np.uint64)
 
 
+_GLOBAL_FLAGS = re.compile(rb"^\(\?[aiLmsux]+\)")
 _BLANK_KEEP = np.array([True, False])
 _BLANK_KEEP_BLANK = np.array([True, False, True])
 
@@ -110,12 +111,17 @@ class Matcher:
         self.text, self.regex, self.case = text, regex, case
         raw = text.encode("utf-8")
         flags = re.MULTILINE
-        self.lower = not regex and not case
-        if self.lower:
-            raw = raw.lower()
-        elif not case:
-            flags |= re.IGNORECASE
-        self.pattern = re.compile(raw if regex else re.escape(raw), flags)
+        pat = raw if regex else re.escape(raw)
+        self.lower = False
+        if not case:
+            folded = _fold_pattern(pat)
+            if folded is not None:
+                pat, self.lower = folded, True
+            else:
+                flags |= re.IGNORECASE
+        self.pattern = re.compile(pat, flags)
+        if regex and self.lower:
+            re.compile(raw, flags)          # report errors in the user's spelling
 
     def spans(self, text: str):
         """(start, end) character spans of the matches in a str (display)."""
@@ -126,6 +132,32 @@ class Matcher:
                     if m.end() > m.start()]
         except re.error:
             return []
+
+
+def _fold_pattern(pat: bytes):
+    """The pattern to use on lower-cased text instead of ``re.IGNORECASE``:
+    ASCII letters lower-cased except in escapes (``\\S`` stays ``\\S``).
+    None when that is not equivalent (escapes naming characters by code,
+    or an inline flag group)."""
+    out = bytearray()
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == 0x5C:                                   # backslash
+            if i + 1 >= n:
+                return None
+            nxt = pat[i + 1]
+            if chr(nxt) in "xuUN0123456789":
+                return None
+            out += pat[i:i + 2]
+            i += 2
+            continue
+        if c == 0x28 and pat[i + 1:i + 2] == b"?" and pat[i + 2:i + 3] not in (
+                b":", b"=", b"!", b"<"):
+            return None                                  # (?i) (?P<..>) etc.
+        out.append(c + 32 if 65 <= c <= 90 else c)
+        i += 1
+    return bytes(out)
 
 
 def compile_text(text: str, regex: bool = False, case: bool = False) -> Matcher:
@@ -405,46 +437,42 @@ class LogIndex:
         """Line numbers (sorted, unique) whose ``field`` matches the
         :class:`Matcher` ``pattern``; ``field`` is 'message', 'origin' or 'all'.
 
-        Fields that must not match are overwritten with newlines in a copy of
-        each chunk (the mask is built with ``np.repeat`` of run lengths), so a match is always inside the field and ``^``/``$``
-        anchor at the field's ends; one match per line is enough, so the
-        pattern is extended to swallow the rest of its line.
+        One match per line is enough, so the pattern is extended to swallow
+        the rest of its line.  Plain text in the message is searched in the
+        lines as they are (see :meth:`_message_fast`).  Otherwise the fields
+        that must not match are overwritten with newlines in a copy of each
+        chunk (the mask is built with ``np.repeat`` of run lengths), so a
+        match is always inside the field and ``^``/``$`` anchor at the
+        field's ends.
         """
-        pat = re.compile(b"(?:" + pattern.pattern.pattern + b")[^\n]*",
-                         pattern.pattern.flags)
+        user = pattern.pattern
+        m = _GLOBAL_FLAGS.match(user.pattern)
+        head = m.group(0) if m else b""
+        pat = re.compile(head + b"(?:" + user.pattern[len(head):] + b")[^\n]*",
+                         user.flags)
+        one_line = pattern.regex      # a regex may match across a newline
         ls = self.line_start.view()
         mo = self.msg_off.view()
         found = []
+        fast = field == "message" and not one_line
         for a, b, l0, l1 in self._chunks(first_row):
-            chunk = self.buf[a:b].copy()
             starts = ls[l0:l1] - a
+            if fast:
+                got = self._message_fast(pat, pattern.lower, a, b, starts, mo[l0:l1])
+                if got is not None:
+                    if len(got):
+                        found.append(got + l0)
+                    continue
+                fast = False    # the text is common outside messages: blank from now on
+            chunk = self.buf[a:b].copy()
             if field != "all":
-                nxt = np.empty_like(starts)
-                nxt[:-1] = starts[1:]
-                nxt[-1] = len(chunk)
-                msg = starts + mo[l0:l1]
-                if field == "message":
-                    # runs: [start, msg) blanked, [msg, next line) kept
-                    runs = np.empty(2 * len(starts), dtype=np.int64)
-                    runs[0::2] = msg - starts
-                    runs[1::2] = nxt - msg
-                    pattern_ = _BLANK_KEEP
-                else:
-                    # runs: [start, origin) blanked, [origin, tab3) kept,
-                    # [tab3, next line) blanked; lines not in the format blanked
-                    has = mo[l0:l1] > 0
-                    o_start = np.where(has, self._origin_starts(starts, msg, chunk), nxt)
-                    o_end = np.where(has, msg - 1, nxt)
-                    runs = np.empty(3 * len(starts), dtype=np.int64)
-                    runs[0::3] = o_start - starts
-                    runs[1::3] = o_end - o_start
-                    runs[2::3] = nxt - o_end
-                    pattern_ = _BLANK_KEEP_BLANK
-                mask = np.repeat(np.tile(pattern_, len(starts)), runs)
-                np.putmask(chunk, mask, NEWLINE)
+                self._blank(chunk, field, starts, mo[l0:l1])
             if pattern.lower:
                 chunk = chunk.tobytes().lower()
-            pos = [m.start() for m in pat.finditer(chunk)]
+            if one_line:
+                pos = self._line_matches(pat, user, chunk, starts)
+            else:
+                pos = [m.start() for m in pat.finditer(chunk)]
             if pos:
                 found.append(np.searchsorted(starts, np.array(pos, dtype=np.int64),
                                              side="right") - 1 + l0)
@@ -452,7 +480,90 @@ class LogIndex:
             return np.zeros(0, dtype=np.int64)
         return _sorted_unique(np.concatenate(found))
 
-    def _origin_starts(self, starts, msg, chunk):
+    def _message_fast(self, pat, lower, a, b, starts, mo):
+        """Plain text in the message field without blanking: search the
+        whole lines, then look again, from the message start, in the few
+        lines whose first match was in the time/priority/origin part.
+        Returns the chunk's line numbers, or None when too many lines need
+        that second look (the caller blanks the chunk instead)."""
+        text = self.buf[a:b]
+        if lower:
+            text = text.tobytes().lower()
+        pos = np.array([m.start() for m in pat.finditer(text)], dtype=np.int64)
+        if len(pos) == 0:
+            return pos
+        li = np.searchsorted(starts, pos, side="right") - 1
+        msg = starts[li] + mo[li]
+        ok = pos >= msg
+        if ok.all():
+            return li
+        again = li[~ok]
+        if len(again) > max(256, len(starts) // 50):
+            return None
+        hits = [li[ok]]
+        extra = []
+        for line, start in zip(again.tolist(), msg[~ok].tolist()):
+            end = int(starts[line + 1]) - 1 if line + 1 < len(starts) else (b - a) - 1
+            if pat.search(text, start, end) is not None:
+                extra.append(line)
+        hits.append(np.array(extra, dtype=np.int64))
+        return np.sort(np.concatenate(hits))
+
+    @staticmethod
+    def _blank(chunk, field, starts, mo):
+        """Overwrite with newlines the parts of the lines in ``chunk`` that
+        are not ``field`` ('message' or 'origin')."""
+        nxt = np.empty_like(starts)
+        nxt[:-1] = starts[1:]
+        nxt[-1] = len(chunk)
+        msg = starts + mo
+        if field == "message":
+            # runs: [start, msg) blanked, [msg, next line) kept
+            runs = np.empty(2 * len(starts), dtype=np.int64)
+            runs[0::2] = msg - starts
+            runs[1::2] = nxt - msg
+            pattern_ = _BLANK_KEEP
+        else:
+            # runs: [start, origin) blanked, [origin, tab3) kept,
+            # [tab3, next line) blanked; lines not in the format blanked
+            has = mo > 0
+            o_start = np.where(has, LogIndex._origin_starts(starts, msg, chunk), nxt)
+            o_end = np.where(has, msg - 1, nxt)
+            runs = np.empty(3 * len(starts), dtype=np.int64)
+            runs[0::3] = o_start - starts
+            runs[1::3] = o_end - o_start
+            runs[2::3] = nxt - o_end
+            pattern_ = _BLANK_KEEP_BLANK
+        mask = np.repeat(np.tile(pattern_, len(starts)), runs)
+        np.putmask(chunk, mask, NEWLINE)
+
+    @staticmethod
+    def _line_matches(pat, user, chunk, starts):
+        """Match starts of ``pat`` in ``chunk``, each match kept inside one
+        line: a match that runs over a newline (``\\s``, ``\\W``, ``[^x]`` can)
+        is replaced by searching each line it covered on its own."""
+        spans = [m.span() for m in pat.finditer(chunk)]
+        if not spans:
+            return []
+        sp = np.array(spans, dtype=np.int64)
+        nl_end = np.empty(len(starts), dtype=np.int64)     # offset of each '\n'
+        nl_end[:-1] = starts[1:] - 1
+        nl_end[-1] = len(chunk) - 1          # chunks end with a complete line
+        first = np.searchsorted(starts, sp[:, 0], side="right") - 1
+        last = np.searchsorted(starts, np.maximum(sp[:, 1] - 1, sp[:, 0]),
+                               side="right") - 1
+        bad = (last > first) | (sp[:, 1] > nl_end[first])
+        pos = sp[~bad, 0].tolist()
+        for a, b in zip(first[bad].tolist(), last[bad].tolist()):
+            for li in range(a, b + 1):
+                hit = user.search(chunk, int(starts[li]), int(nl_end[li]))
+                if hit is not None:
+                    pos.append(hit.start())
+        pos.sort()
+        return pos
+
+    @staticmethod
+    def _origin_starts(starts, msg, chunk):
         """Start (chunk offset) of the origin field: after the 2nd tab."""
         tabs = np.flatnonzero(chunk == TAB)
         k = np.searchsorted(tabs, starts + 20)
