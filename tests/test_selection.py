@@ -506,3 +506,14 @@ def test_more_documented_forms(synth):
     uvw, = cols(synth, "UVW")
     uvd = np.hypot(uvw[:, 0], uvw[:, 1])
     assert select(synth, uvrange="<=150m").rows.tolist() == rows_of(uvd <= 150).tolist()
+
+
+def test_empty_ms_and_bounded_ranges(tmp_path, synth):
+    path = str(tmp_path / "empty.ms")
+    ct.default_ms(path).close()
+    sel = select(path)
+    assert sel.nrows == 0 and sel.is_empty and sel.spws == [] and sel.fields == []
+    with pytest.raises(SelectionError, match="field selection '0': the MS has no fields"):
+        select(path, field="0")
+    (fid,) = cols(synth, "FIELD_ID")
+    assert select(synth, field=">0&<3").rows.tolist() == rows_of((fid > 0) & (fid < 3)).tolist()

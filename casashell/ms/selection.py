@@ -163,6 +163,12 @@ def _int_spec(param, value, tok):
         if lo > hi:
             _fail(param, value, f"range '{tok}' has its start after its end")
         return lo, hi
+    m = re.match(r"^>(\d+)&<(\d+)$", t)
+    if m:
+        lo, hi = int(m.group(1)) + 1, int(m.group(2)) - 1
+        if lo > hi:
+            _fail(param, value, f"'{tok}' contains no number")
+        return lo, hi
     m = re.match(r"^(<=|>=|<|>)(\d+)$", t)
     if m:
         op, n = m.group(1), int(m.group(2))
@@ -1071,7 +1077,8 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
             _fail(param, vals[param], "matches no data in the MS")
     rows = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     rows = rows.astype(np.int64, copy=False)
-    if len(rows) == 0 and not allow_empty:
+    anything = any(vals.values()) or auto_mode is not None or bool(taql)
+    if len(rows) == 0 and not allow_empty and anything:
         given = ", ".join(f"{p}='{vals[p]}'" for p in PARAMS if vals[p])
         if auto_mode:
             given += (", " if given else "") + f"autocorr={autocorr!r}"
