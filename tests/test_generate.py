@@ -236,3 +236,19 @@ def test_make_ms_cli(tmp_path):
     assert other.returncode == 0 and "made" in other.stdout
     assert json.load(open(out + ".json"))["params"]["seed"] == 3
     assert not os.path.exists(out + ".new") and not os.path.exists(out + ".old")
+
+
+def test_several_observations(tmp_path):
+    from casashell.ms.selection import select
+    path = str(tmp_path / "obs.ms")
+    make_ms(path, nant=4, nfield=2, nscan=5, nspw=1, nchan=4, ncorr=2, ntimes_per_scan=2,
+            nobs=2)
+    obs, scan, time = getcols(path, "OBSERVATION_ID", "SCAN_NUMBER", "TIME")
+    assert sorted(set(zip(scan.tolist(), obs.tolist()))) == [(1, 0), (2, 0), (3, 0), (4, 1),
+                                                             (5, 1)]
+    tr = ct.table(os.path.join(path, "OBSERVATION"), ack=False).getcol("TIME_RANGE")
+    for o in (0, 1):
+        assert tr[o][0] <= time[obs == o].min() and time[obs == o].max() <= tr[o][1]
+    assert select(path, observation="1").rows.tolist() == np.flatnonzero(obs == 1).tolist()
+    with pytest.raises(ValueError, match="nobs must be between 1 and nscan"):
+        make_ms(str(tmp_path / "x.ms"), nscan=2, nobs=3)

@@ -220,7 +220,7 @@ def make_ms(path, nant=27, nfield=3, nscan=7, nspw=2, nchan=64, ncorr=4,
             model=False, flag_fraction=0.03, seed=0, autocorr=True, config="C",
             start="2010/04/26/06:00:00", scan_gap=60.0, spw_start=1.0e9, spw_bandwidth=128e6,
             linear=False, telescope="VLA", weight_spectrum=False, overwrite=False,
-            noise=1.0, max_bytes=24 << 20, history=True, progress=None) -> dict:
+            noise=1.0, nobs=1, max_bytes=24 << 20, history=True, progress=None) -> dict:
     """Write a synthetic MS at ``path``; return a summary dict.
 
     ``nchan`` and ``ncorr`` may be lists (one value per spw): spws with
@@ -231,6 +231,7 @@ def make_ms(path, nant=27, nfield=3, nscan=7, nspw=2, nchan=64, ncorr=4,
     ``noise`` scales the thermal noise (SIGMA = 0.05 Jy * noise for 1 MHz channels
     and 10 s, times a per-antenna factor); WEIGHT = 1/SIGMA**2.
     ``config`` the VLA configuration (A, B, C, D) setting the arm length.
+    ``nobs`` observations: the scans are shared out in time order (OBSERVATION_ID).
     """
     from casacore import tables as ct
 
@@ -249,6 +250,9 @@ def make_ms(path, nant=27, nfield=3, nscan=7, nspw=2, nchan=64, ncorr=4,
               else [int(ntimes_per_scan)] * nscan)
     if len(ntimes) != nscan or min(ntimes) < 1:
         raise ValueError("make_ms: ntimes_per_scan must be >= 1 for every scan")
+    if not 1 <= nobs <= nscan:
+        raise ValueError("make_ms: nobs must be between 1 and nscan")
+    scan_obs = [k * nobs // nscan for k in range(nscan)]
     path = os.path.abspath(os.path.expanduser(str(path)))
     if os.path.exists(path):
         if not overwrite:
@@ -478,16 +482,21 @@ def _write_all(ct, main, msname, v):
             t.putcol("FLAG_ROW", np.zeros(n, bool))
     # OBSERVATION
     with sub("OBSERVATION") as t:
-        t.addrows(1)
-        t.putcell("TELESCOPE_NAME", 0, v["telescope"])
-        t.putcell("OBSERVER", 0, "casashell make_ms")
-        t.putcell("PROJECT", 0, f"SYNTH.seed{v['seed']}")
-        t.putcell("TIME_RANGE", 0, np.array([t0, t_end]))
-        t.putcell("RELEASE_DATE", 0, t_end + 365.25 * 86400)
-        t.putcell("SCHEDULE_TYPE", 0, "")
-        t.putcell("SCHEDULE", 0, np.array([""]))
-        t.putcell("LOG", 0, np.array([""]))
-        t.putcell("FLAG_ROW", 0, False)
+        nobs = v["nobs"]
+        t.addrows(nobs)
+        for o in range(nobs):
+            scans = [k for k in range(v["nscan"]) if v["scan_obs"][k] == o]
+            lo = v["scan_start"][scans[0]]
+            hi = v["scan_start"][scans[-1]] + v["ntimes"][scans[-1]] * integration
+            t.putcell("TELESCOPE_NAME", o, v["telescope"])
+            t.putcell("OBSERVER", o, "casashell make_ms")
+            t.putcell("PROJECT", o, f"SYNTH.seed{v['seed']}")
+            t.putcell("TIME_RANGE", o, np.array([lo, hi]))
+            t.putcell("RELEASE_DATE", o, t_end + 365.25 * 86400)
+            t.putcell("SCHEDULE_TYPE", o, "")
+            t.putcell("SCHEDULE", o, np.array([""]))
+            t.putcell("LOG", o, np.array([""]))
+            t.putcell("FLAG_ROW", o, False)
     # PROCESSOR
     with sub("PROCESSOR") as t:
         t.addrows(1)
@@ -593,7 +602,8 @@ def _write_main(main, v):
             main.putcol("SCAN_NUMBER", np.full(n, scan_idx + 1, np.int32), start, n)
             main.putcol("STATE_ID", np.full(n, state, np.int32), start, n)
             main.putcol("ARRAY_ID", np.zeros(n, np.int32), start, n)
-            main.putcol("OBSERVATION_ID", np.zeros(n, np.int32), start, n)
+            main.putcol("OBSERVATION_ID", np.full(n, v["scan_obs"][scan_idx], np.int32),
+                        start, n)
             main.putcol("PROCESSOR_ID", np.zeros(n, np.int32), start, n)
             main.putcol("UVW", uvw, start, n)
             # whole-row flags (antenna dropouts) for about a sixth of the budget
