@@ -294,8 +294,7 @@ class LogIndex:
                 break
             self.nbytes += n
             self._index_complete_lines()
-        mv.release()
-        self._time_key = None
+        mv.release()      # (time keys of old rows stay valid: see time_keys)
 
     def _pread_into(self, fd, mv, want):  # pragma: no cover - non-Linux
         data = os.pread(fd, want, self.nbytes)

@@ -289,3 +289,20 @@ def test_case_insensitive_regex_on_folded_text_equals_ignorecase(session_log, pa
     rx = re.compile(pattern, re.IGNORECASE | re.MULTILINE)
     exp = [i for i, r in enumerate(rows) if any(rx.search(m) for m in r[3])]
     assert ix.match_rows(compile_text(pattern, regex=True), "message").tolist() == exp
+
+
+def test_time_keys_extend_with_new_rows(tmp_path):
+    path = tmp_path / "t.log"
+    path.write_text(_line("a", when=1795000000) + _line("b", when=1795000060))
+    ix = LogIndex(str(path))
+    ix.refresh()
+    assert ix.time_rows("2026-11-18 11:07").tolist() == [1]
+    assert ix.time_keys().tolist() == [20261118110640, 20261118110740]
+    append_text(str(path), _line("c", when=1795000120) + _line("d\ne", when=1795000180))
+    ix.refresh()
+    assert ix.time_keys().tolist() == [20261118110640, 20261118110740, 20261118110840,
+                                       20261118110940]
+    assert ix.time_rows("2026-11-18 11:08 ~", first_row=2).tolist() == [2, 3]
+    path.write_text(_line("new", when=1795003600))          # truncated: keys redone
+    ix.refresh()
+    assert ix.time_keys().tolist() == [20261118120640]
