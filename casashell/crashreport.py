@@ -447,6 +447,9 @@ def write_report(sig: int, python_stack: str, native_stack: str = "", *, rusage=
         f"command: {' '.join(sys.argv)}",
         f"process: {pid} ended by {_signame(sig)}",
     ]
+    if sig == signal.SIGKILL:
+        parts.append("note: SIGKILL comes from outside the process: kill -9, or the kernel's "
+                     "out-of-memory killer (see dmesg)")
     if started is not None:
         parts.append(f"run time: {now - started:.1f} s")
     if rusage is not None:

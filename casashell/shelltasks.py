@@ -132,7 +132,9 @@ class ShellTask:
             return None
 
     def __getattr__(self, attr):
-        if attr.startswith("__") or attr in ("_modular", "_state"):
+        # private names (IPython probes _repr_html_, _ipython_display_...) never
+        # load the task
+        if attr.startswith("_"):
             raise AttributeError(attr)
         return getattr(self._load(), attr)
 

@@ -258,3 +258,10 @@ def test_ipython_autocall_and_run_i(tmp_path, monkeypatch, vis):
         assert sh.user_ns["r"] == 14.0 and sh.user_ns["factor"] == 7
     finally:
         sh.autocall = old_autocall
+
+
+def test_ipython_probing_does_not_load(ns):
+    st = shelltasks.ShellTask("listobs", shelltasks._state_of(ns))
+    for attr in ("_repr_html_", "_ipython_display_", "__wrapped__"):
+        assert not hasattr(st, attr)
+    assert st._modular is None
