@@ -23,8 +23,10 @@ This module needs only numpy (no Qt), so it is cheap to test and to time.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -97,6 +99,16 @@ class _Grow:
 
     def clear(self):
         self.n = 0
+
+
+def _allocate(cap: int):
+    """(map, uint8 array) of ``cap`` bytes.  On Linux a private anonymous
+    memory map, which ``mmap.resize`` grows with mremap (a shared one would
+    not be backed beyond its first size); elsewhere a plain numpy array."""
+    if sys.platform.startswith("linux") and hasattr(mmap, "MAP_PRIVATE"):
+        mm = mmap.mmap(-1, cap, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        return mm, np.frombuffer(mm, dtype=np.uint8)
+    return None, np.empty(cap, dtype=np.uint8)
 
 
 class Matcher:
@@ -180,6 +192,7 @@ class LogIndex:
     # -- state -----------------------------------------------------------------
     def clear(self):
         self.buf = np.empty(0, dtype=np.uint8)
+        self._mm = None            # the anonymous memory map behind buf
         self.nbytes = 0            # bytes of the file held in buf
         self.indexed = 0           # bytes covered by complete, indexed lines
         self.line_start = _Grow(np.int64)
@@ -276,12 +289,24 @@ class LogIndex:
         return got == self.buf[self.nbytes - k:self.nbytes].tobytes()
 
     def _ensure_capacity(self, size: int):
+        """Room for ``size`` bytes in ``buf``.  The buffer is an anonymous
+        memory map: growing it is a ``mremap`` (no copy, no second buffer
+        in memory while the log grows) where the system has one."""
         if size <= len(self.buf):
             return
         cap = max(size + (size >> 3) + (1 << 20), 2 * len(self.buf))
-        new = np.empty(cap, dtype=np.uint8)
+        mm = self._mm
+        if mm is not None:
+            self.buf = None                   # drop our export of the map
+            try:
+                mm.resize(cap)
+                self.buf = np.frombuffer(mm, dtype=np.uint8)
+                return
+            except (BufferError, OSError, SystemError, ValueError, TypeError):
+                self.buf = np.frombuffer(mm, dtype=np.uint8)
+        new_mm, new = _allocate(cap)
         new[:self.nbytes] = self.buf[:self.nbytes]
-        self.buf = new
+        self.buf, self._mm = new, new_mm
 
     def _read_from(self, fd, size: int):
         self._ensure_capacity(size)

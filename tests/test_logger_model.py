@@ -306,3 +306,20 @@ def test_time_keys_extend_with_new_rows(tmp_path):
     path.write_text(_line("new", when=1795003600))          # truncated: keys redone
     ix.refresh()
     assert ix.time_keys().tolist() == [20261118120640]
+
+
+def test_buffer_grows_in_place_as_the_log_grows(tmp_path):
+    path = tmp_path / "grow.log"
+    path.write_text("".join(_line(f"first {i} " + "x" * 80) for i in range(10000)))
+    ix = LogIndex(str(path))
+    ix.refresh()
+    cap0 = len(ix.buf)
+    for k in range(4):
+        append_text(str(path), "".join(_line(f"more {k} {i} " + "y" * 80)
+                                        for i in range(10000)))
+        assert ix.refresh() == ("appended", 10000 * (k + 1) - 1)
+    assert len(ix.buf) > cap0 and ix.nrows == 50000
+    assert ix.row_fields(0)[3].startswith("first 0 ")
+    assert ix.row_fields(49999)[3].startswith("more 3 9999 ")
+    assert ix.row_text(12345) == _line("more 0 2345 " + "y" * 80)
+    assert len(ix.match_rows(compile_text("MORE 2 "), "message")) == 10000
