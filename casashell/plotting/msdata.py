@@ -480,30 +480,20 @@ def _category(axis, u, ctx):
 
 
 def _emit_unit(u, req, ctx):
-    shape = (u.n, len(u.chan), len(u.corrs))
-    x = np.broadcast_to(_axis_value(req.x, req.xdc, u, req, ctx), shape)
-    y = np.broadcast_to(_axis_value(req.y, req.ydc, u, req, ctx), shape)
-    flag = np.broadcast_to(u.flag, shape)
-    cat = np.broadcast_to(_category(req.coloraxis, u, ctx), shape)
-    its = []
+    """Yield the points of a unit as compact arrays (each broadcastable to the full
+    (row, channel bin, correlation) shape of ``flag``): x, y, cat, it, flag."""
+    x = _axis_value(req.x, req.xdc, u, req, ctx)
+    y = _axis_value(req.y, req.ydc, u, req, ctx)
+    cat = _category(req.coloraxis, u, ctx)
+    flag = u.flag
     if req.iteraxis == "antenna":
         a1 = u.rows["ANTENNA1"].astype(np.int64)[:, None, None]
         a2 = u.rows["ANTENNA2"].astype(np.int64)[:, None, None]
-        its = [np.broadcast_to(a1, shape)]
-        cross = (a1 != a2)
-        its.append(np.broadcast_to(np.where(cross, a2, -1), shape))
+        yield dict(x=x, y=y, cat=cat, it=a1, flag=flag)
+        # the baseline also belongs to its second antenna's panel (-1: autocorrelation)
+        yield dict(x=x, y=y, cat=cat, it=np.where(a1 != a2, a2, -1), flag=flag)
     else:
-        its = [np.broadcast_to(_category(req.iteraxis, u, ctx), shape)]
-    keep = None if req.showflags else ~flag
-    for k, it in enumerate(its):
-        sel = keep
-        if k == 1:  # second copy for iteraxis='antenna': only cross-correlations
-            sel = (it >= 0) if sel is None else (sel & (it >= 0))
-        if sel is None:
-            yield dict(x=x.ravel(), y=y.ravel(), cat=cat.ravel(), it=it.ravel(),
-                       flag=flag.ravel())
-        else:
-            yield dict(x=x[sel], y=y[sel], cat=cat[sel], it=it[sel], flag=flag[sel])
+        yield dict(x=x, y=y, cat=cat, it=_category(req.iteraxis, u, ctx), flag=flag)
 
 
 class _Accumulators:

@@ -55,7 +55,15 @@ class _Axis:
         return vmin >= self.lo and vmax < self.lo + self.n * self.step
 
     def index(self, v):
-        return np.floor((v - self.lo) / self.step).astype(np.int64)
+        """Cell index (int32; values below ``lo`` give 0 or less)."""
+        t = np.subtract(v, self.lo, dtype=np.float64 if v.dtype != np.float32 else np.float32)
+        t *= 1.0 / self.step
+        np.floor(t, out=t)
+        # points outside the grid or not finite are masked out by the caller; keep the
+        # cast quiet and in range for them
+        np.clip(t, -1.0, self.n, out=t)
+        with np.errstate(invalid="ignore"):
+            return t.astype(np.int32)
 
 
 class Grid:
@@ -66,6 +74,8 @@ class Grid:
         self.ay = _Axis(ny, yfixed)
         self.count = np.zeros((ny, nx), dtype=np.int64)
         self.cat = np.full((ny, nx), -1, dtype=np.int64)
+        self.const_cat = None    # the only category seen so far (cat grid not written)
+        self.cat_used = False
 
     def _grow(self, axis, vmin, vmax):
         a = self.ax if axis == 1 else self.ay
@@ -87,12 +97,11 @@ class Grid:
             a.lo -= shift * a.step
             a.step *= 2.0
 
-    def add(self, x, y, cat):
-        if len(x) == 0:
-            return
-        for axis, a, v in ((1, self.ax, x), (0, self.ay, y)):
+    def add(self, x, y, cat, mask, shape, xr, yr):
+        """Count the points ``mask`` (full ``shape``) of ``x``, ``y``, ``cat`` (each
+        broadcastable to ``shape``); ``xr``/``yr`` are their (min, max)."""
+        for axis, a, (vmin, vmax) in ((1, self.ax, xr), (0, self.ay, yr)):
             if a.fixed is None:
-                vmin, vmax = float(v.min()), float(v.max())
                 if a.lo is None:
                     a.init(vmin, vmax)
                 elif not a.covers(vmin, vmax):
@@ -100,19 +109,60 @@ class Grid:
         ix = self.ax.index(x)
         iy = self.ay.index(y)
         if self.ax.fixed is not None or self.ay.fixed is not None:
-            ok = (ix >= 0) & (ix < self.ax.n) & (iy >= 0) & (iy < self.ay.n)
-            ix, iy, cat = ix[ok], iy[ok], cat[ok]
-        else:
+            mask = mask & (ix >= 0) & (ix < self.ax.n) & (iy >= 0) & (iy < self.ay.n)
             np.clip(ix, 0, self.ax.n - 1, out=ix)
             np.clip(iy, 0, self.ay.n - 1, out=iy)
-        flat = iy * self.ax.n + ix
+        else:
+            np.minimum(ix, self.ax.n - 1, out=ix)
+            np.minimum(iy, self.ay.n - 1, out=iy)
+            np.maximum(ix, 0, out=ix)
+            np.maximum(iy, 0, out=iy)
+        iy *= self.ax.n
+        flat = np.broadcast_to(iy + ix, shape)[np.broadcast_to(mask, shape)]
         self.count += np.bincount(flat, minlength=self.count.size).reshape(self.count.shape)
         # last point wins, as in a scatter plot drawn in data order
-        self.cat.ravel()[flat] = cat
+        if cat.size == 1:
+            c = int(cat.ravel()[0])
+            if self.const_cat is None and not self.cat_used:
+                self.const_cat = c
+            if self.const_cat == c:
+                return
+            self._materialize()
+            self.cat.ravel()[flat] = c
+        else:
+            self._materialize()
+            self.cat.ravel()[flat] = np.broadcast_to(cat, shape)[np.broadcast_to(mask, shape)]
+
+    def _materialize(self):
+        """Leave the one-category shortcut: write that category into the cells."""
+        if self.const_cat is not None:
+            self.cat[self.count > 0] = self.const_cat
+            self.const_cat = None
+        self.cat_used = True
+
+    def categories_grid(self):
+        if self.const_cat is not None:
+            return np.where(self.count > 0, self.const_cat, -1)
+        return self.cat
 
     def extent(self):
         ax, ay = self.ax, self.ay
         return (ax.lo, ax.lo + ax.n * ax.step, ay.lo, ay.lo + ay.n * ay.step)
+
+
+def _range(v, m, shape):
+    """(min, max) of ``v`` (broadcastable to ``shape``) over the points ``m``."""
+    if v.size == 1:
+        f = float(v.ravel()[0])
+        return [f, f]
+    if v.dtype.kind != "f":
+        v = v.astype(np.float64)
+    # reduce the mask over the axes along which v is constant
+    axes = tuple(i for i, (a, b) in enumerate(zip(v.shape, shape)) if a == 1 and b > 1)
+    mv = m.any(axis=axes, keepdims=True) if axes else m
+    mv = np.broadcast_to(mv, v.shape)
+    return [float(np.min(v, where=mv, initial=np.inf)),
+            float(np.max(v, where=mv, initial=-np.inf))]
 
 
 class Panel:
@@ -130,33 +180,50 @@ class Panel:
         self.yrange = [np.inf, -np.inf]
         self.categories = {}      # category id -> points
 
-    def add(self, x, y, cat, flagged):
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        good = np.isfinite(x) & np.isfinite(y)
-        if not good.all():
-            x, y, cat, flagged = x[good], y[good], cat[good], flagged[good]
-        if len(x) == 0:
-            return
-        self.xrange = [min(self.xrange[0], float(x.min())), max(self.xrange[1], float(x.max()))]
-        self.yrange = [min(self.yrange[0], float(y.min())), max(self.yrange[1], float(y.max()))]
-        nf = int(flagged.sum())
-        self.nflagged += nf
-        self.npoints += len(x) - nf
-        u, c = np.unique(cat[~flagged], return_counts=True)
-        for k, v in zip(u.tolist(), c.tolist()):
-            self.categories[k] = self.categories.get(k, 0) + v
-        if self.points is not None:
-            if self.kept + len(x) <= self.keep_points:
-                self.points.append((x, y, cat, flagged))
-                self.kept += len(x)
+    def add(self, x, y, cat, flag, sel=None):
+        """Add points: ``x``, ``y``, ``cat`` broadcastable to the shape of ``flag``
+        (full); ``sel`` (full bool, optional) chooses the points to add, flagged ones
+        (``flag``) going to the flagged layer."""
+        x, y, cat = np.asarray(x), np.asarray(y), np.asarray(cat)
+        shape = np.broadcast_shapes(x.shape, y.shape, cat.shape, flag.shape)
+        flag = np.broadcast_to(flag, shape)
+        base = np.ones(shape, bool) if sel is None else np.broadcast_to(sel, shape)
+        for flagged, grid in ((False, self.grid), (True, self.flag_grid)):
+            m = base & (flag if flagged else ~flag)
+            n = int(np.count_nonzero(m))
+            if n == 0:
+                continue
+            xr = _range(x, m, shape)
+            yr = _range(y, m, shape)
+            if not all(np.isfinite(xr + yr)):
+                m = m & np.isfinite(x) & np.isfinite(y)
+                n = int(np.count_nonzero(m))
+                if n == 0:
+                    continue
+                xr = _range(x, m, shape)
+                yr = _range(y, m, shape)
+            self.xrange = [min(self.xrange[0], xr[0]), max(self.xrange[1], xr[1])]
+            self.yrange = [min(self.yrange[0], yr[0]), max(self.yrange[1], yr[1])]
+            if flagged:
+                self.nflagged += n
             else:
-                self.points = None
-        if nf:
-            self.flag_grid.add(x[flagged], y[flagged], cat[flagged])
-        if nf < len(x):
-            ok = ~flagged
-            self.grid.add(x[ok], y[ok], cat[ok])
+                self.npoints += n
+                if cat.size == 1:
+                    c = int(cat.ravel()[0])
+                    self.categories[c] = self.categories.get(c, 0) + n
+                else:
+                    cv = np.broadcast_to(cat, shape)[m]
+                    u, cnt = np.unique(cv, return_counts=True)
+                    for k, v in zip(u.tolist(), cnt.tolist()):
+                        self.categories[k] = self.categories.get(k, 0) + v
+            if self.points is not None:
+                if self.kept + n <= self.keep_points:
+                    self.points.append(tuple(np.broadcast_to(a, shape)[m] for a in (x, y, cat))
+                                       + (np.full(n, flagged),))
+                    self.kept += n
+                else:
+                    self.points = None
+            grid.add(x, y, cat, m, shape, xr, yr)
 
     @property
     def total(self):
@@ -231,7 +298,7 @@ def _dilate(pc, pk, size):
 def _pooled_rgba(grid, colors, axes_px, flagged, size=1):
     """RGBA image of a grid pooled by an integer factor towards ``axes_px`` (w, h);
     occupied cells drawn as ``size``-pixel squares."""
-    cnt, cat = grid.count, grid.cat
+    cnt, cat = grid.count, grid.categories_grid()
     # crop to occupied cells
     rows = np.nonzero(cnt.any(axis=1))[0]
     cols = np.nonzero(cnt.any(axis=0))[0]

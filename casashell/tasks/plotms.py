@@ -190,14 +190,20 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                                     log=lambda m, p="INFO": casalog.post(m, p)):
         nbatch += 1
         it = batch["it"]
+        flag = batch["flag"]
+        base = None if showflags else ~flag
         vals = np.unique(it)
         for v in vals.tolist():
-            m = it == v if len(vals) > 1 else slice(None)
+            if v == -1 and req.iteraxis == "antenna":
+                continue
+            m = base
+            if len(vals) > 1:
+                m = np.broadcast_to(it == v, flag.shape) if m is None else (m & (it == v))
             p = panels.get(v)
             if p is None:
                 p = panels[v] = raster.Panel(nx, ny, keep_points=keep, xfixed=fixed_x,
                                              yfixed=fixed_y)
-            p.add(batch["x"][m], batch["y"][m], batch["cat"][m], batch["flag"][m])
+            p.add(batch["x"], batch["y"], batch["cat"], flag, m)
     total = sum(p.npoints for p in panels.values())
     nflag = sum(p.nflagged for p in panels.values())
     if total + nflag == 0:
