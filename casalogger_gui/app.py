@@ -74,6 +74,11 @@ def main(argv=None) -> int:
                         help="read 'open PATH' / 'quit' commands from standard input "
                              "and close at its end (used by casa)")
     args = parser.parse_args(argv)
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        sys.stderr.write("casalogger: no display (DISPLAY is not set): cannot open "
+                         "a window\n")
+        return 1
     from PyQt5.QtWidgets import QApplication
     from .window import LogWindow
     app = QApplication.instance() or QApplication([sys.argv[0]])

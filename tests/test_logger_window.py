@@ -407,3 +407,31 @@ def test_multi_line_rows_get_their_height(qtbot, make_window, log):
     qtbot.waitUntil(lambda: w.table.rowHeight(2) > w.table.rowHeight(1), timeout=1000)
     assert w.table.rowHeight(2) >= 3 * w.table.rowHeight(1) - 12
     assert w.model.data(w.model.index(2, 3)).count("\n") == 2
+
+
+def test_casalogger_command_default_log_quit_and_no_display(tmp_path):
+    old = tmp_path / "casa-20261124-100000.log"
+    new = tmp_path / "casa-20261124-110000.log"
+    old.write_text(line("old session"))
+    new.write_text(line("new session") + line("second"))
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    status = tmp_path / "status.txt"
+    env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen",
+               CASALOGGER_STATUS=str(status), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    proc = subprocess.Popen([sys.executable, "-m", "casalogger_gui", "--control-stdin"],
+                            cwd=tmp_path, env=env, stdin=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (status.exists() and status.read_text()):
+        time.sleep(0.05)
+    assert status.read_text().splitlines()[0].split("\t") == ["open", str(new), "2", "2"]
+    proc.stdin.write(b"quit\n")
+    proc.stdin.flush()
+    assert proc.wait(10) == 0
+    env.pop("QT_QPA_PLATFORM")
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    out = subprocess.run([sys.executable, "-m", "casalogger_gui", str(new)], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "no display (DISPLAY is not set)" in out.stderr
