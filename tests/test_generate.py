@@ -181,6 +181,10 @@ def test_deterministic(tmp_path):
     make_ms(str(tmp_path / "a.ms"), seed=7, **kw)
     make_ms(str(tmp_path / "b.ms"), seed=7, **kw)
     make_ms(str(tmp_path / "c.ms"), seed=8, **kw)
+    # the chunk size does not change the output
+    make_ms(str(tmp_path / "d.ms"), seed=7, max_bytes=1, **kw)
+    assert np.array_equal(getcols(str(tmp_path / "d.ms"), "DATA")[0],
+                          getcols(str(tmp_path / "a.ms"), "DATA")[0])
     da, fa, ua = getcols(str(tmp_path / "a.ms"), "DATA", "FLAG", "UVW")
     db, fb, ub = getcols(str(tmp_path / "b.ms"), "DATA", "FLAG", "UVW")
     dc, = getcols(str(tmp_path / "c.ms"), "DATA")

@@ -541,6 +541,20 @@ def _write_all(ct, main, msname, v):
     return _write_main(main, v)
 
 
+def _time_draws(seed, scan_idx, t_index, nbl, spws, flag_fraction):
+    """The random numbers of one integration (all spws and baselines)."""
+    g = np.random.default_rng([int(seed), int(scan_idx), int(t_index)])
+    out = {"frow": g.random(nbl * len(spws)) < flag_fraction / 6, "noise": [], "hit": [],
+           "cstart": []}
+    for sp in spws:
+        nc, npol = sp["nchan"], sp["ncorr"]
+        width = max(1, nc // 16)
+        out["noise"].append(g.standard_normal((npol, 2, nbl, nc), dtype=np.float32))
+        out["hit"].append(g.random(nbl))
+        out["cstart"].append(g.integers(0, max(1, nc - width + 1), size=nbl))
+    return out
+
+
 def _write_main(main, v):
     nant, pos = v["nant"], v["pos"]
     fields, spws, dd_pol = v["fields"], v["spws"], v["dd_pol"]
@@ -606,8 +620,12 @@ def _write_main(main, v):
                         start, n)
             main.putcol("PROCESSOR_ID", np.zeros(n, np.int32), start, n)
             main.putcol("UVW", uvw, start, n)
+            # random numbers come from one generator per integration, so the output
+            # does not depend on how the rows are chunked
+            draws = [_time_draws(v["seed"], scan_idx, c0 + ti, nbl, spws, flag_fraction)
+                     for ti in range(ct_n)]
             # whole-row flags (antenna dropouts) for about a sixth of the budget
-            frow = rng.random(n) < flag_fraction / 6
+            frow = np.concatenate([d["frow"] for d in draws])
             main.putcol("FLAG_ROW", frow, start, n)
             # per spw blocks (rows of one spw are contiguous per time step)
             blocks = []
@@ -636,8 +654,9 @@ def _write_main(main, v):
                 for k, cname in enumerate(names):
                     parallel = cname[0] == cname[1]
                     base = vis if parallel else 0.02 * vis * np.exp(1j * 0.3 * k)
-                    noise = (rng.standard_normal((ns, nc), dtype=np.float32)
-                             + 1j * rng.standard_normal((ns, nc), dtype=np.float32))
+                    nre = np.concatenate([d["noise"][s][k, 0] for d in draws])
+                    nim = np.concatenate([d["noise"][s][k, 1] for d in draws])
+                    noise = nre + 1j * nim
                     data[:, :, k] = base + noise * (sigma[:, None] / np.sqrt(2)).astype(
                         np.float32)
                 au = b1[sel] == b2[sel]
@@ -652,8 +671,9 @@ def _write_main(main, v):
                 budget = flag_fraction * 5 / 6
                 if budget > 0:
                     width = max(1, nc // 16)
-                    hit = rng.random(ns) < min(1.0, budget * nc / width)
-                    c_start = rng.integers(0, max(1, nc - width + 1), size=ns)
+                    hit = np.concatenate([d["hit"][s] for d in draws]) < min(
+                        1.0, budget * nc / width)
+                    c_start = np.concatenate([d["cstart"][s] for d in draws])
                     chan = np.arange(nc)[None, :]
                     blk = hit[:, None] & (chan >= c_start[:, None]) & \
                         (chan < c_start[:, None] + width)
