@@ -388,7 +388,6 @@ def _write_all(ct, main, msname, v):
         v["corr_names"]
     dd_pol, state_modes = v["dd_pol"], v["state_modes"]
     t0, t_end, integration = v["t0"], v["t_end"], v["integration"]
-    rng = v["rng"]
 
     def sub(name):
         return ct.table(os.path.join(msname, name), readonly=False, ack=False)
@@ -557,7 +556,7 @@ def _time_draws(seed, scan_idx, t_index, nbl, spws, flag_fraction):
 
 def _write_main(main, v):
     nant, pos = v["nant"], v["pos"]
-    fields, spws, dd_pol = v["fields"], v["spws"], v["dd_pol"]
+    fields, spws = v["fields"], v["spws"]
     a1, a2, nbl = v["a1"].astype(np.int32), v["a2"].astype(np.int32), v["nbl"]
     nspw = len(spws)
     integration = v["integration"]
@@ -566,7 +565,6 @@ def _write_main(main, v):
     flag_fraction = float(v["flag_fraction"])
     corr_cols = ["DATA"] + (["CORRECTED_DATA"] if v["corrected"] else []) + \
         (["MODEL_DATA"] if v["model"] else [])
-    auto = a1 == a2
     # per-antenna system noise (Jy) and gains: realistic spread
     sefd_scale = 1.0 + 0.15 * rng.standard_normal(nant).clip(-2, 2)
     gain_amp = 1.0 + 0.05 * rng.standard_normal(nant)

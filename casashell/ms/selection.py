@@ -208,11 +208,6 @@ def _ranges_mask(values, ranges):
     return m
 
 
-def _ids_in_ranges(ids, ranges):
-    ids = np.asarray(ids, dtype=np.int64)
-    return set(ids[_ranges_mask(ids, ranges)].tolist())
-
-
 # ---------------------------------------------------------------------------
 # field
 def _match_names(pattern, names):
@@ -652,7 +647,7 @@ def parse_intent(md, value) -> set:
         if spec is not None:
             hits = {s.id for s in states if spec[0] <= s.id <= spec[1]}
         else:
-            pat = tok if _is_glob(tok) else tok
+            pat = tok
             hits = set()
             for s in states:
                 cands = [s.obs_mode] + s.intents
@@ -1067,7 +1062,6 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
     for (param, k), h in tok_hits.items():
         if h == 0:
             sp = {"scan": scan_sp, "observation": obs_sp, "array": arr_sp}[param]
-            lo, hi = sp[0][k]
             tok = [x for x in sp[2] if not x.startswith("!")][k]
             _fail(param, vals[param], f"no {param} {tok} in the MS")
     for param in PARAMS:
