@@ -455,7 +455,9 @@ def execfile(filename, globals=None, locals=None):  # noqa: A002 - CASA's signat
     shares that script's variables both ways.  During the run ``__file__``
     and ``sys.argv[0]`` are the script's name; both are restored afterwards
     (``__name__`` is left alone).  Errors propagate with a traceback naming
-    the script's file and line.
+    the script's file and line.  A script in Python 2 syntax (print
+    statements...) is translated first (see ``casashell.taskpy2``), with a
+    warning in the log.
     """
     __tracebackhide__ = True   # noqa: F841 - IPython shows the script's frames, not ours
     if globals is None:
@@ -467,7 +469,18 @@ def execfile(filename, globals=None, locals=None):  # noqa: A002 - CASA's signat
     path = os.fspath(filename)
     with open(path, "rb") as f:
         source = f.read()
-    code = compile(source, os.path.abspath(path), "exec", dont_inherit=True)
+    try:
+        code = compile(source, os.path.abspath(path), "exec", dont_inherit=True)
+    except SyntaxError:
+        # perhaps a CASA 5 (Python 2) script: translate its Python 2 syntax
+        from .taskpy2 import BUILTINS, compile_script
+        code, kinds = compile_script(source, os.path.abspath(path))
+        from .logsink import casalog
+        casalog.post(f"execfile: {path} is written in Python 2; it was run with these "
+                     f"constructs translated: {', '.join(kinds)}", "WARN")
+        for name, value in BUILTINS.items():
+            if name not in globals:
+                globals[name] = value
     old_file = globals.get("__file__", _MISSING)
     old_argv = list(sys.argv)
     globals["__file__"] = path

@@ -241,9 +241,75 @@ def test_syntax_error_and_missing_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     user_ns = {}
     shelltasks.populate_namespace(user_ns)
-    path = _write(tmp_path / "syn.py", "x = 1\nprint 'hello'\n")
+    path = _write(tmp_path / "syn.py", "x = 1\nif x = 2:\n    pass\n")
     with pytest.raises(SyntaxError) as e:
         exec("execfile('syn.py')", user_ns)
     assert (e.value.filename, e.value.lineno) == (path, 2)
     with pytest.raises(FileNotFoundError, match="nonexist.py"):
         exec("execfile('nonexist.py')", user_ns)
+
+
+def test_python2_restore_script_runs_unchanged(ipshell, tmp_path, data_dir, monkeypatch,
+                                               capsys):
+    """An ALMA script of the CASA 4/5 era, in Python 2 syntax, through execfile."""
+    from casacore import tables as ct
+    cal = _layout(tmp_path, data_dir)
+    monkeypatch.chdir(cal)
+    ipshell.run_cell("SPACESAVING = 1")
+    res = ipshell.run_cell("execfile('../script/py2/scriptForPI.py')")
+    assert res.success, res.error_in_exec
+    ns = ipshell.user_ns
+    out = capsys.readouterr().out.splitlines()
+    assert out[:5] == ["*** Restore script (Python 2 style) ***", "SPACESAVING = 1",
+                       "Found 1 calibration script(s)", "global variable mysteps not set.",
+                       "Executing all steps:  range(0, 3)"]
+    assert "done with script 0 " in out
+    assert ns["py2_steps_done"] == [0, 1, 2] and ns["py2_restore_done"] == (1, "1")
+    with ct.table(str(cal / "uid___A002_Xtest_X1.ms"), ack=False) as t:
+        autoc = t.getcol("ANTENNA1") == t.getcol("ANTENNA2")
+        assert t.getcol("FLAG")[autoc].all() and autoc.sum() == 121
+    warns = [ln.split("\t")[3] for ln in open(casalog.logfile()).read().splitlines()
+             if ln.split("\t")[1] == "WARN"]
+    assert warns == [
+        "execfile: ../script/py2/scriptForPI.py is written in Python 2; it was run with these "
+        "constructs translated: cElementTree, print statement, has_key, except E, e, "
+        "backticks",
+        f"execfile: {tmp_path}/script/py2/member.uid___A002_Xtest_X1.scriptForCalibration.py "
+        f"is written in Python 2; it was run with these constructs translated: "
+        f"print statement"]
+
+
+def test_python2_translation():
+    from casashell.taskpy2 import translate
+    src = ("if globals().has_key('X') and f(a)[1].d.has_key(k or j): pass\n"
+           "print 'a', b,\n"
+           "print >>sys.stderr, 'err'\n"
+           "print\n"
+           "if x: print 'inline'; y = 2\n"
+           "try:\n    pass\nexcept (IOError, OSError), e:\n    raise ValueError, 'bad' + str(e)\n"
+           "z = 0755 + 3L if a <> b else `a`\n"
+           "exec 'q = 1' in ns\n"
+           "print('already python 3')\n")
+    out, kinds = translate(src)
+    assert out == ("if ('X' in globals()) and ((k or j) in f(a)[1].d): pass\n"
+                   "print('a', b, end=' ')\n"
+                   "print('err', file=sys.stderr)\n"
+                   "print()\n"
+                   "if x: print('inline'); y = 2\n"
+                   "try:\n    pass\nexcept (IOError, OSError) as e:\n"
+                   "    raise ValueError('bad' + str(e))\n"
+                   "z = 0o755 + 3 if a != b else repr(a)\n"
+                   "exec('q = 1', ns)\n"
+                   "print('already python 3')\n")
+    assert kinds == ["has_key", "print statement", "except E, e", "raise E, V", "octal literal",
+                     "long literal", "<>", "backticks", "exec statement"]
+
+
+def test_python2_untranslatable_keeps_original_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    user_ns = {}
+    shelltasks.populate_namespace(user_ns)
+    path = _write(tmp_path / "p.py", "print 'fine'\nx = = 2\n")
+    with pytest.raises(SyntaxError) as e:
+        exec("execfile('p.py')", user_ns)
+    assert (e.value.filename, e.value.lineno) == (path, 1)
