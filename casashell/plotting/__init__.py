@@ -42,39 +42,54 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _qt_pyplot():
-    """pyplot switched to the QtAgg backend, or None when that is impossible."""
+#: open plot windows (kept referenced so Qt does not destroy them)
+WINDOWS: list = []
+
+
+def _qt_window(fig):
+    """Put ``fig`` on a Qt canvas inside a window with matplotlib's navigation
+    toolbar (zoom, pan, home, save).  None when Qt cannot be used."""
     try:
-        import matplotlib
-        import matplotlib.pyplot as plt
-        if "qt" not in matplotlib.get_backend().lower():
-            plt.switch_backend("QtAgg")
-        return plt
-    except Exception:  # noqa: BLE001 - no Qt binding or no display
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+        from matplotlib.backends.qt_compat import QtWidgets
+    except Exception:  # noqa: BLE001 - no Qt binding
         return None
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["casashell"])
+    canvas = FigureCanvasQTAgg(fig)
+    window = QtWidgets.QMainWindow()
+    toolbar = NavigationToolbar2QT(canvas, window)
+    window.addToolBar(toolbar)
+    window.setCentralWidget(canvas)
+    window.setWindowTitle(fig.get_label() or "casashell plot")
+    window.resize(int(fig.get_figwidth() * fig.dpi), int(fig.get_figheight() * fig.dpi) + 40)
+    canvas.toolbar = toolbar
+    window._app = app
+    return window
 
 
-def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False):
+def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False, label=""):
     """A new figure; ``(figure, interactive)``.
 
-    With ``showgui`` and a display, the figure belongs to a Qt window (shown
-    by :func:`show`); otherwise it is an off-screen Agg figure.  A GUI that
-    cannot be had is one WARN line, and the figure is still made.
+    With ``showgui`` and a display, the figure lives in a Qt window (opened by
+    :func:`show`); otherwise it is an off-screen Agg figure.  A GUI that cannot
+    be had is one log line, and the figure is still made.
     """
     from ..logsink import casalog
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = Figure(figsize=figsize, dpi=dpi)
+    if label:
+        fig.set_label(label)
     if showgui:
         if display_available():
-            plt = _qt_pyplot()
-            if plt is not None:
-                fig = plt.figure(figsize=figsize, dpi=dpi)
+            window = _qt_window(fig)
+            if window is not None:
+                fig._casashell_window = window
                 return fig, True
             casalog.post("showgui=True but the Qt backend (PyQt5) cannot be loaded; "
                          "drawing off screen", "WARN")
         else:
             casalog.post("no display (or nogui/agg is set): the plot is drawn off screen")
-    from matplotlib.figure import Figure
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
     return fig, False
 
@@ -82,10 +97,18 @@ def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False):
 def show(fig) -> None:
     """Open the window of an interactive figure without blocking the shell."""
     try:
+        window = fig._casashell_window
         fig.canvas.draw_idle()
-        fig.show()
-        import matplotlib.pyplot as plt
-        plt.pause(0.001)
+        window.show()
+        WINDOWS.append(window)
+        try:  # inside IPython: let its event loop drive Qt so the window responds
+            from IPython import get_ipython
+            ip = get_ipython()
+            if ip is not None:
+                ip.enable_gui("qt")
+        except Exception:  # noqa: BLE001
+            pass
+        window._app.processEvents()
     except Exception as exc:  # noqa: BLE001 - a window is a convenience
         from ..logsink import casalog
         casalog.post(f"could not open the plot window: {exc}", "WARN")
