@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import time
 
 import numpy as np
-from PyQt5.QtCore import (QFileSystemWatcher, QItemSelection, QItemSelectionModel,
+from PyQt5.QtCore import (QFileSystemWatcher, QItemSelectionModel,
                           QRect, QSettings, QSize, Qt, QTimer)
 from PyQt5.QtGui import QColor, QFont, QKeySequence, QPalette
 from PyQt5.QtWidgets import (QAbstractItemView, QAction, QApplication, QCheckBox,
