@@ -7,6 +7,7 @@ import re
 import runpy
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -265,3 +266,70 @@ def test_ipython_probing_does_not_load(ns):
     for attr in ("_repr_html_", "_ipython_display_", "__wrapped__"):
         assert not hasattr(st, attr)
     assert st._modular is None
+
+
+_SLOW_STARTUP = '''
+import os, time
+from casashell import shelltasks
+from casashell.tasks._framework import Param, task
+
+@task(summary="Slow test task", category="testing",
+      params=[Param("outfile", "newpath", "", "Output file")])
+def sht_slow(outfile):
+    tmp = outfile + ".tmp"
+    open(tmp, "w").write("partial")
+    open("started", "w").close()
+    try:
+        time.sleep(60)
+        os.rename(tmp, outfile)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+shelltasks.add_task(globals(), sht_slow)
+'''
+
+
+def test_ctrl_c_in_a_task_in_the_real_shell(tmp_path):
+    """Ctrl-C in a running task at the casa prompt: back to the prompt, the
+    interruption logged, no output left behind, .last written, session alive."""
+    import pexpect
+    ansi = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+    home = tmp_path / "home"
+    (home / ".casa").mkdir(parents=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    startup = tmp_path / "startup.py"
+    startup.write_text(_SLOW_STARTUP)
+    env = dict(os.environ, HOME=str(home), TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    casa = os.path.join(os.path.dirname(sys.executable), "casa")
+    child = pexpect.spawn(casa, ["--nologger", "--nogui", "--startupfile", str(startup)],
+                          cwd=str(work), env=env, encoding="utf-8", timeout=30,
+                          dimensions=(50, 150))
+    try:
+        child.expect(r"CASA <.*1.*>:")
+        child.sendline("r = sht_slow(outfile='out.txt')")
+        deadline = time.time() + 30
+        while not (work / "started").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        child.sendintr()
+        child.expect("KeyboardInterrupt")
+        child.expect(r"CASA <.*2.*>:")
+        child.sendline("print('alive', 6 * 7)")
+        child.expect("alive 42")
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert sorted(os.listdir(work)) == sorted(
+        ["started", "sht_slow.last"] + [n for n in os.listdir(work) if n.startswith("casa-")])
+    assert (work / "sht_slow.last").read_text().startswith("taskname = 'sht_slow'\n")
+    logs = [n for n in os.listdir(work) if n.startswith("casa-") and n.endswith(".log")]
+    assert len(logs) == 1
+    recs = [ln.split("\t")[1:] for ln in (work / logs[0]).read_text().splitlines()]
+    i = recs.index(["INFO", "sht_slow::::casa", "##### Begin Task: sht_slow           #####"])
+    assert ["WARN", "sht_slow::::casa", "Task sht_slow was interrupted by the user (Ctrl-C)"] \
+        in recs[i:]
+    assert recs[i:].index(["INFO", "sht_slow::::casa", "##### End Task: sht_slow             #####"])
+    assert not any(r[0] == "SEVERE" for r in recs)
