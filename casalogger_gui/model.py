@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import io
 import re
 
 import numpy as np
@@ -159,8 +160,11 @@ class LogTableModel(QAbstractTableModel):
 
     def rows_text(self, view_rows) -> str:
         """The displayed rows as the log's own text (all their lines)."""
-        ids = sorted(self.row_id(r) for r in view_rows)
-        return "".join(self.index_.row_text(r) for r in ids)
+        rows = np.asarray(view_rows, dtype=np.int64)
+        ids = np.sort(rows if self.view is None else self.view[rows])
+        out = io.BytesIO()
+        self.index_.write_rows(ids, out)
+        return out.getvalue().decode("utf-8", "replace")
 
     def save_view(self, path: str) -> int:
         """Write the rows shown (the filtered view) to ``path`` as log text."""

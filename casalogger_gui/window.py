@@ -23,6 +23,7 @@ from .model import COLUMNS, FILTER_KINDS, MAX_ROW_LINES, LogTableModel
 
 POLL_MS = 100           # the file is checked this often (new lines < 250 ms)
 HIGHLIGHT = QColor("#fff35c")
+_MAX_DRAWN = 3000       # characters of one line drawn (the tooltip has more)
 _FILTER_HINT = {
     "Message": "text in the message (Enter applies)",
     "Origin": "text in the origin, e.g. flagdata",
@@ -72,6 +73,7 @@ class _Delegate(QStyledItemDelegate):
         lh = fm.lineSpacing()
         ascent = fm.ascent()
         for line in text.replace("\t", "    ").split("\n")[:MAX_ROW_LINES]:
+            line = line[:_MAX_DRAWN]
             if y > option.rect.bottom():
                 break
             if matcher is not None and line:
@@ -89,7 +91,7 @@ class _Delegate(QStyledItemDelegate):
     def sizeHint(self, option, index):
         fm = option.fontMetrics
         n = index.model().fields(index.row())[4] if index.column() == 3 else 1
-        return QSize(fm.horizontalAdvance(str(index.data()) or " ") + 8,
+        return QSize(fm.horizontalAdvance(str(index.data())[:_MAX_DRAWN] or " ") + 8,
                      fm.lineSpacing() * min(n, MAX_ROW_LINES) + 4)
 
 
@@ -543,14 +545,21 @@ class LogWindow(QMainWindow):
 
     # -- copy / note -------------------------------------------------------------
     def selected_rows(self):
-        return sorted({ix.row() for ix in self.table.selectionModel().selectedRows()})
+        """Display rows selected (sorted numpy array), from the selection's
+        ranges: selecting a million rows costs no Python object per row."""
+        ranges = [np.arange(r.top(), r.bottom() + 1)
+                  for r in self.table.selectionModel().selection()]
+        if not ranges:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate(ranges))
+        return rows[rows < self.model.rowCount()]
 
     def copy_selection(self):
         rows = self.selected_rows()
-        if not rows:
+        if not len(rows):
             cur = self.table.currentIndex()
             rows = [cur.row()] if cur.isValid() else []
-        if not rows:
+        if not len(rows):
             return ""
         text = self.model.rows_text(rows)
         QApplication.clipboard().setText(text)

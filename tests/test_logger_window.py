@@ -435,3 +435,21 @@ def test_casalogger_command_default_log_quit_and_no_display(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "no display (DISPLAY is not set)" in out.stderr
+
+
+def test_select_all_and_copy_a_big_log(qtbot, make_window, tmp_path):
+    path = tmp_path / "big.log"
+    text = "".join(line(f"message {i}\n  detail {i}" if i % 10 == 0 else f"message {i}")
+                   for i in range(100000))
+    path.write_text(text)
+    w = make_window(path)
+    assert w.model.rowCount() == 100000
+    w.table.setFocus()
+    t = time.perf_counter()
+    qtbot.keyClick(w.table, Qt.Key_A, Qt.ControlModifier)
+    qtbot.keyClick(w.table, Qt.Key_C, Qt.ControlModifier)
+    assert time.perf_counter() - t < 3
+    assert QApplication.clipboard().text() == text
+    w.set_filter("Message", "detail 99990")
+    w.table.selectAll()
+    assert w.copy_selection() == line("message 99990\n  detail 99990")
