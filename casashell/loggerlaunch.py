@@ -5,7 +5,8 @@
 prompt does not reach it), unless
 
 * ``cfg.nologger`` or ``cfg.nogui`` is set (``--nologger``, ``--nogui``),
-* there is no log file (``--nologfile``) or its folder is not writable,
+* there is no log file (``--nologfile``), or it (or, before it exists, its
+  folder) is not writable,
 * no display is available (neither ``DISPLAY`` nor ``WAYLAND_DISPLAY``),
 * PyQt5 is not installed (checked with ``importlib.util.find_spec``: the
   shell never imports Qt);
@@ -37,9 +38,13 @@ def _why_not(cfg, logfile: str) -> str | None:
         return "--nologger was given"
     if getattr(cfg, "nologfile", False) or logfile == os.devnull:
         return "there is no log file (--nologfile)"
-    folder = os.path.dirname(logfile) or "."
-    if not os.access(folder, os.W_OK):
-        return f"the log folder {folder} is not writable"
+    if os.path.exists(logfile):
+        if not os.access(logfile, os.W_OK):
+            return f"the log file {logfile} is not writable"
+    else:
+        folder = os.path.dirname(logfile) or "."
+        if not os.access(folder, os.W_OK):
+            return f"the log folder {folder} is not writable"
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "no display is available (DISPLAY is not set)"
     try:

@@ -192,3 +192,24 @@ def test_window_closes_when_the_shell_dies(tmp_path):
     while time.time() < deadline and alive():
         time.sleep(0.1)
     assert not alive()
+
+
+def test_unwritable_log_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISPLAY", ":4242")
+    path = tmp_path / "ro.log"
+    path.write_text("")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(path)
+                        else real_access(p, mode))
+    old = casalog.logfile()
+    seen = []
+    casalog.post_listeners.append(lambda text, prio: seen.append(text))
+    try:
+        casalog.setlogfile(str(path))
+        loggerlaunch.maybe_start_logger(cfg())
+    finally:
+        casalog.post_listeners.pop()
+        casalog.setlogfile(old)
+    assert [t.rstrip("\n").split("\t", 3)[3] for t in seen] == [
+        f"casalogger is not started: the log file {path} is not writable"]
+    assert loggerlaunch.logger_process() is None
