@@ -224,9 +224,12 @@ def test_frequency_selection_real(data_dir):
     sel = select(vis, spw=text)
     expect = [i for i, f in enumerate(freqs) if lo - 1 <= f <= hi + 1]
     assert np.flatnonzero(sel.channels[0]).tolist() == expect == list(range(5, 13))
-    # spw chosen by frequency: a range inside the band picks its channels
-    sel = select(vis, spw=f"{lo / 1e9:.9f}~{hi / 1e9:.9f}GHz")
-    assert np.flatnonzero(sel.channels[0]).tolist() == list(range(5, 13))
+    # spw chosen by a frequency range (no channel part): as CASA, the spws whose
+    # centre frequency is in the range, with all their channels
+    sel = select(vis, spw=f"{freqs[5] / 1e9:.9f}~{freqs[-3] / 1e9:.9f}GHz")
+    assert sel.channels[0].all() and len(sel.channels[0]) == 32
+    with pytest.raises(SelectionError, match="no spectral window covers"):
+        select(vis, spw=f"{lo / 1e9:.9f}~{hi / 1e9:.9f}GHz")
 
 
 def test_correlation_real(day2):
@@ -297,7 +300,10 @@ def test_spw_forms(synth):
     # frequency forms: channels whose centre lies in the range
     f1 = freqs[1]
     cases[f"1:{f1[3] / 1e6}~{f1[9] / 1e6}MHz"] = {1: range(3, 10)}
-    cases[f"{f1[3] / 1e9}~{f1[9] / 1e9}GHz"] = {1: range(3, 10)}
+    cases[f"{f1[10] / 1e9}~{f1[20] / 1e9}GHz"] = {1: range(32)}
+    cases["<1.2GHz"] = {0: range(16), 1: range(32)}
+    cases[">1.2GHz"] = {2: range(16)}
+    cases["0:1000~1100MHz^16MHz"] = {0: range(0, 13, 2)}
     cases[f"*:{f1[3]}~{f1[9]}Hz"] = {1: range(3, 10)}
     cases[f"{f1[0] / 1e3 - 1}~{freqs[2][-1] / 1e3 + 1}kHz"] = {1: range(32), 2: range(16)}
     for text, expect in cases.items():
@@ -486,8 +492,10 @@ def test_more_documented_forms(synth):
     with ct.table(os.path.join(synth, "SPECTRAL_WINDOW"), ack=False) as tt:
         f2 = tt.getcell("CHAN_FREQ", 2)
         w2 = tt.getcell("CHAN_WIDTH", 2)
-    # a single frequency picks the channel containing it
+    # a single frequency: the spw whose band contains it / the channel containing it
     sel = select(synth, spw=f"{(f2[5] + 0.3 * w2[5]) / 1e9}GHz")
+    assert sel.spws == [2] and sel.channels[2].all()
+    sel = select(synth, spw=f"2:{(f2[5] + 0.3 * w2[5]) / 1e9}GHz")
     assert sel.spws == [2] and np.flatnonzero(sel.channels[2]).tolist() == [5]
     assert select(synth, spw="EVLA*#1").spws == [1]
     assert select(synth, field="[3N]*").fields == [0, 2]
@@ -517,3 +525,16 @@ def test_empty_ms_and_bounded_ranges(tmp_path, synth):
         select(path, field="0")
     (fid,) = cols(synth, "FIELD_ID")
     assert select(synth, field=">0&<3").rows.tolist() == rows_of((fid > 0) & (fid < 3)).tolist()
+
+
+def test_channel_range_past_the_end_is_clipped_with_warning(synth):
+    from casashell.logsink import casalog
+    seen = []
+    casalog.post_listeners.append(lambda text, prio: seen.append((prio, text)))
+    try:
+        sel = select(synth, spw="0:10~40")
+    finally:
+        casalog.post_listeners.pop()
+    assert np.flatnonzero(sel.channels[0]).tolist() == list(range(10, 16))
+    warns = [t for p, t in seen if p == "WARN"]
+    assert len(warns) == 1 and "channel 40 is out of range for spw 0 (0~15)" in warns[0]

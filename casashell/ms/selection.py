@@ -328,21 +328,34 @@ def _channels_in_freq(spw, lo, hi):
     return (f >= lo - tol) & (f <= hi + tol)
 
 
+def _warn(message):
+    from ..logsink import casalog
+    casalog.post(message, "WARN")
+
+
 def _parse_chan_part(value, spw, text):
-    """Channel expression for one spw -> bool mask."""
+    """Channel expression for one spw -> bool mask (may be all False for a
+    frequency range outside this spw)."""
     n = spw.nchan
     mask = np.zeros(n, dtype=bool)
     for piece in _split(text, ";"):
         if piece == "":
             _fail("spw", value, "empty channel range")
         step = 1
+        fstep = None
         if "^" in piece:
-            piece, s = piece.rsplit("^", 1)
-            s = s.strip()
-            if not _INT_RE.match(s) or int(s) < 1:
-                _fail("spw", value, f"channel step '^{s}' must be a positive integer")
-            step = int(s)
+            piece, st = piece.rsplit("^", 1)
+            st = st.strip()
             piece = piece.strip()
+            if _INT_RE.match(st) and int(st) >= 1:
+                step = int(st)
+            elif _has_unit(st) and _FREQ_RE.match(st) and "~" not in st:
+                fstep, _ = _freq_value("spw", value, st)
+                widest = float(np.max(np.abs(spw.chan_width))) if n else 0.0
+                step = max(1, int(abs(fstep) / widest)) if widest > 0 else 1
+            else:
+                _fail("spw", value, f"channel step '^{st}' must be a positive integer "
+                      "or a frequency")
         fr = _freq_range("spw", value, piece)
         if fr is not None:
             m = _channels_in_freq(spw, *fr)
@@ -368,13 +381,35 @@ def _parse_chan_part(value, spw, text):
         else:
             _fail("spw", value, f"'{piece}' is not a channel, channel range (a~b) or "
                   "frequency range")
-        if lo >= n or hi >= n:
-            _fail("spw", value, f"channel {max(lo, hi)} is out of range for spw {spw.id} "
+        if lo >= n:
+            _fail("spw", value, f"channel {lo} is out of range for spw {spw.id} "
                   f"({n} channels: 0~{n - 1})")
+        if hi >= n:
+            _warn(f"spw selection '{value}': channel {hi} is out of range for spw {spw.id} "
+                  f"(0~{n - 1}); using channels {lo}~{n - 1}")
+            hi = n - 1
         if hi < lo:
             _fail("spw", value, f"'{piece}' selects no channel of spw {spw.id}")
         mask[lo:hi + 1:step] = True
     return mask
+
+
+def _spws_by_frequency(spws, lo, hi):
+    """Spws chosen by a frequency (range) without a channel part: as CASA, a range
+    picks the spws whose centre frequency (mean of the first and last channel)
+    lies in it; a single frequency picks the spws whose band contains it."""
+    out = []
+    for s in spws:
+        f = np.asarray(s.chan_freq, float)
+        if len(f) == 0:
+            continue
+        if lo == hi:
+            a, b = _chan_edges(s)
+            if a.min() <= lo <= b.max():
+                out.append(s.id)
+        elif lo <= (f[0] + f[-1]) / 2 <= hi:
+            out.append(s.id)
+    return out
 
 
 def parse_spw(md: MSMetadata, value: str) -> dict:
@@ -399,7 +434,6 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
             spart, cpart = tok, None
         if neg and cpart is not None:
             _fail("spw", value, f"negation with channels ('!{tok}') is not supported")
-        freq_masks = None
         if spart in ("*", ""):
             if spart == "" and cpart is None:
                 _fail("spw", value, "empty spw")
@@ -412,17 +446,19 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
                     _fail("spw", value, f"no spectral window with id {spart} (the MS has "
                           f"{nspw}: 0~{nspw - 1})")
             else:
+                mb = re.match(rf"^(<|>)\s*({_NUM}\s*[A-Za-z/]+)$", spart)
                 fr = _freq_range("spw", value, spart) if re.match(
                     rf"^\s*{_NUM}", spart) else None
-                if fr is not None:
-                    freq_masks = {s.id: _channels_in_freq(s, *fr) for s in spws}
-                    if fr[0] != fr[1]:  # also spws that overlap the range
-                        for s in spws:
-                            a, b = _chan_edges(s)
-                            if not freq_masks[s.id].any() and len(a) and \
-                                    a.min() <= fr[1] and b.max() >= fr[0]:
-                                freq_masks[s.id] = (b >= fr[0]) & (a <= fr[1])
-                    ids = [i for i, m in freq_masks.items() if m.any()]
+                if mb:
+                    # <f / >f: spws whose reference frequency is below / above f
+                    f, _ = _freq_value("spw", value, mb.group(2))
+                    ids = [s.id for s in spws if (s.ref_freq < f if mb.group(1) == "<"
+                                                  else s.ref_freq > f)]
+                    if not ids:
+                        _fail("spw", value, f"no spectral window has its reference "
+                              f"frequency {spart}")
+                elif fr is not None:
+                    ids = _spws_by_frequency(spws, *fr)
                     if not ids:
                         _fail("spw", value, f"no spectral window covers '{spart}'")
                 else:
@@ -437,10 +473,6 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
         for i in ids:
             if cpart is not None:
                 m = _parse_chan_part(value, spws[i], cpart)
-                if freq_masks is not None:
-                    m &= freq_masks[i]
-            elif freq_masks is not None:
-                m = freq_masks[i]
             else:
                 m = np.ones(spws[i].nchan, dtype=bool)
             if not m.any():
