@@ -237,16 +237,20 @@ def translate(source: str) -> tuple[str, list[str]]:
                 edit(toks[j].start, toks[close].end, f"({key} in {recv})", "has_key")
                 i = close + 1
                 continue
-        # a <> b
+        # a <> b (one token from Python 3.12's tokenizer, two before)
+        if t.type == _OP and t.string == "<>":
+            edit(t.start, t.end, "!=", "<>")
+            i += 1
+            continue
         if (t.type == _OP and t.string == "<" and nxt is not None and nxt.string == ">"
                 and nxt.start == t.end):
             edit(t.start, nxt.end, "!=", "<>")
             i += 2
             continue
-        # `x`
-        if t.type == _ERR and t.string == "`":
+        # `x` (an error token before Python 3.12, an operator since)
+        if t.type in (_ERR, _OP) and t.string == "`":
             k = i + 1
-            while k < n and not (toks[k].type == _ERR and toks[k].string == "`"):
+            while k < n and not (toks[k].type in (_ERR, _OP) and toks[k].string == "`"):
                 if toks[k].type in _ENDS:
                     break
                 k += 1
@@ -255,7 +259,13 @@ def translate(source: str) -> tuple[str, list[str]]:
                 edit(toks[k].start, toks[k].end, ")", "backticks")
                 i = k + 1
                 continue
-        # 0777 and 10L
+        # 0777 (one token since Python 3.12) and 10L
+        if (t.type == _NUMBER and len(t.string) > 1 and t.string[0] == "0"
+                and t.string.isdigit() and set(t.string) <= set("01234567")):
+            edit(t.start, t.end, "0o" + t.string.lstrip("0") if t.string.strip("0") else "0",
+                 "octal literal")
+            i += 1
+            continue
         if t.type == _NUMBER and nxt is not None and nxt.start == t.end:
             if t.string == "0" and nxt.type == _NUMBER and nxt.string.isdigit() \
                     and set(nxt.string) <= set("01234567"):

@@ -313,3 +313,10 @@ def test_python2_untranslatable_keeps_original_error(tmp_path, monkeypatch):
     with pytest.raises(SyntaxError) as e:
         exec("execfile('p.py')", user_ns)
     assert (e.value.filename, e.value.lineno) == (path, 1)
+
+
+def test_python2_literals_and_operators():
+    from casashell.taskpy2 import translate
+    out, kinds = translate("x = 0644\ny = 00\nif x <> y: print x\n")
+    assert out == "x = 0o644\ny = 0\nif x != y: print(x)\n"
+    assert kinds == ["octal literal", "<>", "print statement"]
