@@ -150,6 +150,7 @@ def test_interrupted_flagdata_leaves_ms_restorable(ms_copy, monkeypatch):
         return real(table, column, rows, values)
 
     monkeypatch.setattr(flagio, "write_cells", boom)
+    monkeypatch.setattr(flagio, "DEFAULT_BLOCK_BYTES", 200_000)   # several blocks
     with pytest.raises(KeyboardInterrupt):
         flagdata(vis=vis, mode="manual", spw="0,1")
     monkeypatch.setattr(flagio, "write_cells", real)

@@ -197,7 +197,9 @@ class Block:
     mask: np.ndarray                 # (nchan, ncorr) selected cells
     meta: dict                       # column -> values for rows
     flags: np.ndarray                # (n, nchan, ncorr)
-    _cache: dict = field(default_factory=dict)
+    parent_rows: np.ndarray | None = None   # rows of the enclosing read block
+    sub: object = None                      # index of these rows in parent_rows
+    shared: dict = field(default_factory=dict)  # columns read for parent_rows
 
     @property
     def spw(self):
@@ -212,14 +214,21 @@ class Block:
         return self.info.pol_corrs[self.pol]
 
     def column(self, name: str) -> np.ndarray:
-        if name not in self._cache:
-            self._cache[name] = flagio.read_cells(self.table, name, self.rows)
-        return self._cache[name]
+        """An array column for these rows (read once for the enclosing block)."""
+        if self.parent_rows is None:
+            if name not in self.shared:
+                self.shared[name] = flagio.read_cells(self.table, name, self.rows)
+            return self.shared[name]
+        if name not in self.shared:
+            self.shared[name] = flagio.read_cells(self.table, name, self.parent_rows)
+        v = self.shared[name]
+        return v if isinstance(self.sub, slice) else v[self.sub]
 
 
 def iter_blocks(table, info: MSInfo, rows: np.ndarray, meta_cols=(),
                 max_bytes: int = flagio.DEFAULT_BLOCK_BYTES, span_rows: int = 1 << 17):
-    """Yield ``(block_rows, ddid, meta)`` over sorted ``rows``.
+    """Yield ``(block_rows, meta)`` over sorted ``rows``; a block's rows share
+    one cell shape (they may belong to several data descriptions).
 
     Scalar columns are read span by span (bounded memory), so the whole
     MS's metadata is never held at once.
@@ -229,8 +238,11 @@ def iter_blocks(table, info: MSInfo, rows: np.ndarray, meta_cols=(),
         span = rows[s0:s0 + span_rows]
         meta = {c: flagio.read_scalar(table, c, span) for c in cols}
         ddid = meta["DATA_DESC_ID"]
-        for idx, d in flagio.plan_blocks(span, ddid, info.shapes, max_bytes):
-            yield span[idx], d, {c: v[idx] for c, v in meta.items()}
+        for idx, _shape in flagio.plan_blocks(span, ddid, info.shapes, max_bytes):
+            if len(idx) == len(span):
+                yield span, meta
+            else:
+                yield span[idx], {c: v[idx] for c, v in meta.items()}
 
 
 class RunStats:
@@ -248,8 +260,7 @@ class RunStats:
 
 
 def run_rowwise(vis: str, info: MSInfo, sel, agents: list, write: bool,
-                meta_cols=(), max_bytes: int = flagio.DEFAULT_BLOCK_BYTES,
-                progress=None) -> RunStats:
+                meta_cols=(), max_bytes: int | None = None, progress=None) -> RunStats:
     """Apply row-local ``agents`` (objects with ``apply(block)``) to the selection."""
     from casacore import tables as ct
 
@@ -260,34 +271,95 @@ def run_rowwise(vis: str, info: MSInfo, sel, agents: list, write: bool,
     needs_flags = any(getattr(a, "needs_flags", True) for a in agents)
     # bytes of working memory per flag cell (data columns, temporaries)
     per_cell = max([getattr(a, "cell_bytes", 3) for a in agents] or [3])
-    max_bytes = max(1 << 20, int(max_bytes * 3 // per_cell))
+    if max_bytes is None:
+        max_bytes = flagio.DEFAULT_BLOCK_BYTES
+    max_bytes = max(1 << 16, int(max_bytes * 3 // per_cell))
+    modifies = any(getattr(a, "modifies", True) for a in agents)
     t = ct.table(vis, readonly=not write, ack=False)
     try:
         for a in agents:
             if hasattr(a, "prepare"):
                 a.prepare(t, info, sel)
-        for rows, d, meta in iter_blocks(t, info, np.asarray(sel.rows, np.int64),
-                                         sorted(need), max_bytes):
-            mask = _sel_mask(sel, info, d)
-            if not mask.any():
+        masks = {}
+        for rows, meta in iter_blocks(t, info, np.asarray(sel.rows, np.int64),
+                                      sorted(need), max_bytes):
+            dd = meta["DATA_DESC_ID"]
+            uniq = np.unique(dd)
+            for d in uniq:
+                if int(d) not in masks:
+                    masks[int(d)] = _sel_mask(sel, info, int(d))
+            if not any(masks[int(d)].any() for d in uniq):
                 continue
             flags = flagio.read_cells(t, "FLAG", rows) if needs_flags else None
-            before = flags.copy() if flags is not None else None
-            blk = Block(t, info, rows, d, mask, meta, flags)
-            for a in agents:
-                a.apply(blk)
-            if before is not None:
-                stats.add(before, blk.flags, mask)
-                if write and not np.array_equal(before, blk.flags):
-                    flagio.write_cells(t, "FLAG", rows, blk.flags)
-                    fr = blk.flags.reshape(len(rows), -1).all(axis=1)
-                    _put_scalar(t, "FLAG_ROW", rows, fr)
-                    stats.rows_written += len(rows)
+            before = flags.copy() if (flags is not None and modifies) else None
+            shared = {}
+            for d in uniq:
+                d = int(d)
+                mask = masks[d]
+                if not mask.any():
+                    continue
+                if len(uniq) == 1:
+                    sub = slice(None)
+                    bflags, bmeta, brows = flags, meta, rows
+                else:
+                    sub = np.flatnonzero(dd == d)
+                    bflags = flags[sub] if flags is not None else None
+                    bmeta = {c: v[sub] for c, v in meta.items()}
+                    brows = rows[sub]
+                blk = Block(t, info, brows, d, mask, bmeta, bflags, parent_rows=rows, sub=sub,
+                            shared=shared)
+                for a in agents:
+                    a.apply(blk)
+                if flags is not None and modifies and not isinstance(sub, slice):
+                    flags[sub] = blk.flags
+                if before is not None:
+                    b0 = before if isinstance(sub, slice) else before[sub]
+                    stats.add(b0, blk.flags, mask)
+            del shared
+            if before is not None and write and not np.array_equal(before, flags):
+                write_block(t, rows, flags)
+                stats.rows_written += len(rows)
         if write:
             t.flush()
     finally:
         t.close()
     return stats
+
+
+class _BlockWrite:
+    """Makes the FLAG + FLAG_ROW writes of one block atomic with respect to
+    Ctrl-C: a SIGINT arriving inside is held and raised when the block is
+    complete (main thread only; elsewhere it does nothing)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+        self._old = None
+        self._hit = False
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._old = signal.signal(signal.SIGINT, self._hold)
+            except (ValueError, OSError):
+                self._old = None
+        return self
+
+    def _hold(self, signum, frame):
+        self._hit = True
+
+    def __exit__(self, *exc):
+        import signal
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        if self._hit and exc[0] is None:
+            raise KeyboardInterrupt
+        return False
+
+
+def write_block(table, rows, flags):
+    """FLAG and the matching FLAG_ROW of ``rows``, as one uninterruptible step."""
+    with _BlockWrite():
+        flagio.write_cells(table, "FLAG", rows, flags)
+        _put_scalar(table, "FLAG_ROW", rows, flags.reshape(len(rows), -1).all(axis=1))
 
 
 def _put_scalar(table, column, rows, values):
@@ -317,12 +389,33 @@ class ManualAgent:
             b.flags |= b.mask[None]
 
 
+def count_row_corr(f: np.ndarray) -> np.ndarray:
+    """Flagged cells per (row, correlation) of a bool cube (row, chan, corr).
+
+    The correlations of one channel are adjacent bytes: viewed as one
+    unsigned integer they are summed over channels in a single pass, each
+    byte lane counting one correlation (lanes cannot carry for up to 255
+    channels, so longer spectra are summed in pieces).
+    """
+    n, nchan, ncorr = f.shape
+    lane = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(ncorr)
+    if lane is None or n == 0 or not f.flags.c_contiguous:
+        return np.count_nonzero(f, axis=1).astype(np.int64)
+    v = f.view(np.uint8).view(lane).reshape(n, nchan)
+    out = np.zeros((n, ncorr), np.int64)
+    for c0 in range(0, nchan, 255):
+        s = v[:, c0:c0 + 255].sum(axis=1, dtype=lane)
+        out += s.view(np.uint8).reshape(n, ncorr)
+    return out
+
+
 class SummaryAgent:
     """CASA's summary counts: per field (name), spw, antenna (name; a
     cross-correlation counts for both antennas, an autocorrelation once),
     scan, correlation, observation, array and intent."""
 
     needs_flags = True
+    modifies = False
     meta_cols = ("ANTENNA1", "ANTENNA2", "FIELD_ID", "SCAN_NUMBER", "ARRAY_ID",
                  "OBSERVATION_ID", "STATE_ID")
 
@@ -359,9 +452,10 @@ class SummaryAgent:
 
     def apply(self, b: Block):
         m = b.mask
-        fm = b.flags & m[None]
+        fm = b.flags if m.all() else (b.flags & m[None])
         n = len(b.rows)
-        per_row_flag = fm.reshape(n, -1).sum(axis=1).astype(np.int64)
+        rc = count_row_corr(fm)                    # (n, ncorr) flagged cells
+        per_row_flag = rc.sum(axis=1)
         per_row_total = np.full(n, int(m.sum()), np.int64)
         fields = b.meta["FIELD_ID"]
         groups = [(None, slice(None))]
@@ -392,7 +486,7 @@ class SummaryAgent:
                 self._add(self._cat(fkey, "state"), meta["STATE_ID"], rf, rt)
             fsub = fm[sl]
             nsel = rt.size
-            per_corr_flag = fsub.sum(axis=(0, 1))
+            per_corr_flag = rc[sl].sum(axis=0)
             per_corr_total = m.sum(axis=0) * nsel
             d = self._cat(fkey, "correlation_by_pol")
             for ci in range(m.shape[1]):
@@ -402,7 +496,7 @@ class SummaryAgent:
                     cur[1] += int(per_corr_total[ci])
             if self.spwchan:
                 d = self._cat(fkey, "spw:channel")
-                cf = fsub.sum(axis=(0, 2))
+                cf = np.count_nonzero(fsub, axis=(0, 2))
                 ct_ = m.sum(axis=1) * nsel
                 for c in np.flatnonzero(ct_):
                     cur = d.setdefault((b.spw, int(c)), [0, 0])
@@ -645,10 +739,12 @@ class QuackAgent:
                 a2 = flagio.read_scalar(table, "ANTENNA2", r)
                 dd = flagio.read_scalar(table, "DATA_DESC_ID", r)
                 full = np.zeros(len(r), bool)
-                for idx, d in flagio.plan_blocks(r, dd, info.shapes):
+                for idx, _shape in flagio.plan_blocks(r, dd, info.shapes):
                     f = flagio.read_cells(table, "FLAG", r[idx])
-                    m = _sel_mask(sel, info, d)
-                    full[idx] = (f | ~m[None]).reshape(len(idx), -1).all(axis=1)
+                    for d in np.unique(dd[idx]):
+                        w = dd[idx] == d
+                        m = _sel_mask(sel, info, int(d))
+                        full[idx[w]] = (f[w] | ~m[None]).reshape(int(w.sum()), -1).all(axis=1)
                 keys = _combine_keys(scan, a1, a2, dd)
                 ok = ~full
                 keys, tim_ok = keys[ok], tim[ok]
@@ -1133,8 +1229,7 @@ def _run_group(t, info, g_rows, ddid, mask, algo, write, stats, datacolumn, need
         after = before | (new[bi, ti] & mask[None])
         stats.add(before, after, mask)
         if write and not np.array_equal(before, after):
-            flagio.write_cells(t, "FLAG", r, after)
-            _put_scalar(t, "FLAG_ROW", r, after.reshape(len(r), -1).all(axis=1))
+            write_block(t, r, after)
             stats.rows_written += len(r)
 
 

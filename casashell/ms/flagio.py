@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 #: default budget for the cells of one block (bytes of the unpacked column)
-DEFAULT_BLOCK_BYTES = 32 << 20
+DEFAULT_BLOCK_BYTES = 24 << 20
 
 
 def ddid_shapes(vis_table) -> dict:
@@ -41,32 +41,37 @@ def ddid_shapes(vis_table) -> dict:
 
 def plan_blocks(rows: np.ndarray, ddid: np.ndarray, shapes: dict,
                 max_bytes: int = DEFAULT_BLOCK_BYTES, itemsize: int = 1):
-    """Split ``rows`` (sorted) into blocks of one cell shape each.
+    """Split ``rows`` (sorted) into blocks whose cells share one shape.
 
-    ``ddid`` holds the DATA_DESC_ID of each entry of ``rows``.  Yields
-    ``(index_array, ddid_value)`` where ``index_array`` indexes ``rows``;
-    rows keep their order, so consecutive blocks walk the table forwards.
+    ``ddid`` holds the DATA_DESC_ID of each entry of ``rows``.  Rows of
+    different data descriptions with the same cell shape stay together (so
+    a contiguous run is read with one ``getcol``).  Yields ``(index_array,
+    shape)`` where ``index_array`` indexes ``rows``; consecutive blocks walk
+    the table forwards.
     """
     n = len(rows)
     if n == 0:
         return
-    cells = np.array([shapes.get(int(d), (1, 1))[0] * shapes.get(int(d), (1, 1))[1]
-                      for d in range(int(ddid.max()) + 1)], dtype=np.int64)
+    ndd = int(ddid.max()) + 1
+    dshape = [shapes.get(d, (1, 1)) for d in range(ndd)]
+    uniq_shapes = sorted(set(dshape))
+    shape_id = np.array([uniq_shapes.index(sh) for sh in dshape], dtype=np.int64)
+    cells = np.array([sh[0] * sh[1] for sh in dshape], dtype=np.int64)
     per_row = cells[ddid] * itemsize
-    # cut the row list into spans of bounded bytes, then split each span by ddid
+    row_shape = shape_id[ddid]
+    single = len(uniq_shapes) == 1
     csum = np.cumsum(per_row)
     start = 0
     while start < n:
         base = csum[start - 1] if start else 0
         stop = int(np.searchsorted(csum, base + max_bytes, side="right"))
         stop = max(stop, start + 1)
-        span_dd = ddid[start:stop]
-        uniq = np.unique(span_dd)
-        if len(uniq) == 1:
-            yield np.arange(start, stop), int(uniq[0])
+        if single:
+            yield np.arange(start, stop), uniq_shapes[0]
         else:
-            for d in uniq:
-                yield start + np.flatnonzero(span_dd == d), int(d)
+            span = row_shape[start:stop]
+            for sid in np.unique(span):
+                yield start + np.flatnonzero(span == sid), uniq_shapes[int(sid)]
         start = stop
 
 
