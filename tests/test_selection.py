@@ -538,3 +538,29 @@ def test_channel_range_past_the_end_is_clipped_with_warning(synth):
     assert np.flatnonzero(sel.channels[0]).tolist() == list(range(10, 16))
     warns = [t for p, t in seen if p == "WARN"]
     assert len(warns) == 1 and "channel 40 is out of range for spw 0 (0~15)" in warns[0]
+
+
+def test_timerange_casa_grammar_details(day2):
+    """CASA's time grammar: omitted fields from the first row (or, in a range end,
+    from the start); two fields are mm:ss; 'hh:mm:' has seconds 0; N[T0~T1] widens."""
+    (t,) = cols(day2, "TIME")
+    d = (2010, 4, 26)
+    first = datetime.datetime(1858, 11, 17) + datetime.timedelta(seconds=float(t[0]))
+    assert (first.hour, first.minute) == (3, 21)
+    cases = {
+        "03:22:10~40": (t >= mjd_s(*d, 3, 22, 10)) & (t <= mjd_s(*d, 3, 22, 40)),
+        ">03:22:": t >= mjd_s(*d, 3, 22, 0),
+        # a lone number is seconds, hour and minute from the first row (03:21)
+        "<57": t <= mjd_s(*d, 3, 21, 57),
+        "2010/04/26/03:22:10~2010/04/26/03:22:40":
+            (t >= mjd_s(*d, 3, 22, 10)) & (t <= mjd_s(*d, 3, 22, 40)),
+        "1[03:22:07~03:22:15]": (t > mjd_s(*d, 3, 22, 6)) & (t < mjd_s(*d, 3, 22, 16)),
+    }
+    for text, mask in cases.items():
+        assert mask.any() and not mask.all(), text
+        assert select(day2, timerange=text).rows.tolist() == rows_of(mask).tolist(), text
+    # 'mm:ss': 22:10 is 00:22:10 on the first day, before the data
+    with pytest.raises(SelectionError, match="timerange selection '22:10~22:40': matches no"):
+        select(day2, timerange="22:10~22:40")
+    with pytest.raises(SelectionError, match="cannot have a date"):
+        select(day2, timerange="03:22:00+2010/01/01")

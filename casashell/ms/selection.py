@@ -706,100 +706,123 @@ def _mjd_seconds(y, mo, d, h=0, mi=0, s=0.0):
     return dt.days * 86400.0 + h * 3600.0 + mi * 60.0 + s
 
 
-def _parse_clock(value, text):
-    parts = text.split(":")
-    if len(parts) > 3 or any(p.strip() == "" for p in parts):
-        _fail("timerange", value, f"'{text}' is not a time of day (hh:mm:ss)")
-    try:
-        h = int(parts[0])
-        mi = int(parts[1]) if len(parts) > 1 else 0
-        s = float(parts[2]) if len(parts) > 2 else 0.0
-    except ValueError:
-        _fail("timerange", value, f"'{text}' is not a time of day (hh:mm:ss)")
-    if not (0 <= mi < 60 and 0 <= s < 61):
-        _fail("timerange", value, f"'{text}' is not a valid time of day")
-    return h, mi, s
+def _mjd_fields(mjd_seconds):
+    """MJD seconds -> [year, month, day, hour, minute, seconds]."""
+    d = _MJD_EPOCH + datetime.timedelta(seconds=float(mjd_seconds))
+    return [d.year, d.month, d.day, d.hour, d.minute,
+            d.second + d.microsecond / 1e6]
 
 
-def _parse_epoch(value, text, default_date):
-    """'2010/04/26/03:21:40', '26-Apr-2010/03:21:40', '03:21:40' -> (MJD s, date)."""
+def _num_field(value, text, whole, kind=int):
     t = text.strip()
-    date = None
+    if t == "*":
+        return None
+    try:
+        return kind(t)
+    except ValueError:
+        _fail("timerange", value, f"'{whole}' is not a time")
+
+
+def _time_fields(value, text):
+    """One time as CASA writes it -> [Y, M, D, h, m, s] with None where omitted.
+
+    Dates: ``YYYY/MM/DD``, ``YYYY-MM-DD``, ``DD-Mon-YYYY`` (listobs' form), followed by
+    ``/``, ``T`` or a space and a time.  Times, as CASA's grammar reads them:
+    ``hh:mm:ss.s``, ``hh:mm:`` (seconds 0), ``mm:ss.s`` (two fields are minutes and
+    seconds, hour 0), ``ss.s`` (seconds only).  ``*`` leaves a field to its default.
+    """
+    t = text.strip()
+    if t == "":
+        _fail("timerange", value, "empty time")
+    date = [None, None, None]
+    rest = t
     m = re.match(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:[/T ](.*))?$", t)
     if m:
-        date = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        rest = m.group(4)
+        date = [int(m.group(1)), int(m.group(2)), int(m.group(3))]
+        rest = m.group(4) or ""
     else:
         m = re.match(r"^(\d{1,2})-([A-Za-z]{3})-(\d{4})(?:/(.*))?$", t)
         if m:
             mon = _MONTHS.get(m.group(2).lower())
             if mon is None:
                 _fail("timerange", value, f"unknown month '{m.group(2)}' in '{text}'")
-            date = (int(m.group(3)), mon, int(m.group(1)))
-            rest = m.group(4)
+            date = [int(m.group(3)), mon, int(m.group(1))]
+            rest = m.group(4) or ""
+    clock = [None, None, None]
+    rest = rest.strip()
+    if rest:
+        parts = rest.split(":")
+        if len(parts) > 3 or not re.match(r"^[\d.:* ]+$", rest):
+            _fail("timerange", value, f"'{text}' is not a time")
+        if len(parts) == 3:
+            clock = [_num_field(value, parts[0], text), _num_field(value, parts[1], text),
+                     0.0 if parts[2].strip() == "" else
+                     _num_field(value, parts[2], text, float)]
+        elif len(parts) == 2:
+            if parts[1].strip() == "":          # 'ss:' (CASA reads a lone field as seconds)
+                clock = [0, 0, _num_field(value, parts[0], text, float)]
+            else:                                # 'mm:ss'
+                clock = [0, _num_field(value, parts[0], text),
+                         _num_field(value, parts[1], text, float)]
         else:
-            rest = t
-    if date is not None:
-        y, mo, d = date
-        try:
-            datetime.date(y, mo, d)
-        except ValueError:
-            _fail("timerange", value, f"'{text}' is not a valid date")
-    else:
-        date = default_date
-    if rest is None or rest.strip() == "":
-        h, mi, s = 0, 0, 0.0
-    else:
-        h, mi, s = _parse_clock(value, rest.strip())
-    return _mjd_seconds(*date, h, mi, s), date
+            clock = [None, None, _num_field(value, parts[0], text, float)]
+    elif date == [None, None, None]:
+        _fail("timerange", value, f"'{text}' is not a time")
+    return date + clock
 
 
-def _parse_duration(value, text):
-    t = text.strip()
-    if re.match(rf"^{_NUM}$", t):
-        return float(t)
-    h, mi, s = _parse_clock(value, t)
-    return h * 3600.0 + mi * 60.0 + s
-
-
-def _mjd_date(mjd_seconds):
-    d = _MJD_EPOCH + datetime.timedelta(seconds=float(mjd_seconds))
-    return d.year, d.month, d.day
+def _resolve_time(value, text, fields, defaults):
+    f = [d if x is None else x for x, d in zip(fields, defaults)]
+    y, mo, d, h, mi, sec = f
+    try:
+        datetime.date(int(y), int(mo), int(d))
+    except ValueError:
+        _fail("timerange", value, f"'{text}' is not a valid date")
+    if not (0 <= mi < 60 and 0 <= sec < 60.5 and h >= 0):
+        _fail("timerange", value, f"'{text}' is not a valid time of day")
+    return f, _mjd_seconds(int(y), int(mo), int(d), int(h), int(mi), float(sec))
 
 
 def parse_timerange(value, first_time, first_exposure):
-    """-> list of (lo, hi) in MJD seconds (inclusive), one per comma-separated part."""
-    base = _mjd_date(first_time)
+    """-> list of (lo, hi) in MJD seconds (inclusive), one per comma-separated part.
+
+    Omitted fields take the values of the first row's time (CASA's rule); in a
+    range the end's omitted fields take the start's.
+    """
+    first = _mjd_fields(first_time)
     half = max(float(first_exposure), 0.0) / 2.0
     out = []
     for tok in _split(value, ","):
         if tok == "":
             _fail("timerange", value, "empty element in the list")
-        try:
-            if tok.startswith(">"):
-                t, _ = _parse_epoch(value, tok[1:], base)
-                out.append((t, np.inf))
-            elif tok.startswith("<"):
-                t, _ = _parse_epoch(value, tok[1:], base)
-                out.append((-np.inf, t))
-            elif "~" in tok:
-                a, b = tok.split("~", 1)
-                ta, da = _parse_epoch(value, a, base)
-                tb, _ = _parse_epoch(value, b, da)
-                if ta > tb:
-                    _fail("timerange", value, f"'{tok}' ends before it starts")
-                out.append((ta, tb))
-            elif "+" in tok:
-                a, b = tok.split("+", 1)
-                ta, _ = _parse_epoch(value, a, base)
-                out.append((ta, ta + _parse_duration(value, b)))
-            else:
-                t, _ = _parse_epoch(value, tok, base)
-                out.append((t - half, t + half))
-        except SelectionError:
-            raise
-        except (ValueError, OverflowError):
-            _fail("timerange", value, f"'{tok}' is not a time")
+        buf = 0.0
+        m = re.match(rf"^({_NUM})?\s*\[(.*)\]$", tok)
+        if m:  # [T0~T1]: also rows within half an integration (or N s) of the edges
+            buf = float(m.group(1)) if m.group(1) else half
+            tok = m.group(2).strip()
+            if "~" not in tok:
+                _fail("timerange", value, f"'[{tok}]' must hold a range T0~T1")
+        if tok.startswith(">") or tok.startswith("<"):
+            _, t = _resolve_time(value, tok[1:], _time_fields(value, tok[1:]), first)
+            out.append((t, np.inf) if tok[0] == ">" else (-np.inf, t))
+        elif "~" in tok:
+            a, b = tok.split("~", 1)
+            fa, ta = _resolve_time(value, a, _time_fields(value, a), first)
+            _, tb = _resolve_time(value, b, _time_fields(value, b), fa)
+            if ta > tb:
+                _fail("timerange", value, f"'{tok}' ends before it starts")
+            out.append((ta - buf, tb + buf))
+        elif "+" in tok:
+            a, b = tok.split("+", 1)
+            _, ta = _resolve_time(value, a, _time_fields(value, a), first)
+            fb = _time_fields(value, b)
+            if fb[:3] != [None, None, None]:
+                _fail("timerange", value, f"duration '{b.strip()}' cannot have a date")
+            h, mi, sec = (0 if x is None else x for x in fb[3:])
+            out.append((ta, ta + h * 3600.0 + mi * 60.0 + sec))
+        else:
+            _, t = _resolve_time(value, tok, _time_fields(value, tok), first)
+            out.append((t - half, t + half))
     return out
 
 
