@@ -38,6 +38,7 @@ import importlib
 import os
 import sys
 import traceback
+import types
 
 MARKER = "__casashell_state__"
 
@@ -167,8 +168,7 @@ class ShellTask:
                 if python_style:
                     given = _given_args(spec, args, kwargs)
                 else:
-                    given = {p.name: ns[p.name] for p in spec.params
-                             if ns.get(p.name) is not None}
+                    given = _globals_for(spec, ns)
                 raw = spec.defaults(given)
                 values = spec.validate(raw)
                 raw = values
@@ -255,6 +255,14 @@ def _resolve(task, ns: dict):
     None for the last task); prints an error and returns None if there is none."""
     state = _state_of(ns)
     if task is None:
+        # CASA 5 kept the active task in the global 'taskname' (also the first
+        # line of .last files); it wins when it names a task
+        name = ns.get("taskname")
+        if isinstance(name, str) and name and (
+                state.last_task is None or name != state.last_task.__name__):
+            found = _lookup_name(name, ns, state, quiet=True)
+            if found is not None:
+                return found
         if state.last_task is None:
             print("ERROR task not specified and no active task")
             return None
@@ -269,22 +277,35 @@ def _resolve(task, ns: dict):
             return found
         return ShellTask(spec.name, state, modular=task)
     if isinstance(task, str):
-        obj = ns.get(task)
-        if isinstance(obj, ShellTask):
-            return obj
-        if task in state.tasks:
-            return state.tasks[task]
-        from .tasks import TASK_MODULES
-        if task in TASK_MODULES:
-            st = ShellTask(task, state)
-            try:
-                st._load()
-                return st
-            except Exception as exc:  # noqa: BLE001
-                print(f"ERROR task {task} cannot be loaded: {exc}")
-                return None
+        found = _lookup_name(task, ns, state)
+        if found is not None:
+            return found
     print(f"ERROR {task} does not seem to be a CASA task")
     return None
+
+
+def _lookup_name(name: str, ns: dict, state: ShellState, quiet: bool = False):
+    obj = ns.get(name)
+    if isinstance(obj, ShellTask):
+        return obj
+    if name in state.tasks:
+        return state.tasks[name]
+    from .tasks import TASK_MODULES
+    if name in TASK_MODULES:
+        st = ShellTask(name, state)
+        try:
+            st._load()
+            return st
+        except Exception as exc:  # noqa: BLE001
+            if not quiet:
+                print(f"ERROR task {name} cannot be loaded: {exc}")
+    return None
+
+
+def _set_last(ns: dict, st) -> None:
+    """Remember the active task (for inp/go/... without argument)."""
+    _state_of(ns).last_task = st
+    ns["taskname"] = st.__name__
 
 
 def _spec_or_error(st):
@@ -296,7 +317,13 @@ def _spec_or_error(st):
 
 
 def _globals_for(spec, ns: dict) -> dict:
-    return {p.name: ns[p.name] for p in spec.params if ns.get(p.name) is not None}
+    """The parameters of ``spec`` set as globals in ``ns`` (None, task objects
+    and modules count as not set)."""
+    return {p.name: ns[p.name] for p in spec.params if _is_value(ns.get(p.name))}
+
+
+def _is_value(v) -> bool:
+    return v is not None and not isinstance(v, (ShellTask, ShellState, types.ModuleType))
 
 
 def _use_color(state: ShellState) -> bool:
@@ -313,7 +340,7 @@ def _inp(st, ns):
     if spec is None:
         return None
     state = _state_of(ns)
-    state.last_task = st
+    _set_last(ns, st)
     from .inp import format_inp
     print(format_inp(spec, _globals_for(spec, ns), color=_use_color(state)))
     return None
@@ -336,7 +363,7 @@ def go(task=None):
     st = _resolve(task, ns)
     if st is None:
         return None
-    _state_of(ns).last_task = st
+    _set_last(ns, st)
     return st._run((), {}, ns)
 
 
@@ -344,7 +371,7 @@ def _default(st, ns):
     spec = _spec_or_error(st)
     if spec is None:
         return None
-    _state_of(ns).last_task = st
+    _set_last(ns, st)
     for p in spec.params:
         ns.pop(p.name, None)
     return None
@@ -385,7 +412,7 @@ def _tget(st, savefile, ns):
     except Exception as exc:  # noqa: BLE001
         print(f"ERROR tget: cannot read {savefile}: {type(exc).__name__}: {exc}")
         return None
-    _state_of(ns).last_task = st
+    _set_last(ns, st)
     for p in spec.params:
         if p.name in scope:
             ns[p.name] = scope[p.name]
@@ -407,7 +434,7 @@ def _tput(st, outfile, ns):
     spec = _spec_or_error(st)
     if spec is None:
         return None
-    _state_of(ns).last_task = st
+    _set_last(ns, st)
     values = spec.defaults(_globals_for(spec, ns))
     path = os.fspath(outfile) if outfile else os.path.join(os.getcwd(), f"{spec.name}.last")
     try:

@@ -162,7 +162,8 @@ def test_tput_tget_round_trip(ns, tmp_path):
     assert "mode" not in ns and "clipminmax" not in ns
     run("tget(inpnest)", ns)
     assert ns["mode"] == "clip" and ns["clipminmax"] == [0.5, 2] and ns["comment"] == "its"
-    assert "taskname" not in ns and ns.get("__file__") is None   # only the parameters
+    assert ns.get("__file__") is None                  # only the parameters are taken
+    assert ns["taskname"] == "inpnest"                  # the active task, as in CASA 5
     # explicit files, and saveinputs is the same as tput
     run("comment = 'second'; saveinputs(inpnest, 'saved.py'); comment = 'x'", ns)
     run("tget(inpnest, 'saved.py')", ns)
@@ -201,3 +202,27 @@ def test_task_object_methods(ns, tmp_path, capsys):
     assert ns["comment"] == "m"
     run("inpnest.inp()", ns)
     assert "comment         = 'm'" in capsys.readouterr().out
+
+
+def test_taskname_global_is_the_active_task(ns, tmp_path, capsys):
+    """CASA 5 style: a .last/.saved file run with execfile sets 'taskname', and
+    go()/inp() without argument then use that task."""
+    run("inp(inplist)", ns)
+    assert ns["taskname"] == "inplist"
+    capsys.readouterr()
+    run("comment = 'from file'; tput(inpnest, 'nest.saved'); default(inplist)", ns)
+    assert ns["taskname"] == "inplist"
+    run("execfile('nest.saved'); r = go()", ns)
+    assert ns["r"] == "list" and ns["taskname"] == "inpnest"
+    run("inp()", ns)
+    assert capsys.readouterr().out.startswith("# inpnest -- Nested subparameters")
+    run("taskname = 'no_such_task'; inp()", ns)         # not a task: the last one used
+    assert capsys.readouterr().out.startswith("# inpnest -- ")
+
+
+def test_globals_holding_tasks_or_modules_are_not_values(ns, capsys):
+    import os as os_module
+    ns["outfile"] = ns["inplist"]
+    ns["comment"] = os_module
+    run("r = inpnest()", ns)
+    assert ns["r"] == "list"
