@@ -193,6 +193,21 @@ class FlagVersions:
         from casacore import tables as ct
 
         nrow = ms.nrows()
+        if merge_with is None and nrow > 0:
+            # a plain copy of the two columns, done by casacore in C++ (the bits
+            # are never unpacked into Python); the chunked copy below is the fallback
+            try:
+                msname = ms.name().replace("'", "\\'")
+                out = ct.taql(f"SELECT FLAG, FLAG_ROW FROM '{msname}' GIVING '{dest}' AS PLAIN")
+                try:
+                    ok = out.nrows() == nrow and set(out.colnames()) == {"FLAG", "FLAG_ROW"}
+                finally:
+                    out.close()
+                if ok:
+                    return
+            except RuntimeError:
+                pass
+            shutil.rmtree(dest, ignore_errors=True)
         shapes = flagio.ddid_shapes(ms)
         ncorr = max([s[1] for s in shapes.values()] or [4])
         nchan = max([s[0] for s in shapes.values()] or [1])
