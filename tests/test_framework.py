@@ -338,3 +338,22 @@ def test_none_means_default_unless_any():
     assert fwt_vec(None, None) == ("", [], None)
     assert fwt_vec(extra=None) == ("", [], None)
     assert fwt_vec.spec.bind((), {"extra": None})["extra"] is None
+
+
+@task(summary="History into several MSs", category="testing", history="vislist",
+      params=[Param("vislist", "stringVec", [], "MSs")])
+def fwt_histlist(vislist):
+    return len(vislist)
+
+
+def test_history_into_each_ms_of_a_list(ms_copy, tmp_path):
+    a = ms_copy(MS)
+    b = str(tmp_path / "b.ms")
+    shutil.copytree(a, b)
+    n0 = _history(a)[0]
+    assert fwt_histlist([a, b, str(tmp_path / "missing.ms")]) == 3
+    for vis in (a, b):
+        n, msgs, _, _ = _history(vis)
+        assert n == n0 + 3 and list(msgs[n0:n0 + 1]) == ["taskname=fwt_histlist"]
+    warns = [r for r in log_records(casalog.logfile()) if r[0] == "WARN"]
+    assert len(warns) == 1 and "missing.ms" in warns[0][2]

@@ -561,16 +561,21 @@ def history_lines(spec: TaskSpec, values: dict) -> list[str]:
 def write_history(spec: TaskSpec, values: dict) -> None:
     """Append the call to the HISTORY table of the MS named by ``spec.history``.
 
-    A failure is one WARN in the log; the task's result stands.
+    A list of MSs gets the rows in each.  A failure is one WARN in the log
+    (per MS); the task's result stands.
     """
-    target = values.get(spec.history)
-    if not target:
+    targets = values.get(spec.history)
+    if not targets:
         return
-    try:
-        from ..ms.history import append_history
-        append_history(target, history_lines(spec, values), origin=spec.name)
-    except Exception as exc:  # noqa: BLE001 - any failure is only a warning
-        casalog.post(f'*** Error "{exc}" updating HISTORY of {target}', "WARN")
+    if isinstance(targets, str):
+        targets = [targets]
+    lines = history_lines(spec, values)
+    for target in targets:
+        try:
+            from ..ms.history import append_history
+            append_history(target, lines, origin=spec.name)
+        except Exception as exc:  # noqa: BLE001 - any failure is only a warning
+            casalog.post(f'*** Error "{exc}" updating HISTORY of {target}', "WARN")
 
 
 # ---------------------------------------------------------------------------
