@@ -392,7 +392,7 @@ def _tget(st, savefile, ns):
     if spec is None:
         return None
     name = spec.name
-    if savefile is None:
+    if not savefile:
         candidates = [f"{name}.last", f"{name}.saved"]
         found = [c for c in candidates if os.path.isfile(c)]
         if not found:
@@ -430,12 +430,15 @@ def tget(task=None, savefile=None):
     return _tget(st, savefile, ns)
 
 
-def _tput(st, outfile, ns):
+def _tput(st, outfile, ns, myparams=None):
     spec = _spec_or_error(st)
     if spec is None:
         return None
     _set_last(ns, st)
-    values = spec.defaults(_globals_for(spec, ns))
+    given = _globals_for(spec, ns)
+    if myparams:
+        given.update({k: v for k, v in myparams.items() if k in spec.by_name})
+    values = spec.defaults(given)
     path = os.fspath(outfile) if outfile else os.path.join(os.getcwd(), f"{spec.name}.last")
     try:
         with open(path, "w") as f:
@@ -456,13 +459,16 @@ def tput(task=None, outfile=None):
     return _tput(st, outfile, ns)
 
 
-def saveinputs(taskname=None, outfile=None):
-    """Same as ``tput``."""
-    ns = _caller_ns()
+def saveinputs(taskname=None, outfile=None, myparams=None, ipython_globals=None,
+               scriptstr=None):
+    """Same as ``tput``; CASA 5's extra arguments are accepted: ``myparams``
+    (a dict of values written instead of the globals of those names) and
+    ``ipython_globals`` (the namespace to read); ``scriptstr`` is ignored."""
+    ns = ipython_globals if isinstance(ipython_globals, dict) else _caller_ns()
     st = _resolve(taskname, ns)
     if st is None:
         return None
-    return _tput(st, outfile, ns)
+    return _tput(st, outfile, ns, myparams)
 
 
 # ---------------------------------------------------------------------------

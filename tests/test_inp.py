@@ -226,3 +226,12 @@ def test_globals_holding_tasks_or_modules_are_not_values(ns, capsys):
     ns["comment"] = os_module
     run("r = inpnest()", ns)
     assert ns["r"] == "list"
+
+
+def test_casa5_argument_forms(ns, tmp_path):
+    run("comment = 'g'; saveinputs('inpnest', 'five.py', myparams={'outfile': 'o.ms'}, "
+        "scriptstr=[''])", ns)
+    text = (tmp_path / "five.py").read_text()
+    assert "outfile    = 'o.ms'\n" in text and "comment    = 'g'\n" in text
+    run("tput(inpnest, ''); comment = 'changed'; tget(inpnest, '')", ns)   # '' = TASK.last
+    assert ns["comment"] == "g"
