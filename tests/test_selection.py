@@ -564,3 +564,31 @@ def test_timerange_casa_grammar_details(day2):
         select(day2, timerange="22:10~22:40")
     with pytest.raises(SelectionError, match="cannot have a date"):
         select(day2, timerange="03:22:00+2010/01/01")
+
+
+@pytest.fixture(scope="module")
+def alma(data_dir, tmp_path_factory):
+    import tarfile
+    out = tmp_path_factory.mktemp("alma")
+    with tarfile.open(os.path.join(data_dir, "X5707_1spw_1scan_10chan_1time_1bl_noatm.ms.tar.gz")) \
+            as tf:
+        tf.extractall(out, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    return str(out / "X5707_1spw_1scan_10chan_1time_1bl_noatm.ms")
+
+
+def test_alma_names_intents(alma):
+    fid, state, a1 = cols(alma, "FIELD_ID", "STATE_ID", "ANTENNA1")
+    n = len(fid)
+    spw_name = sub(alma, "SPECTRAL_WINDOW", "NAME")[0]
+    assert "#" in spw_name
+    assert select(alma, spw=spw_name).nrows == n
+    assert select(alma, spw="*FULL_RES").spws == [0]
+    assert select(alma, field="GAMA*").rows.tolist() == rows_of(fid == 2).tolist()
+    assert select(alma, intent="OBSERVE_TARGET#ON_SOURCE").nrows == int((state >= 0).sum())
+    assert select(alma, intent="*TARGET*", antenna="DA41&DA42").nrows == n
+    yy = select(alma, correlation="YY").correlations
+    assert list(yy) == [0] and yy[0].tolist() == [False, True]
+    with pytest.raises(SelectionError, match="field selection 'J1337-1257': matches no data"):
+        select(alma, field="J1337-1257")
+    with pytest.raises(SelectionError, match="no spectral window matches 'FOO#\\*'"):
+        select(alma, spw="FOO#*")
