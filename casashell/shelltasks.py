@@ -152,7 +152,6 @@ class ShellTask:
         return self._run(args, kwargs, ns)
 
     def _run(self, args: tuple, kwargs: dict, ns: dict):
-        from .logsink import casalog
         name = self.__name__
         python_style = (any(a is not None for a in args)
                         or any(v is not None for v in kwargs.values()))

@@ -12,8 +12,6 @@ import sys
 import time
 from types import SimpleNamespace
 
-import pytest
-
 from casashell import crashreport
 
 CASA = os.path.join(os.path.dirname(sys.executable), "casa")
@@ -74,7 +72,7 @@ def test_segfault_writes_report(tmp_path):
         "SEVERE", "::casa",
         f"casashell crashed (SIGSEGV, Segmentation fault). A crash report was written to {path}"]
     meminfo = open("/proc/meminfo").read().splitlines()[0].split()
-    assert f"MemTotal:" in sec["Memory"] and meminfo[1] in sec["Memory"]
+    assert "MemTotal:" in sec["Memory"] and meminfo[1] in sec["Memory"]
     assert f"system: {os.uname().sysname} {os.uname().release}" in sec["Operating system"]
     assert f"count: {os.cpu_count()}" in sec["CPU"]
     assert re.search(r"^\S+ / \S+ ", sec["Mounts"], re.M)

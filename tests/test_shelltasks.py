@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import runpy
 import subprocess
 import sys
@@ -294,7 +293,6 @@ def test_ctrl_c_in_a_task_in_the_real_shell(tmp_path):
     """Ctrl-C in a running task at the casa prompt: back to the prompt, the
     interruption logged, no output left behind, .last written, session alive."""
     import pexpect
-    ansi = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
     home = tmp_path / "home"
     (home / ".casa").mkdir(parents=True)
     work = tmp_path / "work"
