@@ -357,3 +357,12 @@ def test_history_into_each_ms_of_a_list(ms_copy, tmp_path):
         assert n == n0 + 3 and list(msgs[n0:n0 + 1]) == ["taskname=fwt_histlist"]
     warns = [r for r in log_records(casalog.logfile()) if r[0] == "WARN"]
     assert len(warns) == 1 and "missing.ms" in warns[0][2]
+
+
+def test_star_import_gives_the_available_tasks():
+    from casashell import tasks
+    scope = {}
+    exec("from casashell.tasks import *", scope)
+    names = tasks.available_tasks()
+    assert names and all(callable(scope[n]) and scope[n].spec.name == n for n in names)
+    assert callable(scope["tasklist"]) and callable(scope["taskhelp"])

@@ -44,7 +44,8 @@ TASK_MODULES = {
     "listpartition": "listpartition",
 }
 
-__all__ = sorted(TASK_MODULES) + ["tasklist", "taskhelp", "available_tasks", "get_spec"]
+# ``__all__`` is computed on use (see ``__getattr__``): only the tasks whose
+# module exists, so ``from casashell.tasks import *`` works in any checkout.
 
 
 class _TaskPackage(types.ModuleType):
@@ -80,6 +81,8 @@ def available_tasks() -> list[str]:
 
 
 def __getattr__(name):
+    if name == "__all__":
+        return available_tasks() + ["tasklist", "taskhelp", "available_tasks", "get_spec"]
     mod = TASK_MODULES.get(name)
     if mod is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
