@@ -245,7 +245,7 @@ def _rgb(c):
     return np.array(to_rgb(c))
 
 
-def render(ax, panel, colors, axes_px, markersize=2.0):
+def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0):
     """Draw ``panel`` on matplotlib axes ``ax``; returns 'scatter' or 'raster'."""
     if panel.total == 0:
         return "empty"
@@ -255,12 +255,14 @@ def render(ax, panel, colors, axes_px, markersize=2.0):
         cs = np.concatenate([p[2] for p in panel.points])
         fs = np.concatenate([p[3] for p in panel.points])
         ok = ~fs
+        # square dots of ``markersize`` pixels, not antialiased (solid colours)
+        size = (max(markersize, 1.0) * 72.0 / dpi) ** 2
         if fs.any():
-            ax.scatter(xs[fs], ys[fs], s=markersize ** 2, c=FLAGGED_COLOR, marker="s",
+            ax.scatter(xs[fs], ys[fs], s=size, c=FLAGGED_COLOR, marker="s", antialiased=False,
                        linewidths=0, rasterized=len(xs) > 20000, label="flagged")
         cols = np.array([colors.get(int(c), DEFAULT_COLOR) for c in cs[ok]]) if ok.any() \
             else np.array([])
-        ax.scatter(xs[ok], ys[ok], s=markersize ** 2, c=cols, marker="s", linewidths=0,
+        ax.scatter(xs[ok], ys[ok], s=size, c=cols, marker="s", linewidths=0, antialiased=False,
                    rasterized=len(xs) > 20000)
         return "scatter"
     # raster: pool the grid to about the axes' pixel size, then draw each cell

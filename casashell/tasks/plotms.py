@@ -76,7 +76,8 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
                 allowed=["", "spw", "field", "antenna1", "antenna2", "baseline", "corr",
                          "scan"]),
           Param("showflags", "bool", False, "Also plot flagged points (in red)"),
-          Param("symbolsize", "int", 2, "Size of the points in pixels", range=(1, 20)),
+          Param("symbolsize", "int", 0, "Size of the points in pixels (0: automatic, "
+                "larger for fewer points as CASA's 'autoscaling' symbol)", range=(0, 20)),
           Param("plotrange", "doubleVec", [], "[xmin, xmax, ymin, ymax]; a pair of equal "
                 "values leaves that axis automatic"),
           Param("title", "string", "", "Plot title (default '<y> vs. <x>')"),
@@ -241,7 +242,8 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
             p = panels.get(v)
             mode = "empty"
             if p is not None:
-                mode = raster.render(ax, p, colors, panel_px, markersize=symbolsize)
+                size = symbolsize or (5 if p.total <= 2000 else 3 if p.total <= 50000 else 2)
+                mode = raster.render(ax, p, colors, panel_px, markersize=size, dpi=dpi)
             lx, ly = _limits(p.xrange if p else [0, 1], fixed_x, xr if xselfscale else None), \
                 _limits(p.yrange if p else [0, 1], fixed_y, yr if yselfscale else None)
             ax.set_xlim(*lx)
