@@ -58,6 +58,8 @@ def test_structure(small):
     assert [s.nchan for s in md.spws] == [32, 32]
     assert md.spws[0].chan_freq[1] - md.spws[0].chan_freq[0] == pytest.approx(4e6)
     assert len(md.sources) == 6 and len(md.feeds) == 12
+    assert [(x.id, x.spw_id) for x in md.sources[:2]] == [(0, 0), (0, 1)]
+    assert md.sources[0].rest_frequency.tolist() == [0.0]
     assert md.observations[0].telescope == "VLA"
     assert [s.fields for s in md.scans] == [[0], [1], [2], [1], [2]]
     assert md.scans[0].intents == ["CALIBRATE_BANDPASS#UNSPECIFIED",

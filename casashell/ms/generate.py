@@ -505,7 +505,9 @@ def _write_all(ct, main, msname, v):
         t.putcell("MODE_ID", 0, -1)
         t.putcell("FLAG_ROW", 0, False)
     # SOURCE (optional subtable): one row per field and spw
-    src = ct.default_ms_subtable("SOURCE", os.path.join(msname, "SOURCE"))
+    full = ct.complete_ms_desc("SOURCE")
+    src_desc = {c: full[c] for c in ("REST_FREQUENCY", "SYSVEL", "TRANSITION")}
+    src = ct.default_ms_subtable("SOURCE", os.path.join(msname, "SOURCE"), src_desc)
     n = nf * len(spws)
     src.addrows(n)
     k = 0
@@ -519,8 +521,12 @@ def _write_all(ct, main, msname, v):
             src.putcell("INTERVAL", k, t_end - t0)
             src.putcell("DIRECTION", k, np.array([f["ra"], f["dec"]]))
             src.putcell("PROPER_MOTION", k, np.zeros(2))
-            src.putcell("CALIBRATION_GROUP", k, 0)
-            src.putcell("NUM_LINES", k, 0)
+            src.putcell("CALIBRATION_GROUP", k, -1)
+            # continuum: one line entry with zeros, as VLA data have
+            src.putcell("NUM_LINES", k, 1)
+            src.putcell("REST_FREQUENCY", k, np.zeros(1))
+            src.putcell("SYSVEL", k, np.zeros(1))
+            src.putcell("TRANSITION", k, np.array([""]))
             k += 1
     src.close()
     main.putkeyword("SOURCE", "Table: " + os.path.join(msname, "SOURCE"))
