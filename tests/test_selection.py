@@ -415,6 +415,10 @@ def test_autocorr_and_empty(synth):
 def test_taql_extra(synth):
     (a1,) = cols(synth, "ANTENNA1")
     assert select(synth, taql="ANTENNA1 == 3").rows.tolist() == rows_of(a1 == 3).tolist()
+    with pytest.raises(SelectionError, match="mscal functions are not allowed"):
+        select(synth, taql="mscal.time() > 0")
+    with pytest.raises(SelectionError, match="taql selection 'NOSUCHCOL > 1'"):
+        select(synth, taql="NOSUCHCOL > 1")
 
 
 BAD = [

@@ -1013,6 +1013,9 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
             time_ranges = parse_timerange(vals["timerange"], t0, exp0)
         taql_mask = None
         if taql:
+            if "mscal" in taql.lower():
+                raise SelectionError(f"taql selection '{taql}': TaQL mscal functions are not "
+                                     "allowed (they crash python-casacore 3.8)")
             try:
                 sub = t.query(taql)
             except RuntimeError as exc:
