@@ -414,17 +414,27 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
     if parallel is None:
         parallel = (nsel >= 200_000 and hasattr(os, "fork") and not listunfl
                     and not os.environ.get("CASASHELL_NO_FORK"))
-    parts = _parallel_parts(path, rows, nsel, chunk, colnames) if parallel else None
+    early: dict = {}
+
+    def while_waiting(tab):
+        # the helper reads more columns than this process: use the time
+        early["antennas"] = _antennas_present(path, tab, rows, nsel, chunk)
+        early["subtables"] = _read_subtables(path)
+
+    parts = (_parallel_parts(path, rows, nsel, chunk, colnames, while_waiting)
+             if parallel else None)
     main = _open(path)
     try:
         if parts is None:
             parts = _serial_parts(main, rows, nsel, chunk, colnames, listunfl, chunk_mb)
         groups = _merge(parts)
-        antennas_present = _antennas_present(path, main, rows, nsel, chunk)
+        antennas_present = early.get("antennas")
+        if antennas_present is None:
+            antennas_present = _antennas_present(path, main, rows, nsel, chunk)
     finally:
         main.close()
 
-    info = _read_subtables(path)
+    info = early.get("subtables") or _read_subtables(path)
     info.update(dict(path=path, ms_version=ms_version, nrows=nsel, timeref=timeref,
                      groups=groups, antennas_present=antennas_present, listunfl=listunfl))
     return MSInfo(**info)
@@ -480,8 +490,8 @@ def _serial_parts(main, rows, nsel, chunk, colnames, listunfl, chunk_mb) -> list
     return parts
 
 
-#: id columns the helper process reads (STATE_ID is read by the caller)
-_CHILD_COLS = _MAIN_INT_COLS[:5]
+#: columns the helper process reads (the caller reads TIME, INTERVAL, EXPOSURE)
+_CHILD_COLS = _MAIN_INT_COLS
 
 
 class _Fallback(Exception):
@@ -504,11 +514,12 @@ def _read_line(fd, buf: bytearray, timeout: float) -> bytes:
     return line
 
 
-def _parallel_parts(path, rows, nsel, chunk, colnames):
+def _parallel_parts(path, rows, nsel, chunk, colnames, while_waiting=None):
     """Group the rows with a forked helper reading five of the id columns
     while this process reads the others: the column reads (the cost of
     listobs) run on two cores.  Returns None (the caller reads serially)
-    when the helper cannot be used.
+    when the helper cannot be used.  ``while_waiting(table)`` is called once,
+    after this process's first chunk, while the helper is still reading.
 
     The helper opens the MS through a symbolic link so that casacore gives
     it its own table object and file descriptors, never those of a table
@@ -578,28 +589,18 @@ def _parallel_parts(path, rows, nsel, chunk, colnames):
             for k, start in enumerate(range(0, nsel, chunk)):
                 n = min(chunk, nsel - start)
                 src, s0, idx = _chunk_source(main, rows, start, n)
-                cols = _read_cols(src, s0, n, ("TIME", "INTERVAL", "EXPOSURE", "STATE_ID"),
-                                  colnames, idx)
+                cols = _read_cols(src, s0, n, ("TIME", "INTERVAL", "EXPOSURE"), colnames, idx)
+                if k == 0 and while_waiting is not None:
+                    while_waiting(main)
                 head = json.loads(_read_line(r_data, buf, 300.0))
                 if head[0] == "error" or head[0] != k or head[1] != n:
                     raise _Fallback(f"helper process: {head}")
-                state = np.asarray(cols["STATE_ID"])
-                slo, sspan = int(state.min()), int(state.max()) - int(state.min()) + 1
-                key = np.frombuffer(slots[k % 2], dtype=np.int64, count=n) * sspan
+                key = np.frombuffer(slots[k % 2], dtype=np.int64, count=n).copy()
                 try:   # the slot is copied: the helper may reuse it
                     os.write(w_free, b"x")
                 except OSError:
                     pass   # the helper has finished
-                key += state
-                if slo:
-                    key -= slo
-                lo = list(head[2]) + [slo]
-                span = list(head[3]) + [sspan]
-                total = 1
-                for s_ in span:
-                    total *= s_
-                if total >= (1 << 62):
-                    raise _Fallback("id ranges too large")
+                lo, span = list(head[2]), list(head[3])
                 parts.append(_reduce_keyed(key, lo, span, cols, None))
             done = True
             return parts
