@@ -190,6 +190,10 @@ def test_iter_chunks_selected_rows(data_dir):
                 seen.append(r)
             assert np.array_equal(np.concatenate(seen), rows)
         assert list(iter_chunks(t, ["UVW"], rows=np.zeros(0, dtype=np.int64))) == []
+        with pytest.raises(ValueError, match="sorted and unique"):
+            list(iter_chunks(t, ["UVW"], rows=[5, 3]))
+        with pytest.raises(ValueError, match="outside the table"):
+            list(iter_chunks(t, ["UVW"], rows=[5, 2828]))
 
 
 def test_put_chunk(ms_copy):

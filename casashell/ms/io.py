@@ -151,6 +151,11 @@ def iter_chunks(table, columns, rows=None, max_bytes: int = 64 << 20, startrow: 
     total = table.nrows() - int(startrow) if nrow is None else int(nrow)
     if rows is not None:
         rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) > 1 and np.any(np.diff(rows) <= 0):
+            raise ValueError("iter_chunks: rows must be sorted and unique")
+        if len(rows) and (rows[0] < 0 or rows[-1] >= table.nrows()):
+            raise ValueError(f"iter_chunks: row {rows[-1] if rows[-1] >= 0 else rows[0]} "
+                             f"is outside the table (0~{table.nrows() - 1})")
     var_cols = [c for c in columns if _is_variable(table, c)]
     key_lut = None
     if var_cols:
@@ -182,6 +187,8 @@ def put_chunk(table, column, rownrs, array) -> None:
         raise OSError(f"{table.name()} is opened read-only; cannot write {column}")
     if len(array) != len(rownrs):
         raise ValueError(f"put_chunk: {len(array)} values for {len(rownrs)} rows of {column}")
+    if len(rownrs) > 1 and np.any(np.diff(rownrs) <= 0):
+        raise ValueError("put_chunk: row numbers must be sorted and unique")
     first = int(rownrs[0])
     if int(rownrs[-1]) - first + 1 == len(rownrs) and np.all(np.diff(rownrs) == 1):
         table.putcol(column, array, startrow=first, nrow=len(rownrs))
