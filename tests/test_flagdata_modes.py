@@ -404,6 +404,8 @@ def test_summary_counts_autocorrelations_once_and_extra_views(synth):
         fnames = t.getcol("NAME")
     for i, fn in enumerate(fnames):
         assert per_field[fn]["flagged"] == float(per_row[fid == i].sum())
+        assert list(per_field[fn]["field"]) == [fn]
+    assert per_field["type"] == "summary" and per_field["name"] == "Summary"
 
 
 def test_summary_minabs_filters_entries(synth):

@@ -520,9 +520,7 @@ def run_flagdata(values: dict):
         res, stats = p.run(write)
         if p.kind == "summary":
             summaries.append(res)
-            casalog.post(f"Summary '{res.get('name', 'Summary')}': {res.get('flagged', 0):.0f} of "
-                         f"{res.get('total', 0):.0f} selected points flagged"
-                         if "total" in res else "Summary per field computed")
+            casalog.post("\n".join(flagging.summary_log_lines(res)) or "empty summary")
         elif stats is not None:
             total_new += stats.newly_flagged
             verb = "unflagged" if p.mode == "unflag" else "flagged"

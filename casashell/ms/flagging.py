@@ -579,11 +579,45 @@ class SummaryAgent:
 
         if not self.fieldcnt:
             return build(self.acc.get(None, {}))
+        # one breakdown per field name; 'name' and 'type' only at the top
         res = {}
         for fkey in sorted(k for k in self.acc if k is not None):
             fname = info.field_names[fkey] if 0 <= fkey < len(info.field_names) else str(fkey)
-            res[fname] = build(self.acc[fkey])
+            sub = build(self.acc[fkey])
+            sub.pop("name", None)
+            sub.pop("type", None)
+            res[fname] = sub
+        res["name"] = self.name
+        res["type"] = "summary"
         return res
+
+
+def summary_log_lines(res: dict) -> list:
+    """Readable lines for a summary dictionary (one per entry)."""
+    def pct(e):
+        return f" ({100.0 * e['flagged'] / e['total']:.3g}%)" if e.get("total") else ""
+
+    def one(d, prefix=""):
+        out = []
+        for cat, v in d.items():
+            if isinstance(v, dict) and v and all(isinstance(x, dict) and "total" in x
+                                                 for x in v.values()):
+                for k, e in v.items():
+                    out.append(f"{prefix}{cat} {k} flagged: {e['flagged']:.0f} "
+                               f"total: {e['total']:.0f}{pct(e)}")
+        if "total" in d:
+            out.append(f"{prefix}Total Flagged: {d['flagged']:.0f} Total Counts: "
+                       f"{d['total']:.0f}{pct(d)}")
+        return out
+
+    if "total" in res:
+        return one(res)
+    lines = []
+    for k, v in res.items():
+        if isinstance(v, dict):
+            lines.append(f"Field {k} breakdown")
+            lines.extend(one(v, "  "))
+    return lines
 
 
 # -- clip -----------------------------------------------------------------

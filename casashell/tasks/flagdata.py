@@ -75,7 +75,7 @@ PARAMS = [
     Param("timeavg", "bool", False, "Average across time"),
     Param("timebin", "string", "0s", "Bin width for time averaging"),
     Param("clipzeros", "bool", False, "Clip zero-value data"),
-    Param("quackinterval", "double", 1.0, "Quack n seconds from scan beginning or end",
+    Param("quackinterval", "double", 0.0, "Quack n seconds from scan beginning or end",
           range=(0.0, None)),
     Param("quackmode", "string", "beg", "Quack mode: beg, endb, tail, end",
           allowed=["beg", "endb", "tail", "end"]),
