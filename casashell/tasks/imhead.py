@@ -563,7 +563,15 @@ class ImageHeader:
                     card = {"beammajor": "BMAJ", "beamminor": "BMIN", "beampa": "BPA"}[key]
                     unit = "arcsec" if key != "beampa" else "deg"
                     v = _quantity(value, unit)
-                    hdr[card] = v / 3600.0 if unit == "arcsec" else v
+                    v = v / 3600.0 if unit == "arcsec" else v
+                    # a beam needs all three cards: complete a new one
+                    if "BMAJ" not in hdr:
+                        hdr["BMAJ"] = v if card != "BPA" else 0.0
+                    if "BMIN" not in hdr:
+                        hdr["BMIN"] = hdr["BMAJ"]
+                    if "BPA" not in hdr:
+                        hdr["BPA"] = 0.0
+                    hdr[card] = v
                 elif key == "projection":
                     for n in range(1, hdr.get("NAXIS", 0) + 1):
                         ct_ = hdr.get(f"CTYPE{n}", "")
