@@ -237,9 +237,9 @@ def _write_last(spec, values: dict, path: str, python_style: bool) -> None:
         with open(pre, "w") as f:
             f.write(spec.last_text(values, python_style=python_style))
         os.replace(pre, path)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - a .last file never fails a task
         from .logsink import casalog
-        casalog.post(f"cannot write {path}: {exc.strerror or exc}", "WARN")
+        casalog.post(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}", "WARN")
         try:
             os.unlink(pre)
         except OSError:
