@@ -97,8 +97,12 @@ class MSMetadata:
             dirs = {}
             for c in ("PHASE_DIR", "DELAY_DIR", "REFERENCE_DIR"):
                 if c in t.colnames() and n:
-                    d = np.asarray(t.getcol(c), dtype=float)
-                    dirs[c] = d.reshape(n, -1, 2)[:, 0, :]
+                    try:
+                        d = np.asarray(t.getcol(c), dtype=float).reshape(n, -1, 2)[:, 0, :]
+                    except (RuntimeError, ValueError):  # polynomials of different orders
+                        d = np.array([np.asarray(t.getcell(c, i), float).reshape(-1, 2)[0]
+                                      for i in range(n)])
+                    dirs[c] = d
                 else:
                     dirs[c] = np.zeros((n, 2))
             frame = "J2000"
