@@ -18,11 +18,12 @@ the CASA 4/5 era):
 - ```x```                                  -> ``repr(x)``
 - ``0777``, ``10L``, ``ur'...'``           -> ``0o777``, ``10``, ``r'...'``
 - ``cElementTree`` in imports              -> ``ElementTree``
+- ``.iteritems() .itervalues() .iterkeys() sys.maxint os.getcwdu()``
+                                           -> ``.items() .values() .keys() sys.maxsize os.getcwd()``
 
 and :data:`BUILTINS` (``xrange``, ``raw_input``, ``unicode``...) are provided to
 translated scripts.  Not translated: integer division (``7/2`` is 3.5 in
-Python 3), ``dict.iteritems()`` and other removed methods, string module
-constants.
+Python 3), other removed methods, string module constants.
 """
 
 from __future__ import annotations
@@ -34,8 +35,17 @@ import tokenize
 #: Python 2 builtins given to translated scripts (only where the name is unset)
 BUILTINS = {
     "xrange": range, "raw_input": input, "unicode": str, "basestring": str,
-    "long": int, "unichr": chr,
+    "long": int, "unichr": chr, "file": open,
 }
+try:
+    from functools import reduce as _reduce
+    BUILTINS["reduce"] = _reduce
+except ImportError:  # pragma: no cover
+    pass
+
+#: attributes renamed in Python 3 (``x.iteritems()`` ...)
+_RENAMED_ATTRS = {"iteritems": "items", "itervalues": "values", "iterkeys": "keys",
+                  "maxint": "maxsize", "getcwdu": "getcwd"}
 
 _NAME, _OP, _NUMBER, _STRING, _ERR = (tokenize.NAME, tokenize.OP, tokenize.NUMBER,
                                       tokenize.STRING, tokenize.ERRORTOKEN)
@@ -280,6 +290,10 @@ def translate(source: str) -> tuple[str, list[str]]:
         if (t.type == _NAME and t.string.lower() == "ur" and nxt is not None
                 and nxt.type == _STRING and nxt.start == t.end):
             edit(t.start, t.end, "r", "ur'' string")
+        # d.iteritems() -> d.items(), sys.maxint -> sys.maxsize
+        if (t.type == _NAME and t.string in _RENAMED_ATTRS and i >= 1
+                and toks[i - 1].type == _OP and toks[i - 1].string == "."):
+            edit(t.start, t.end, _RENAMED_ATTRS[t.string], t.string)
         # from xml.etree import cElementTree
         if t.type == _NAME and t.string == "cElementTree":
             edit(t.start, t.end, "ElementTree", "cElementTree")

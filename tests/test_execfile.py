@@ -320,3 +320,18 @@ def test_python2_literals_and_operators():
     out, kinds = translate("x = 0644\ny = 00\nif x <> y: print x\n")
     assert out == "x = 0o644\ny = 0\nif x != y: print(x)\n"
     assert kinds == ["octal literal", "<>", "print statement"]
+
+
+def test_python2_renamed_attributes_and_builtins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    user_ns = {}
+    shelltasks.populate_namespace(user_ns)
+    _write(tmp_path / "old.py",
+           "import sys\n"
+           "d = {'a': 1}\n"
+           "pairs = [(k, v) for k, v in d.iteritems()]\n"
+           "big = sys.maxint > 0\n"
+           "total = reduce(lambda x, y: x + y, xrange(5))\n"
+           "print 'done'\n")
+    exec("execfile('old.py')", user_ns)
+    assert user_ns["pairs"] == [("a", 1)] and user_ns["big"] is True and user_ns["total"] == 10
