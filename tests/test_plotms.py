@@ -267,3 +267,26 @@ def test_showgui_qt_window(syn, monkeypatch):
     finally:
         fig._casashell_window.close()
         plotting.WINDOWS.clear()
+
+
+def _real_mss():
+    from conftest import REAL_MSS
+    return [m for m in REAL_MSS if os.path.isfile(os.path.join(DATA_DIR, m, "table.dat"))]
+
+
+@pytest.mark.parametrize("name", _real_mss())
+def test_every_real_ms_amp_vs_uvdist(name, tmp_path):
+    """Every point of every real MS: unflagged, finite visibilities, all counted."""
+    path = os.path.join(DATA_DIR, name)
+    plotms(vis=path, xaxis="uvdist", yaxis="amp", showgui=False,
+           plotfile=str(tmp_path / "a.png"))
+    info = plotting.LAST["info"]
+    d = _read(path, ["DATA", "FLAG", "FLAG_ROW", "UVW"])
+    good = ~(d["FLAG"] | d["FLAG_ROW"][:, None, None]) & np.isfinite(d["DATA"])
+    assert info["npoints"] == int(good.sum())
+    if good.any():
+        uvd = np.hypot(d["UVW"][:, 0], d["UVW"][:, 1])
+        x = np.broadcast_to(uvd[:, None, None], good.shape)[good]
+        p = info["pages"][0][0]
+        assert p["xrange"] == pytest.approx([x.min(), x.max()])
+        assert p["yrange"][1] == pytest.approx(np.abs(d["DATA"][good]).max(), rel=1e-6)

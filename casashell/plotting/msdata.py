@@ -201,9 +201,11 @@ def _channel_average(arr, w, flag, starts, complex_ok=True):
     """(weighted mean over unflagged, flagged-bin mean over all) along axis 1."""
     good = ~flag
     wg = w * good
-    s_good = np.add.reduceat(arr * wg, starts, axis=1)
+    # flagged samples may hold NaN/inf: keep them out of the unflagged sums
+    s_good = np.add.reduceat(np.where(good, arr, 0) * wg, starts, axis=1)
     w_good = np.add.reduceat(wg, starts, axis=1)
-    s_all = np.add.reduceat(arr * w, starts, axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):  # flagged NaN stay NaN
+        s_all = np.add.reduceat(arr * w, starts, axis=1)
     w_all = np.add.reduceat(w, starts, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(w_good > 0, s_good / np.where(w_good > 0, w_good, 1),
@@ -360,6 +362,10 @@ def _make_unit(sub, readmap, req, ctx, spw, pol, chans, corrs):
                               {k: k for k in cols}, dc)
             if raw is None:  # MODEL_DATA missing and model asked: unity
                 raw = np.ones(flag.shape, dtype=np.complex64)
+            # NaN/inf visibilities (some writers leave them) are treated as flagged
+            finite = np.isfinite(raw)
+            if not finite.all():
+                flag = flag | ~finite
             if req.scalar:
                 raw = _component(raw, ax)
             u.values[key] = raw
@@ -543,8 +549,9 @@ class _Accumulators:
         sums = {}
         for key, arr in u.values.items():
             arr = arr.astype(np.complex128 if np.iscomplexobj(arr) else np.float64)
-            sums[key + ("g",)] = _group_sum(arr * w * good, inv, ng)
-            sums[key + ("a",)] = _group_sum(arr * w, inv, ng)
+            sums[key + ("g",)] = _group_sum(np.where(good, arr, 0) * (w * good), inv, ng)
+            with np.errstate(invalid="ignore", over="ignore"):  # flagged NaN stay NaN
+                sums[key + ("a",)] = _group_sum(arr * w, inv, ng)
         sums["wg"] = _group_sum(w * good, inv, ng)
         sums["wa"] = _group_sum(w, inv, ng)
         rowsum = {"n": np.bincount(inv, minlength=ng).astype(np.float64)}

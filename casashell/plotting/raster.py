@@ -240,6 +240,19 @@ def category_colors(categories, colored):
     return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted(categories))}
 
 
+def _rgba_of(cats, colors):
+    """RGBA rows for an array of category ids (vectorised lookup)."""
+    from matplotlib.colors import to_rgba
+    keys = np.array(sorted(colors), dtype=np.int64)
+    table = np.array([to_rgba(colors[int(k)]) for k in keys] + [to_rgba(DEFAULT_COLOR)])
+    if len(keys) == 0:
+        return np.repeat(table[-1:], len(cats), axis=0)
+    idx = np.searchsorted(keys, cats)
+    idx = np.clip(idx, 0, len(keys) - 1)
+    found = keys[idx] == cats
+    return table[np.where(found, idx, len(keys))]
+
+
 def _rgb(c):
     from matplotlib.colors import to_rgb
     return np.array(to_rgb(c))
@@ -260,8 +273,7 @@ def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0):
         if fs.any():
             ax.scatter(xs[fs], ys[fs], s=size, c=FLAGGED_COLOR, marker="s", antialiased=False,
                        linewidths=0, rasterized=len(xs) > 20000, label="flagged")
-        cols = np.array([colors.get(int(c), DEFAULT_COLOR) for c in cs[ok]]) if ok.any() \
-            else np.array([])
+        cols = _rgba_of(cs[ok], colors)
         ax.scatter(xs[ok], ys[ok], s=size, c=cols, marker="s", linewidths=0, antialiased=False,
                    rasterized=len(xs) > 20000)
         return "scatter"
@@ -323,10 +335,7 @@ def _pooled_rgba(grid, colors, axes_px, flagged, size=1):
     if flagged:
         img[occupied, :3] = _rgb(FLAGGED_COLOR)
     else:
-        cats = np.unique(pk[occupied])
-        for c in cats:
-            m = occupied & (pk == c)
-            img[m, :3] = _rgb(colors.get(int(c), DEFAULT_COLOR))
+        img[occupied, :3] = _rgba_of(pk[occupied], colors)[:, :3]
     img[occupied, 3] = 1.0
     ax_, ay_ = grid.ax, grid.ay
     x0 = ax_.lo + c0 * ax_.step
