@@ -66,6 +66,35 @@ _BLANK_KEEP = np.array([True, False])
 _BLANK_KEEP_BLANK = np.array([True, False, True])
 
 
+def _hash_fields(buf, start, length, width=48, rows=1 << 14):
+    """64-bit hash (FNV-style, over 8-byte words) of the byte fields
+    ``buf[start:start + length]``, vectorised: the first ``width`` bytes of
+    a block of fields are copied as the rows of a matrix (``buf`` must
+    extend ``width`` bytes past every field: the index buffer has that
+    slack); the rare longer fields are finished a byte column at a time."""
+    n = len(start)
+    h = np.empty(n, dtype=np.uint64)
+    prime = np.uint64(1099511628211)
+    cols = np.arange(width)
+    windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+    with np.errstate(over="ignore"):
+        for a in range(0, n, rows):
+            st = start[a:a + rows]
+            ln = length[a:a + rows]
+            m = windows[st]
+            m[cols[None, :] >= ln[:, None]] = 0
+            words = m.view(np.uint64)
+            hh = np.full(len(st), 1469598103934665603, dtype=np.uint64)
+            for c in range(words.shape[1]):
+                hh = (hh ^ words[:, c]) * prime
+            h[a:a + rows] = hh ^ (ln.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        longer = np.flatnonzero(length > width)
+        for j in range(width, int(length.max()) if len(longer) else width):
+            longer = longer[length[longer] > j]
+            h[longer] = (h[longer] ^ buf[start[longer] + j].astype(np.uint64)) * prime
+    return h
+
+
 def _sorted_unique(a):
     """np.unique for an array already sorted (much faster)."""
     if len(a) < 2:
@@ -117,7 +146,7 @@ class Matcher:
     lower-cased copy with a case-sensitive pattern is several times faster
     than ``re.IGNORECASE``)."""
 
-    __slots__ = ("pattern", "lower", "text", "regex", "case")
+    __slots__ = ("pattern", "lower", "text", "regex", "case", "_str_rx")
 
     def __init__(self, text: str, regex: bool = False, case: bool = False):
         self.text, self.regex, self.case = text, regex, case
@@ -134,6 +163,15 @@ class Matcher:
         self.pattern = re.compile(pat, flags)
         if regex and self.lower:
             re.compile(raw, flags)          # report errors in the user's spelling
+
+    def search_str(self, text: str) -> bool:
+        """Whether the pattern occurs in a str (same rules as on bytes)."""
+        rx = getattr(self, "_str_rx", None)
+        if rx is None:
+            flags = re.MULTILINE if self.case else re.MULTILINE | re.IGNORECASE
+            rx = re.compile(self.text if self.regex else re.escape(self.text), flags)
+            object.__setattr__(self, "_str_rx", rx)
+        return rx.search(text) is not None
 
     def spans(self, text: str):
         """(start, end) character spans of the matches in a str (display)."""
@@ -197,6 +235,10 @@ class LogIndex:
         self.indexed = 0           # bytes covered by complete, indexed lines
         self.line_start = _Grow(np.int64)
         self.msg_off = _Grow(np.int32)
+        self.org_off = _Grow(np.uint8)    # offset of the origin field (0: none)
+        self._origin_uid = _Grow(np.int32)  # origin id of every row (lazy)
+        self._origin_ids: dict[int, int] = {}   # origin hash -> id
+        self._origin_text: list[str] = []       # id -> origin
         self.line_prio = _Grow(np.uint8)
         self.row_line = _Grow(np.int64)
         self._ident = None         # (st_dev, st_ino) of the file read
@@ -366,14 +408,17 @@ class LogIndex:
         prio = np.full(len(starts), OTHER, dtype=np.uint8)
         for (kv, ln), code in _PRIO_KEYS.items():
             prio[(key == np.uint64(kv)) & (plen == ln)] = code
+        ok &= plen <= 200                      # origin offset fits in a uint8
         cont = ~ok | (at(tab3 - 1) == ord("+"))
         prio[~ok] = OTHER
         msg = np.where(ok, tab3 + 1 - starts, 0).astype(np.int32)
+        org = np.where(ok, plen + 21, 0).astype(np.uint8)
         first_line = self.line_start.n
         if first_line == 0:
             cont[0] = False        # a file (or a tail) starting mid-message
         self.line_start.extend(starts)
         self.msg_off.extend(msg)
+        self.org_off.extend(org)
         self.line_prio.extend(prio)
         self.row_line.extend(np.flatnonzero(~cont) + first_line)
         self.indexed = b
@@ -602,6 +647,59 @@ class LogIndex:
         if len(lines) == 0:
             return lines
         return _sorted_unique(self.rows_of_lines(lines))
+
+    def origin_ids(self):
+        """Origin id (int32) of every row; ``origin_texts()[id]`` is the text.
+
+        Origins repeat a lot (a few hundred distinct ones in a long log),
+        so each row gets the id of its origin from a 64-bit hash of the
+        origin bytes (:func:`_hash_fields`, vectorised); only the distinct
+        origins are decoded.  Extended as rows arrive.
+        """
+        done = self._origin_uid.n
+        n = self.nrows
+        if done >= n:
+            return self._origin_uid.view()
+        lines = self.row_line.view()[done:n]
+        s = self.line_start.view()[lines]
+        oo = self.org_off.view()[lines].astype(np.int64)
+        start = s + oo
+        length = np.where(oo > 0, s + self.msg_off.view()[lines] - 1 - start, 0)
+        h = _hash_fields(self.buf, start, length)
+        hs_order = np.argsort(h)
+        hs = h[hs_order]
+        new_group = np.concatenate([[True], hs[1:] != hs[:-1]])
+        first = np.flatnonzero(new_group)
+        group = np.cumsum(new_group) - 1
+        gid = np.empty(len(h), dtype=np.int64)
+        gid[hs_order] = group
+        uid_of_group = np.empty(len(first), dtype=np.int32)
+        for g, i in enumerate(first.tolist()):
+            key = int(hs[i])
+            uid = self._origin_ids.get(key)
+            if uid is None:
+                r = int(hs_order[i])
+                a = int(start[r])
+                text = self.buf[a:a + int(length[r])].tobytes().decode("utf-8", "replace")
+                uid = self._origin_ids[key] = len(self._origin_text)
+                self._origin_text.append(text)
+            uid_of_group[g] = uid
+        uids = uid_of_group[gid]
+        self._origin_uid.extend(uids)
+        return self._origin_uid.view()
+
+    def origin_texts(self) -> list:
+        self.origin_ids()
+        return self._origin_text
+
+    def origin_rows(self, matcher, first_row: int = 0):
+        """Rows whose origin contains the :class:`Matcher` (each distinct
+        origin is tested once)."""
+        ids = self.origin_ids()[first_row:]
+        texts = self._origin_text
+        ok = np.fromiter((matcher.search_str(t) for t in texts), dtype=bool,
+                         count=len(texts))
+        return np.flatnonzero(ok[ids]) + first_row
 
     def priority_rows(self, threshold: str, first_row: int = 0):
         """Rows whose priority ranks at least ``threshold``."""

@@ -293,7 +293,7 @@ class LogTableModel(QAbstractTableModel):
         if kind == "Message":
             return ix.match_rows(arg, "message", first_row)
         if kind == "Origin":
-            return ix.match_rows(arg, "origin", first_row)
+            return ix.origin_rows(arg, first_row)
         if kind == "Priority":
             return ix.priority_rows(arg, first_row)
         if kind == "Time":

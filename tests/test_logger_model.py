@@ -105,11 +105,15 @@ def test_message_origin_priority_time_filters(session_log):
     exp = [i for i, r in enumerate(rows) if any("casa" in m.lower() for m in r[3])]
     assert got("message", "casa") == exp
     assert len(exp) < len(rows) // 2
-    # origin
+    # origin: by searching the origin fields, and by the distinct origins
     exp = [i for i, r in enumerate(rows) if "flagdata" in r[2]]
     assert exp and got("origin", "FlagData") == exp
+    assert ix.origin_rows(compile_text("FlagData")).tolist() == exp
     exp = [i for i, r in enumerate(rows) if r[2].endswith("::summary::casa")]
     assert exp and got("origin", r"::summary::casa$", regex=True) == exp
+    assert ix.origin_rows(compile_text(r"::summary::casa$", regex=True)).tolist() == exp
+    assert sorted(ix.origin_texts()) == sorted({r[2] for r in rows})
+    assert [ix.origin_texts()[k] for k in ix.origin_ids()] == [r[2] for r in rows]
     # regex with anchors at the field ends, on any line of the message
     exp = [i for i, r in enumerate(rows)
            if any(re.match(r"\s*detail [0-2] ", m) for m in r[3])]
@@ -323,3 +327,21 @@ def test_buffer_grows_in_place_as_the_log_grows(tmp_path):
     assert ix.row_fields(49999)[3].startswith("more 3 9999 ")
     assert ix.row_text(12345) == _line("more 0 2345 " + "y" * 80)
     assert len(ix.match_rows(compile_text("MORE 2 "), "message")) == 10000
+
+
+def test_origin_ids_extend_and_long_origins(tmp_path):
+    path = tmp_path / "o.log"
+    long1 = "task::" + "x" * 300 + "::casa"
+    long2 = "task::" + "x" * 300 + "::casb"
+    path.write_text(_line("a", origin=long1) + _line("b", origin="::casa")
+                    + _line("c", origin=long2) + "not a log line\n")
+    ix = LogIndex(str(path))
+    ix.refresh()
+    texts = ix.origin_texts()
+    assert [texts[k] for k in ix.origin_ids()] == [long1, "::casa", long2]
+    append_text(str(path), _line("d\ne", origin="new::origin") + _line("f", origin=long2))
+    ix.refresh()
+    assert [ix.origin_texts()[k] for k in ix.origin_ids()] == [
+        long1, "::casa", long2, "new::origin", long2]
+    assert ix.origin_rows(compile_text("CASB")).tolist() == [2, 4]
+    assert ix.origin_rows(compile_text("origin"), first_row=3).tolist() == [3]
