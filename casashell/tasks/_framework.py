@@ -501,7 +501,9 @@ def execute(spec: TaskSpec, values: dict):
         casalog.post(banner("Begin", name))
         casalog.post(spec.call_text(values))
         try:
-            result = spec.impl(**values)
+            # a Multi-MS input runs sub-MS by sub-MS (casashell.parallel.dispatch)
+            from ..parallel import dispatch
+            result = dispatch.run(spec, values)
             ok = True
         except KeyboardInterrupt:
             casalog.post(f"Task {name} was interrupted by the user (Ctrl-C)", "WARN")

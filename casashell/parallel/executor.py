@@ -1,0 +1,224 @@
+"""The dask.distributed client of the session.
+
+``dask_scheduler`` (config.py, or ``casa --dask-scheduler ADDR``):
+
+* ``None`` (default): a local cluster (:class:`LocalProcessCluster`): a
+  ``dask scheduler`` and ``cores`` ``dask worker`` processes (one thread
+  each: casacore is not thread-safe) started as subprocesses, listening on
+  127.0.0.1 only, without dashboards.  ``cores``: config / ``casa --cores N``;
+  default the CPUs this process may use.  Started on first use and kept for
+  the session.  (Subprocesses rather than ``distributed.LocalCluster``:
+  that one starts its workers with multiprocessing's *spawn*, which re-runs
+  a user's script that has no ``if __name__ == '__main__'`` guard.)
+* an address such as ``'tcp://host:8786'``: connect to that scheduler.  Its
+  workers must see the MeasurementSets at the same paths (shared file
+  system) and have casashell installed.
+
+Without dask.distributed installed, :func:`map_tasks` runs the calls one
+after the other in this process (one INFO line says so).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+
+_lock = threading.Lock()
+_client = None
+_cluster = None
+_key = None
+
+
+def default_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _settings(cfg):
+    if cfg is None:
+        try:
+            from .. import config
+            cfg = config.current()
+        except Exception:  # noqa: BLE001 - no configuration: defaults
+            cfg = None
+    addr = getattr(cfg, "dask_scheduler", None) or None
+    cores = int(getattr(cfg, "cores", 0) or 0) or default_cores()
+    return addr, cores
+
+
+def have_distributed() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("distributed") is not None
+
+
+def get_client(cfg=None):
+    """The session's dask client (created on first use, then reused).
+
+    Raises RuntimeError when dask.distributed is not installed or the
+    scheduler cannot be reached.
+    """
+    global _client, _cluster, _key
+    addr, cores = _settings(cfg)
+    key = (addr, None if addr else cores)
+    with _lock:
+        if _client is not None and _key == key and _client.status == "running":
+            return _client
+        _close_locked()
+        if not have_distributed():
+            raise RuntimeError("Multi-MS parallel processing needs dask.distributed: "
+                               "pip install 'casashell[parallel]'")
+        from distributed import Client
+        from ..logsink import casalog
+        if addr:
+            try:
+                client = Client(addr, timeout=20, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise RuntimeError(f"cannot connect to the dask scheduler {addr}: {exc}") \
+                    from None
+            nw = len(client.scheduler_info().get("workers", {}))
+            casalog.post(f"Connected to the dask scheduler {addr} ({nw} workers)")
+        else:
+            cluster = LocalProcessCluster(cores)
+            try:
+                client = Client(cluster.address, timeout=30, set_as_default=False)
+                client.wait_for_workers(cores, timeout=60)
+            except BaseException:
+                cluster.close()
+                raise
+            _cluster = cluster
+            casalog.post(f"Started a local dask cluster: {cores} worker processes "
+                         f"({cluster.address})")
+        _client, _key = client, key
+        return client
+
+
+def _close_locked():
+    global _client, _cluster, _key
+    if _client is not None:
+        try:
+            _client.close()
+        except Exception:  # noqa: BLE001
+            pass
+    if _cluster is not None:
+        try:
+            _cluster.close()
+        except Exception:  # noqa: BLE001
+            pass
+    _client = _cluster = _key = None
+
+
+def close_client():
+    """Close the session's client (and the local cluster it started)."""
+    with _lock:
+        _close_locked()
+
+
+atexit.register(close_client)
+
+
+def map_tasks(func, arglist: list, cfg=None) -> list:
+    """Call ``func(*args)`` for every ``args`` of ``arglist`` on the workers;
+    return the results in order.  Every call runs to its end (a failure does
+    not cancel the others); a call that could not run at all (worker lost)
+    gives ``{"error": text, "type": "RuntimeError"}``.
+    """
+    if not arglist:
+        return []
+    if not have_distributed():
+        from ..logsink import casalog
+        casalog.post("dask.distributed is not installed: processing the sub-MSs one "
+                     "after the other in this process", "WARN")
+        return [func(*args) for args in arglist]
+    client = get_client(cfg)
+    futures = [client.submit(func, *args, pure=False) for args in arglist]
+    out = []
+    try:
+        for f in futures:
+            try:
+                out.append(f.result())
+            except Exception as exc:  # noqa: BLE001 - the call could not run
+                out.append({"error": f"{type(exc).__name__}: {exc}", "type": "RuntimeError",
+                            "logs": [], "worker": "?"})
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+    return out
+
+
+def _dask_cmd(*args) -> list:
+    return [sys.executable, "-m", "dask", *args]
+
+
+class LocalProcessCluster:
+    """A scheduler and ``nworkers`` single-threaded workers as subprocesses on
+    127.0.0.1 (ports chosen by the OS).  ``close()`` ends exactly these
+    processes; they also stop by themselves if this process dies (the
+    workers' death timeout, the scheduler's idle timeout)."""
+
+    def __init__(self, nworkers: int, timeout: float = 60.0, name_prefix: str = "worker"):
+        import subprocess
+        import tempfile
+        import time
+
+        self.dir = tempfile.mkdtemp(prefix="casashell-dask-")
+        self.procs: list = []
+        self.address = None
+        sfile = os.path.join(self.dir, "scheduler.json")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        log = open(os.path.join(self.dir, "cluster.log"), "ab")
+        try:
+            self.procs.append(subprocess.Popen(
+                _dask_cmd("scheduler", "--host", "127.0.0.1", "--port", "0",
+                          "--no-dashboard", "--scheduler-file", sfile,
+                          "--idle-timeout", "3600"),
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+                cwd=self.dir))
+            t_end = time.monotonic() + timeout
+            while not os.path.exists(sfile):
+                if self.procs[0].poll() is not None or time.monotonic() > t_end:
+                    raise RuntimeError("the local dask scheduler did not start (see "
+                                       f"{os.path.join(self.dir, 'cluster.log')})")
+                time.sleep(0.05)
+            import json
+            while True:
+                try:
+                    with open(sfile) as fh:
+                        self.address = json.load(fh)["address"]
+                    break
+                except (ValueError, KeyError):
+                    if time.monotonic() > t_end:
+                        raise
+                    time.sleep(0.05)
+            for k in range(int(nworkers)):
+                self.procs.append(subprocess.Popen(
+                    _dask_cmd("worker", self.address, "--nthreads", "1", "--no-nanny",
+                              "--name", f"{name_prefix}-{k + 1}", "--no-dashboard",
+                              "--host", "127.0.0.1", "--death-timeout", "60",
+                              "--local-directory", self.dir),
+                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+                    cwd=self.dir))
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            log.close()
+
+    def close(self) -> None:
+        import shutil
+        import subprocess
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(self.procs):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+        shutil.rmtree(self.dir, ignore_errors=True)

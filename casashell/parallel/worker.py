@@ -1,0 +1,191 @@
+"""Functions that run on the dask workers, one call per sub-MS.
+
+Every function returns a plain dict: ``result`` (or ``error`` + ``type``),
+``logs`` (the ``(message, priority)`` pairs the work posted to casalog in
+that worker, shipped back so that the session's log gets them with the
+worker named in the origin) and ``worker`` (the worker's name).  Exceptions
+are caught here so that the logs of a failed sub-MS are not lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+
+def worker_label() -> str:
+    try:
+        from distributed import get_worker
+        w = get_worker()
+        name = str(w.name)
+        if "://" in name:
+            name = name.split("://", 1)[1]
+        return name if name.startswith("worker") else f"worker-{name}"
+    except Exception:  # noqa: BLE001 - not on a dask worker
+        return f"worker-{os.getpid()}"
+
+
+@contextlib.contextmanager
+def captured_log(level: str = "INFO"):
+    """Collect what this thread posts to casalog (nothing is written to a file)."""
+    from ..logsink import casalog, normalize_priority, priority_rank
+
+    lines: list = []
+    me = threading.get_ident()
+    threshold = priority_rank(level)
+    original = casalog._post
+
+    def _post(message, priority, origin, echo):
+        if threading.get_ident() != me:
+            return original(message, priority, origin, echo)
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", "replace")
+        if not isinstance(message, str):
+            raise TypeError("argument _message must be a string")
+        prio = normalize_priority(priority)
+        if priority_rank(prio) < threshold:
+            return False
+        lines.append((message, prio))
+        return True
+
+    casalog._post = _post
+    try:
+        yield lines
+    finally:
+        casalog._post = original
+
+
+def _impl(task_name: str):
+    import importlib
+    mod = importlib.import_module(f"casashell.tasks.{task_name}")
+    return getattr(mod, task_name).spec.impl
+
+
+def _outcome(fn, level):
+    label = worker_label()
+    with captured_log(level) as logs:
+        try:
+            return {"result": fn(), "logs": logs, "worker": label}
+        except BaseException as exc:  # noqa: BLE001 - reported to the session
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            return {"error": text, "type": type(exc).__name__, "logs": logs,
+                    "worker": label, "bases": [c.__name__ for c in type(exc).__mro__]}
+
+
+def selection_empty(sub: str, sel: dict) -> bool:
+    """Does the (non-empty) selection ``sel`` match no row of ``sub``?"""
+    from ..ms.selection import select
+    from ..ms.transform_params import sel_text
+    kw = {k: sel_text(v) for k, v in sel.items() if k != "autocorr"}
+    kw = {k: v for k, v in kw.items() if v.strip()}
+    auto = sel.get("autocorr", False)
+    if not kw and not auto:
+        return False
+    try:
+        return select(sub, autocorr=auto, allow_empty=True, **kw).is_empty
+    except ValueError:
+        # the selection was checked on the whole Multi-MS: an id or name that
+        # this sub-MS's rows lack (a scan of another sub-MS) selects nothing here
+        return True
+
+
+# ---------------------------------------------------------------------------
+# per-sub-MS jobs
+
+def run_impl(task_name: str, values: dict, sel: dict, level: str = "INFO"):
+    """Run task ``task_name``'s implementation with ``values`` (vis = the sub-MS).
+
+    Skipped (result ``None``, ``skipped`` True) when ``sel`` matches no row.
+    """
+    def work():
+        if sel and selection_empty(values["vis"], sel):
+            return "__skipped__"
+        return _impl(task_name)(**values)
+    out = _outcome(work, level)
+    if out.get("result") == "__skipped__":
+        out["result"], out["skipped"] = None, True
+    return out
+
+
+def flagdata_subms(values: dict, sel: dict, backup: bool, level: str = "INFO"):
+    """flagdata on one sub-MS; with ``backup`` the flags are saved first and
+    restored if the run fails.  ``result`` is ``(summary, version_name)``."""
+    def work():
+        sub = values["vis"]
+        if sel and selection_empty(sub, sel):
+            return "__skipped__"
+        name = None
+        if backup:
+            from ..ms.flagversions import backup_flags
+            name = backup_flags(sub, "flagdata")
+        try:
+            res = _impl("flagdata")(**values)
+        except BaseException:
+            if name:
+                from ..ms.flagversions import FlagVersions
+                FlagVersions(sub).restore(name)
+            raise
+        return (res, name)
+    out = _outcome(work, level)
+    if out.get("result") == "__skipped__":
+        out["result"], out["skipped"] = (None, None), True
+    return out
+
+
+def restore_flags(sub: str, name: str, level: str = "INFO"):
+    def work():
+        from ..ms.flagversions import FlagVersions
+        FlagVersions(sub).restore(name)
+        return name
+    return _outcome(work, level)
+
+
+def drop_columns(sub: str, columns: list, level: str = "INFO"):
+    def work():
+        from casacore import tables as ct
+        with ct.table(sub, readonly=False, ack=False) as t:
+            gone = [c for c in columns if c in t.colnames()]
+            if gone:
+                t.removecols(gone)
+        return gone
+    return _outcome(work, level)
+
+
+def transform_subms(plan_kw: dict, sel: dict, out: str, global_ids: dict,
+                    level: str = "INFO"):
+    """Write the transformed sub-MS ``out`` from ``plan_kw['vis']`` with the
+    ids (fields, spws, polarizations, data descriptions) of the whole Multi-MS."""
+    def work():
+        from ..ms.selection import select
+        from ..ms.transform import Plan
+        from ..ms.transform_params import sel_text
+        from .transform import GlobalIdTransformer
+        from ..logsink import casalog
+        sub = plan_kw["vis"]
+        kw = {k: sel_text(v) for k, v in sel.items()}
+        if selection_empty(sub, sel):
+            return "__skipped__"
+        s = select(sub, allow_empty=True, **{k: v for k, v in kw.items() if v.strip()})
+        if s.is_empty:
+            return "__skipped__"
+        plan = Plan(rows=s.rows, **plan_kw)
+        tr = GlobalIdTransformer(plan, out, lambda m, p="INFO": casalog.post(m, p),
+                                 global_ids)
+        info = tr.run()
+        info.update(tr.summary)
+        casalog.post(f"Wrote {info['nrows']} rows to {os.path.basename(out)}")
+        return info
+    res = _outcome(work, level)
+    if res.get("result") == "__skipped__":
+        res["result"], res["skipped"] = None, True
+    return res
+
+
+def write_submss(vis: str, rows, dst: str, datacolumn: str, flagbackup: bool,
+                 level: str = "INFO"):
+    """Copy ``rows`` of ``vis`` (every column, every subtable) into the new sub-MS ``dst``."""
+    def work():
+        from .partitioning import copy_rows
+        return copy_rows(vis, rows, dst, datacolumn, flagbackup)
+    return _outcome(work, level)
