@@ -12,6 +12,8 @@ subprocess's own:
   applied to the full log, and a priority-threshold filter;
 * a search (every match of a word) and a jump to the last row.
 
+Times are the best of three (the start-up: three processes), so that other
+work on a shared machine disturbs them less; memory is the largest peak.
 ``main()`` prints a table with the figures and the targets.
 """
 
@@ -114,13 +116,24 @@ if mode == "filters":
     for kind, text in (("Message", "calibrator"), ("Message", "e"),
                        ("Origin", "Calibrater"), ("Priority", "WARN"),
                        ("Time", "2026-11-18 12 ~ 2026-11-18 13")):
-        t = time.perf_counter()
-        w.set_filter(kind, text, regex=False)
-        res[f"filter {kind} {text!r} s"] = time.perf_counter() - t
+        times = []
+        for _ in range(3):
+            w.set_filter("Message", "")
+            t = time.perf_counter()
+            w.set_filter(kind, text, regex=False)
+            times.append(time.perf_counter() - t)
+        if kind == "Origin":      # the first one also hashes every row's origin
+            res[f"filter {kind} {text!r}, first s"] = times[0]
+        res[f"filter {kind} {text!r} s"] = min(times)
         res[f"filter {kind} {text!r} rows"] = w.model.rowCount()
-    t = time.perf_counter()
-    w.set_filter("Message", r"flux \w+ \d{3}", regex=True)
-    res["filter Message regex s"] = time.perf_counter() - t
+    best = 1e9
+    for _ in range(3):
+        w.set_filter("Message", "")
+        t = time.perf_counter()
+        w.set_filter("Message", r"flux \w+ \d{3}", regex=True)
+        best = min(best, time.perf_counter() - t)
+    res["filter Message regex s"] = best
+    res["filter Message regex rows"] = w.model.rowCount()
     w.set_filter("Message", "")
     t = time.perf_counter()
     w.search_box.setText("calibrator")
@@ -158,7 +171,9 @@ def main() -> int:
     with open(LOG, "rb") as fh:
         nlines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
     print(f"log: {LOG}: {nlines:,} lines, {size / 1e6:.1f} MB")
-    ready = _child("ready")
+    runs = [_child("ready") for _ in range(3)]       # best of 3 (shared machines)
+    ready = min(runs, key=lambda r: r["ready_from_start_s"])
+    ready["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
     filt = _child("filters")
     rows = [
         ("window ready to scroll (process start -> painted)", ready["ready_from_start_s"], "s", 1.5),

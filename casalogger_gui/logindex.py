@@ -660,21 +660,27 @@ class LogIndex:
         n = self.nrows
         if done >= n:
             return self._origin_uid.view()
-        lines = self.row_line.view()[done:n]
+        for a in range(done, n, 1 << 18):     # blocks: bounded temporaries
+            self._origin_uid.extend(self._origin_block(a, min(n, a + (1 << 18))))
+        return self._origin_uid.view()
+
+    def _origin_block(self, first, end):
+        lines = self.row_line.view()[first:end]
         s = self.line_start.view()[lines]
-        oo = self.org_off.view()[lines].astype(np.int64)
+        oo = self.org_off.view()[lines]
         start = s + oo
         length = np.where(oo > 0, s + self.msg_off.view()[lines] - 1 - start, 0)
         h = _hash_fields(self.buf, start, length)
         hs_order = np.argsort(h)
         hs = h[hs_order]
-        new_group = np.concatenate([[True], hs[1:] != hs[:-1]])
-        first = np.flatnonzero(new_group)
-        group = np.cumsum(new_group) - 1
-        gid = np.empty(len(h), dtype=np.int64)
-        gid[hs_order] = group
-        uid_of_group = np.empty(len(first), dtype=np.int32)
-        for g, i in enumerate(first.tolist()):
+        new_group = np.empty(len(hs), dtype=bool)
+        new_group[0] = True
+        np.not_equal(hs[1:], hs[:-1], out=new_group[1:])
+        first_in_group = np.flatnonzero(new_group)
+        gid = np.empty(len(h), dtype=np.int32)
+        gid[hs_order] = np.cumsum(new_group, dtype=np.int32) - 1
+        uid_of_group = np.empty(len(first_in_group), dtype=np.int32)
+        for g, i in enumerate(first_in_group.tolist()):
             key = int(hs[i])
             uid = self._origin_ids.get(key)
             if uid is None:
@@ -684,9 +690,7 @@ class LogIndex:
                 uid = self._origin_ids[key] = len(self._origin_text)
                 self._origin_text.append(text)
             uid_of_group[g] = uid
-        uids = uid_of_group[gid]
-        self._origin_uid.extend(uids)
-        return self._origin_uid.view()
+        return uid_of_group[gid]
 
     def origin_texts(self) -> list:
         self.origin_ids()
