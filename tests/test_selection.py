@@ -596,3 +596,48 @@ def test_alma_names_intents(alma):
         select(alma, field="J1337-1257")
     with pytest.raises(SelectionError, match="no spectral window matches 'FOO#\\*'"):
         select(alma, spw="FOO#*")
+
+
+def test_column_cache_follows_changes(ms_copy, monkeypatch):
+    from casashell.ms import selection
+    vis = ms_copy(DAY2)
+    selection.clear_cache()
+    first = select(vis, antenna="1").rows
+    assert selection._CACHE_BYTES[0] > 0
+    assert select(vis, antenna="1").rows.tolist() == first.tolist()   # from the cache
+    with ct.table(vis, readonly=False, ack=False) as t:
+        a1 = t.getcol("ANTENNA1")
+        a2 = t.getcol("ANTENNA2")
+        a1[:100] = 0
+        t.putcol("ANTENNA1", a1)
+    expect = rows_of(((a1 == 0) | (a2 == 0)) & (a1 != a2))
+    assert len(expect) > len(first)
+    assert select(vis, antenna="1").rows.tolist() == expect.tolist()
+    # without the cache (limit 0) the chunked path gives the same rows
+    monkeypatch.setenv("CASASHELL_SELECTION_CACHE_MB", "0")
+    selection.clear_cache()
+    assert select(vis, antenna="1", max_bytes=5000).rows.tolist() == expect.tolist()
+    assert selection._CACHE_BYTES[0] == 0
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(field="J14*", spw="1:3~9"), dict(antenna="ea07&&;!ea07&ea08", scan="2~6"),
+    dict(timerange=">06:05:00", uvrange="<300m", intent="*TARGET*"),
+    dict(correlation="LL", autocorr="exclude"), dict(scan="1,7", feed="0")])
+def test_chunked_path_equals_whole_columns(synth, monkeypatch, kwargs):
+    from casashell.ms import selection
+    whole = select(synth, **kwargs)
+    monkeypatch.setenv("CASASHELL_SELECTION_CACHE_MB", "0")
+    chunked = select(synth, max_bytes=3000, **kwargs)   # ~100-row chunks
+    assert chunked.rows.tolist() == whole.rows.tolist()
+    assert chunked.spws == whole.spws and chunked.scans == whole.scans
+    assert chunked.fields == whole.fields and chunked.antennas == whole.antennas
+    selection.clear_cache()
+
+
+def test_chunked_path_errors(synth, monkeypatch):
+    monkeypatch.setenv("CASASHELL_SELECTION_CACHE_MB", "0")
+    with pytest.raises(SelectionError, match="scan selection '1,99': no scan 99 in the MS"):
+        select(synth, scan="1,99", max_bytes=3000)
+    with pytest.raises(SelectionError, match="matches no rows"):
+        select(synth, field="3C286", scan="2", max_bytes=3000)

@@ -896,6 +896,72 @@ def _as_str(param, v):
     return v.strip()
 
 
+# ---------------------------------------------------------------------------
+# a small cache of the main-table columns selections read: flag command lists
+# call select() once per command, and these columns never change in place
+_CACHE: dict = {}          # key -> ndarray, in least-recently-used order
+_CACHE_BYTES = [0]
+
+
+def cache_limit_bytes() -> int:
+    """Size limit of the column cache (env CASASHELL_SELECTION_CACHE_MB, default 128)."""
+    import os
+    try:
+        return int(float(os.environ.get("CASASHELL_SELECTION_CACHE_MB", "128")) * (1 << 20))
+    except ValueError:
+        return 128 << 20
+
+
+def clear_cache() -> None:
+    """Forget every cached column."""
+    _CACHE.clear()
+    _CACHE_BYTES[0] = 0
+
+
+def _cache_key(path, nrows, col):
+    """Identifies a column's content: any write to the main table changes the
+    modification time or size of one of its data files."""
+    import os
+    stamp = []
+    try:
+        with os.scandir(path) as it:
+            for e in it:
+                if e.name.startswith("table.") and e.name != "table.lock" and e.is_file():
+                    st = e.stat()
+                    stamp.append((e.name, st.st_mtime_ns, st.st_size))
+    except OSError:
+        return None
+    return (os.path.realpath(path), nrows, tuple(sorted(stamp)), col)
+
+
+def _main_chunks(t, path, cols, max_bytes):
+    """(rownrs, {col: array}) over all rows: whole cached columns when they fit in
+    the cache, otherwise bounded chunks straight from the table."""
+    from .io import iter_chunks, row_bytes
+    nrows = t.nrows()
+    limit = cache_limit_bytes()
+    if not cols or nrows == 0 or nrows * row_bytes(t, cols) > limit:
+        yield from iter_chunks(t, cols, max_bytes=max_bytes)
+        return
+    out = {}
+    for col in cols:
+        key = _cache_key(path, nrows, col)
+        arr = _CACHE.pop(key, None) if key is not None else None
+        if arr is None:
+            arr = t.getcol(col)
+            arr.setflags(write=False)
+            if key is None:
+                out[col] = arr
+                continue
+            _CACHE_BYTES[0] += arr.nbytes
+        _CACHE[key] = arr  # (re)inserted as the most recently used
+        out[col] = arr
+    while _CACHE_BYTES[0] > limit and len(_CACHE) > len(cols):
+        old = next(iter(_CACHE))
+        _CACHE_BYTES[0] -= _CACHE.pop(old).nbytes
+    yield np.arange(nrows, dtype=np.int64), out
+
+
 def _lut(ids, size):
     lut = np.zeros(max(size, (max(ids) + 1) if ids else 0, 1), dtype=bool)
     lut[list(ids)] = True
@@ -1026,14 +1092,13 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
             taql_mask = np.zeros(nrows, dtype=bool)
             taql_mask[np.asarray(taql_rows, dtype=np.int64)] = True
 
-        from .io import iter_chunks
         pieces = []
         hits = {p: 0 for p in PARAMS}
         tok_hits = {}
         uniq_cols = {c: name for name, cs in _LAZY.items() for c in cs if c in cols}
         uniq_cols["DATA_DESC_ID"] = "ddids"
         uniq = {name: set() for name in uniq_cols.values()}
-        for rownrs, c in iter_chunks(t, sorted(cols), max_bytes=max_bytes):
+        for rownrs, c in _main_chunks(t, md.path, sorted(cols), max_bytes):
             n = len(rownrs)
             if n == 0:
                 continue
