@@ -94,10 +94,10 @@ def test_casa_on_aws_tutorial_call(syn, tmp_path):
 
 def test_millions_of_points_raster_is_exact_per_cell(tmp_path):
     """All 696,320 unflagged points of a real VLA MS, binned: the occupied raster
-    columns and rows are exactly those of the data (symbolsize=1: no dilation)."""
+    columns and rows are exactly those of the data (1-pixel symbols: no dilation)."""
     png = str(tmp_path / "r.png")
     plotms(vis=REAL, xaxis="uvdist", yaxis="amp", plotfile=png, showgui=False,
-           symbolsize=1)
+           customsymbol=True, symbolshape="pixel")
     info = plotting.LAST["info"]
     p = info["pages"][0][0]
     d = _read(REAL, ["DATA", "FLAG", "FLAG_ROW", "UVW"])
@@ -290,3 +290,29 @@ def test_every_real_ms_amp_vs_uvdist(name, tmp_path):
         p = info["pages"][0][0]
         assert p["xrange"] == pytest.approx([x.min(), x.max()])
         assert p["yrange"][1] == pytest.approx(np.abs(d["DATA"][good]).max(), rel=1e-6)
+
+
+def test_custom_symbols_fonts_legend_velocity(syn, tmp_path):
+    png = str(tmp_path / "c.png")
+    plotms(vis=syn, spw="0:0~7", xaxis="velocity", yaxis="amp", transform=True,
+           restfreq="1.1GHz", veldef="OPTICAL", customsymbol=True, symbolshape="circle",
+           symbolcolor="ff8000", customflaggedsymbol=True, flaggedsymbolshape="square",
+           flaggedsymbolcolor="00ffff", titlefont=16, xaxisfont=12, yaxislocation="right",
+           plotfile=png, showgui=False)
+    info = plotting.LAST["info"]
+    p = info["pages"][0][0]
+    ax = p["axes"]
+    freqs = ct.table(os.path.join(syn, "SPECTRAL_WINDOW"), ack=False).getcell("CHAN_FREQ", 0)
+    v = 299792458.0 * (1.1e9 / freqs[:8] - 1.0) / 1e3      # optical definition, km/s
+    assert p["xrange"] == pytest.approx([v.min(), v.max()])
+    d = _read(syn, ["DATA_DESC_ID", "FLAG", "FLAG_ROW"])
+    rows = _ddid_spw(syn)[d["DATA_DESC_ID"]] == 0
+    flagged = (d["FLAG"] | d["FLAG_ROW"][:, None, None])[rows][:, :8]
+    assert info["nflagged"] == int(flagged.sum()) > 0      # customflaggedsymbol shows flags
+    assert ax.title.get_fontsize() == 16 and ax.xaxis.label.get_fontsize() == 12
+    assert ax.yaxis.get_label_position() == "right"
+    assert _pixels(png, "#ff8000") > 100 and _pixels(png, "#00ffff") > 10
+    with pytest.raises(ValueError, match="frame conversion"):
+        plotms(vis=syn, transform=True, freqframe="BARY", showgui=False)
+    with pytest.raises(ValueError, match="symbolcolor"):
+        plotms(vis=syn, customsymbol=True, symbolcolor="notacolour", showgui=False)

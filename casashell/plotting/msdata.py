@@ -144,7 +144,8 @@ class Request:
 
     def __init__(self, xaxis, yaxis, xdatacolumn="data", ydatacolumn="data", avgchannel=1,
                  avgtime=0.0, avgscan=False, avgfield=False, avgbaseline=False,
-                 scalar=False, coloraxis="", iteraxis="", showflags=False, restfreq=None):
+                 scalar=False, coloraxis="", iteraxis="", showflags=False, restfreq=None,
+                 veldef="RADIO"):
         self.x, self.y = xaxis, yaxis
         self.xdc, self.ydc = xdatacolumn, ydatacolumn
         self.avgchannel = avgchannel
@@ -155,6 +156,7 @@ class Request:
         self.iteraxis = iteraxis
         self.showflags = showflags
         self.restfreq = restfreq
+        self.veldef = veldef
 
     @property
     def row_averaging(self):
@@ -440,7 +442,14 @@ def _axis_value(ax, dc, u, req, ctx):
         return (u.freq / 1e9)[None, :, None]
     if ax == "velocity":
         f0 = req.restfreq or ctx.spws[u.spw].ref_freq
-        return (C_LIGHT * (1.0 - u.freq / f0) / 1e3)[None, :, None]
+        f = u.freq
+        if req.veldef == "OPTICAL":
+            v = C_LIGHT * (f0 / f - 1.0)
+        elif req.veldef == "TRUE":
+            v = C_LIGHT * (f0 * f0 - f * f) / (f0 * f0 + f * f)
+        else:
+            v = C_LIGHT * (1.0 - f / f0)
+        return (v / 1e3)[None, :, None]
     if ax == "antenna1":
         return rows["ANTENNA1"][:, None, None]
     if ax == "antenna2":

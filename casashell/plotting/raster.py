@@ -258,7 +258,8 @@ def _rgb(c):
     return np.array(to_rgb(c))
 
 
-def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0):
+def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0, marker="s",
+           flagged_color=FLAGGED_COLOR, flagged_marker="s"):
     """Draw ``panel`` on matplotlib axes ``ax``; returns 'scatter' or 'raster'."""
     if panel.total == 0:
         return "empty"
@@ -271,10 +272,12 @@ def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0):
         # square dots of ``markersize`` pixels, not antialiased (solid colours)
         size = (max(markersize, 1.0) * 72.0 / dpi) ** 2
         if fs.any():
-            ax.scatter(xs[fs], ys[fs], s=size, c=FLAGGED_COLOR, marker="s", antialiased=False,
+            ax.scatter(xs[fs], ys[fs], s=size, c=flagged_color, marker=flagged_marker,
+                       antialiased=False,
                        linewidths=0, rasterized=len(xs) > 20000, label="flagged")
         cols = _rgba_of(cs[ok], colors)
-        ax.scatter(xs[ok], ys[ok], s=size, c=cols, marker="s", linewidths=0, antialiased=False,
+        ax.scatter(xs[ok], ys[ok], s=size, c=cols, marker=marker, linewidths=0,
+                   antialiased=False,
                    rasterized=len(xs) > 20000)
         return "scatter"
     # raster: pool the grid to about the axes' pixel size, then draw each cell
@@ -282,7 +285,8 @@ def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0):
     for grid, flagged in ((panel.flag_grid, True), (panel.grid, False)):
         if grid.ax.lo is None:
             continue
-        img = _pooled_rgba(grid, colors, axes_px, flagged, int(round(markersize)))
+        img = _pooled_rgba(grid, colors, axes_px, flagged, int(round(markersize)),
+                           flagged_color)
         ext = img[1]
         ax.imshow(img[0], origin="lower", extent=ext, aspect="auto",
                   interpolation="nearest", zorder=1 if flagged else 2)
@@ -309,7 +313,7 @@ def _dilate(pc, pk, size):
     return oc[lo:lo + ny, lo:lo + nx], core
 
 
-def _pooled_rgba(grid, colors, axes_px, flagged, size=1):
+def _pooled_rgba(grid, colors, axes_px, flagged, size=1, flagged_color=FLAGGED_COLOR):
     """RGBA image of a grid pooled by an integer factor towards ``axes_px`` (w, h);
     occupied cells drawn as ``size``-pixel squares."""
     cnt, cat = grid.count, grid.categories_grid()
@@ -333,7 +337,7 @@ def _pooled_rgba(grid, colors, axes_px, flagged, size=1):
     img = np.zeros((ny, nx, 4))
     occupied = pc > 0
     if flagged:
-        img[occupied, :3] = _rgb(FLAGGED_COLOR)
+        img[occupied, :3] = _rgb(flagged_color)
     else:
         img[occupied, :3] = _rgba_of(pk[occupied], colors)[:, :3]
     img[occupied, 3] = 1.0

@@ -18,6 +18,13 @@ _DC = ["", "data", "corrected", "model", "residual", "corrected-model", "data-mo
        "corrected/model", "data/model"]
 _SEL = ["field", "spw", "timerange", "uvrange", "antenna", "scan", "correlation", "array",
         "observation", "intent", "feed", "msselect"]
+_SHAPES = ["autoscaling", "circle", "square", "diamond", "pixel", "nosymbol"]
+_MARKERS = {"autoscaling": "s", "circle": "o", "square": "s", "diamond": "D", "pixel": "s",
+            "nosymbol": "s"}
+_LEGEND = {"": "best", "upperright": "upper right", "upperleft": "upper left",
+           "lowerright": "lower right", "lowerleft": "lower left",
+           "exteriorright": "center left", "exteriorleft": "center right",
+           "exteriortop": "lower center", "exteriorbottom": "upper center"}
 _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avgantenna",
         "avgspw", "scalar"]
 
@@ -64,33 +71,79 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
           Param("avgspw", "bool", False, "Average over spectral windows (not supported)"),
           Param("scalar", "bool", False, "Scalar averaging (of amplitudes, phases) instead "
                 "of vector averaging of complex visibilities"),
+          Param("transform", "bool", False, "Velocity settings",
+                sub={True: ["freqframe", "restfreq", "veldef", "phasecenter"]}),
+          Param("freqframe", "string", "", "Frequency frame: '' (as stored) only; frame "
+                "conversion is not done"),
           Param("restfreq", "string", "", "Rest frequency for the velocity axis (e.g. "
                 "'1420.405752MHz'); default: the spw reference frequency"),
+          Param("veldef", "string", "RADIO", "Velocity definition",
+                allowed=["RADIO", "OPTICAL", "TRUE"]),
+          Param("phasecenter", "string", "", "Phase shift (not supported: must be empty)"),
           Param("iteraxis", "string", "", "Iterate plots over: field, spw, scan, baseline, "
                 "antenna, corr, time", allowed=["", "field", "spw", "scan", "baseline",
                                                 "antenna", "corr", "time"]),
           Param("xselfscale", "bool", False, "Iterated plots share one x range"),
           Param("yselfscale", "bool", False, "Iterated plots share one y range"),
+          Param("xsharedaxis", "bool", False, "Iterated plots in a grid share the x axis "
+                "(tick labels only on the bottom row; needs xselfscale)"),
+          Param("ysharedaxis", "bool", False, "Iterated plots in a grid share the y axis "
+                "(tick labels only on the left column; needs yselfscale)"),
           Param("coloraxis", "string", "", "Colour points by: spw, field, antenna1, "
                 "antenna2, baseline, corr, scan",
                 allowed=["", "spw", "field", "antenna1", "antenna2", "baseline", "corr",
                          "scan"]),
           Param("showflags", "bool", False, "Also plot flagged points (in red)"),
+          Param("customsymbol", "bool", False, "Use symbolshape/symbolcolor for the "
+                "unflagged points", sub={True: ["symbolshape", "symbolsize", "symbolcolor",
+                                                "symbolfill", "symboloutline"]}),
+          Param("symbolshape", "string", "autoscaling", "Shape of the points",
+                allowed=_SHAPES),
           Param("symbolsize", "int", 0, "Size of the points in pixels (0: automatic, "
                 "larger for fewer points as CASA's 'autoscaling' symbol)", range=(0, 20)),
+          Param("symbolcolor", "string", "0000ff", "Colour of the points (hex RRGGBB or a "
+                "name) when there is no coloraxis"),
+          Param("symbolfill", "string", "fill", "Accepted for compatibility"),
+          Param("symboloutline", "bool", False, "Accepted for compatibility"),
+          Param("customflaggedsymbol", "bool", False, "Show flagged points with "
+                "flaggedsymbolshape/flaggedsymbolcolor (CASA's way of showing flags)",
+                sub={True: ["flaggedsymbolshape", "flaggedsymbolsize", "flaggedsymbolcolor",
+                            "flaggedsymbolfill", "flaggedsymboloutline"]}),
+          Param("flaggedsymbolshape", "string", "circle", "Shape of flagged points "
+                "('nosymbol' hides them)", allowed=_SHAPES),
+          Param("flaggedsymbolsize", "int", 2, "Size of flagged points in pixels",
+                range=(1, 20)),
+          Param("flaggedsymbolcolor", "string", "ff0000", "Colour of flagged points"),
+          Param("flaggedsymbolfill", "string", "fill", "Accepted for compatibility"),
+          Param("flaggedsymboloutline", "bool", False, "Accepted for compatibility"),
           Param("plotrange", "doubleVec", [], "[xmin, xmax, ymin, ymax]; a pair of equal "
                 "values leaves that axis automatic"),
           Param("title", "string", "", "Plot title (default '<y> vs. <x>')"),
+          Param("titlefont", "int", 0, "Title font size (0: automatic)", range=(0, 60)),
           Param("xlabel", "string", "", "X axis label"),
+          Param("xaxisfont", "int", 0, "X axis label font size (0: automatic)",
+                range=(0, 60)),
           Param("ylabel", "string", "", "Y axis label"),
+          Param("yaxisfont", "int", 0, "Y axis label font size (0: automatic)",
+                range=(0, 60)),
+          Param("yaxislocation", "string", "", "Y axis on the 'left' (default) or 'right'",
+                allowed=["", "left", "right"]),
           Param("showmajorgrid", "bool", False, "Show major grid lines"),
-          Param("showlegend", "bool", False, "Show a legend of the colours"),
+          Param("showlegend", "bool", False, "Show a legend of the colours",
+                sub={True: ["legendposition"]}),
+          Param("legendposition", "string", "", "Legend position: upperRight, upperLeft, "
+                "lowerRight, lowerLeft, exteriorRight, exteriorLeft, exteriorTop, "
+                "exteriorBottom", allowed=list(_LEGEND)[0:1] + ["upperRight", "upperLeft",
+                "lowerRight", "lowerLeft", "exteriorRight", "exteriorLeft", "exteriorTop",
+                "exteriorBottom"]),
           Param("plotfile", "string", "", "Export the plot to this file"),
           Param("expformat", "string", "", "Export format: png, pdf, jpg, ps, svg "
                 "(default from the plotfile extension)",
                 allowed=["", "png", "pdf", "jpg", "jpeg", "ps", "eps", "svg"]),
           Param("exprange", "string", "current", "Export the first page ('current') or "
                 "every page ('all') of an iterated plot", allowed=["current", "all"]),
+          Param("verbose", "bool", True, "Log the export"),
+          Param("highres", "bool", False, "Export at twice the resolution"),
           Param("dpi", "int", -1, "Resolution of the exported image (-1: 100)"),
           Param("width", "int", -1, "Width of the exported image in pixels (-1: 800)"),
           Param("height", "int", -1, "Height of the exported image in pixels (-1: 600)"),
@@ -98,15 +151,30 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
           Param("showgui", "bool", True, "Show the plot in a window when there is a display"),
           Param("clearplots", "bool", True, "Accepted for compatibility (every call makes a "
                 "new plot)"),
+          Param("plotindex", "int", 0, "Index of the plot (only 0: one plot per call)",
+                range=(0, 0)),
+          Param("callib", ["string", "stringVec"], "", "On-the-fly calibration (not "
+                "supported: must be empty)"),
+          Param("headeritems", "string", "", "Accepted for compatibility (no page header)"),
+          Param("showatm", "bool", False, "Atmospheric transmission overlay (not "
+                "supported: must be False)"),
+          Param("showtsky", "bool", False, "Sky temperature overlay (not supported: must "
+                "be False)"),
       ],
       history=None)
 def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxis,
            ydatacolumn, selectdata, field, spw, timerange, uvrange, antenna, scan,
            correlation, array, observation, intent, feed, msselect, averagedata, avgchannel,
            avgtime, avgscan, avgfield, avgbaseline, avgantenna, avgspw, scalar, restfreq,
-           iteraxis, xselfscale, yselfscale, coloraxis, showflags, symbolsize, plotrange,
-           title, xlabel, ylabel, showmajorgrid, showlegend, plotfile, expformat, exprange,
-           dpi, width, height, overwrite, showgui, clearplots):
+           transform, freqframe, veldef, phasecenter,
+           iteraxis, xselfscale, yselfscale, xsharedaxis, ysharedaxis, coloraxis, showflags,
+           customsymbol, symbolshape, symbolsize, symbolcolor, symbolfill, symboloutline,
+           customflaggedsymbol, flaggedsymbolshape, flaggedsymbolsize, flaggedsymbolcolor,
+           flaggedsymbolfill, flaggedsymboloutline, plotrange, title, titlefont, xlabel,
+           xaxisfont, ylabel, yaxisfont, yaxislocation, showmajorgrid, showlegend,
+           legendposition, plotfile, expformat, exprange, verbose, highres, dpi, width,
+           height, overwrite, showgui, clearplots, plotindex, callib, headeritems, showatm,
+           showtsky):
     import os
     import time as _time
     import numpy as np
@@ -129,6 +197,31 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     if averagedata and avgspw:
         raise ValueError("avgspw=True is not supported (spectral windows are plotted "
                          "separately)")
+    if callib:
+        raise ValueError("callib (on-the-fly calibration) is not supported; apply the "
+                         "calibration first")
+    if showatm or showtsky:
+        raise ValueError("showatm/showtsky overlays are not supported")
+    if transform and phasecenter:
+        raise ValueError("phasecenter (phase shifting) is not supported")
+    if transform and freqframe and freqframe.upper() not in _frames_of(vis):
+        raise ValueError(f"freqframe '{freqframe}': frame conversion is not supported; the "
+                         f"data are in {', '.join(sorted(_frames_of(vis)))}")
+    if not transform:
+        restfreq, veldef = "", "RADIO"
+    show_flagged = showflags or (customflaggedsymbol and flaggedsymbolshape != "nosymbol")
+    flag_color = "#" + flaggedsymbolcolor.lstrip("#") if customflaggedsymbol and \
+        _is_hex(flaggedsymbolcolor) else (flaggedsymbolcolor if customflaggedsymbol
+                                          else raster.FLAGGED_COLOR)
+    point_color = None
+    if customsymbol:
+        point_color = "#" + symbolcolor.lstrip("#") if _is_hex(symbolcolor) else symbolcolor
+        _check_color(point_color, "symbolcolor")
+    _check_color(flag_color, "flaggedsymbolcolor")
+    if not customsymbol:
+        symbolshape = "autoscaling"
+    if highres:
+        dpi = (100 if dpi <= 0 else dpi) * 2
     if plotrange and len(plotrange) != 4:
         raise ValueError(f"plotrange must be [xmin, xmax, ymin, ymax], got {plotrange}")
     if not iteraxis and (rowindex >= gridrows or colindex >= gridcols):
@@ -159,8 +252,8 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
         xaxis, yaxis, xdc, ydc, avgchannel=msdata.parse_nchan(avgchannel),
         avgtime=msdata.parse_seconds(avgtime, "avgtime"), avgscan=avgscan,
         avgfield=avgfield, avgbaseline=avgbaseline, scalar=scalar,
-        coloraxis=coloraxis.lower(), iteraxis=iteraxis.lower(), showflags=showflags,
-        restfreq=_restfreq(restfreq))
+        coloraxis=coloraxis.lower(), iteraxis=iteraxis.lower(), showflags=show_flagged,
+        restfreq=_restfreq(restfreq), veldef=veldef.upper())
     if (avgscan or avgfield) and req.avgtime == 0:
         casalog.post("avgscan/avgfield have no effect without avgtime", "WARN")
     ctx = msdata.Context(vis)
@@ -192,7 +285,7 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
         nbatch += 1
         it = batch["it"]
         flag = batch["flag"]
-        base = None if showflags else ~flag
+        base = None if show_flagged else ~flag
         vals = np.unique(it)
         for v in vals.tolist():
             if v == -1 and req.iteraxis == "antenna":
@@ -214,6 +307,8 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     npages = max(1, -(-len(it_values) // ppp)) if req.iteraxis else 1
     cats = sorted({c for p in panels.values() for c in p.categories})
     colors = raster.category_colors(cats, bool(req.coloraxis))
+    if point_color and not req.coloraxis:
+        colors = {c: point_color for c in colors}
     casalog.post(f"Plotting {total} points{f' and {nflag} flagged points' if nflag else ''} "
                  f"of {yaxis} vs. {xaxis} from {sel.nrows} rows"
                  + (f" in {len(it_values)} iterations on {npages} page(s)"
@@ -243,13 +338,32 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
             mode = "empty"
             if p is not None:
                 size = symbolsize or (5 if p.total <= 2000 else 3 if p.total <= 50000 else 2)
-                mode = raster.render(ax, p, colors, panel_px, markersize=size, dpi=dpi)
+                if symbolshape == "pixel":
+                    size = 1
+                if symbolshape == "nosymbol":
+                    p.points, p.grid = [], raster.Grid(1, 1)
+                mode = raster.render(ax, p, colors, panel_px, markersize=size, dpi=dpi,
+                                     marker=_MARKERS[symbolshape], flagged_color=flag_color,
+                                     flagged_marker=_MARKERS[flaggedsymbolshape]
+                                     if customflaggedsymbol else "s")
             lx, ly = _limits(p.xrange if p else [0, 1], fixed_x, xr if xselfscale else None), \
                 _limits(p.yrange if p else [0, 1], fixed_y, yr if yselfscale else None)
             ax.set_xlim(*lx)
             ax.set_ylim(*ly)
-            ax.set_xlabel(xlabel or _axis_label(xaxis, req.xdc))
-            ax.set_ylabel(ylabel or _axis_label(yaxis, req.ydc))
+            ax.set_xlabel(xlabel or _axis_label(xaxis, req.xdc),
+                          fontsize=xaxisfont or None)
+            ax.set_ylabel(ylabel or _axis_label(yaxis, req.ydc),
+                          fontsize=yaxisfont or None)
+            if yaxislocation == "right":
+                ax.yaxis.tick_right()
+                ax.yaxis.set_label_position("right")
+            if req.iteraxis and xsharedaxis and xselfscale and r < gridrows - 1 and \
+                    (r + 1) * gridcols + c < len(slots):
+                ax.tick_params(labelbottom=False)
+                ax.set_xlabel("")
+            if req.iteraxis and ysharedaxis and yselfscale and c > 0:
+                ax.tick_params(labelleft=False)
+                ax.set_ylabel("")
             if xaxis == "time":
                 _time_ticks(ax)
             if yaxis == "time":
@@ -257,7 +371,7 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
             ttl = title or f"{_axis_name(yaxis)} vs. {_axis_name(xaxis)}"
             if req.iteraxis:
                 ttl += f"  {_iter_label(req.iteraxis, v, ctx)}"
-            ax.set_title(ttl, fontsize=10 if ppp == 1 else 8)
+            ax.set_title(ttl, fontsize=titlefont or (10 if ppp == 1 else 8))
             if showmajorgrid:
                 ax.grid(True, alpha=0.4)
             if showlegend and req.coloraxis and p is not None:
@@ -265,7 +379,10 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                 present = sorted(p.categories)
                 ax.legend(handles=[Patch(color=colors[k], label=_cat_label(req.coloraxis, k,
                                                                            ctx))
-                                   for k in present[:30]], fontsize=7, loc="best")
+                                   for k in present[:30]], fontsize=7,
+                          loc=_LEGEND[legendposition.lower()],
+                          **({"bbox_to_anchor": _LEGEND_ANCHOR[legendposition.lower()]}
+                             if legendposition.lower().startswith("exterior") else {}))
             page_info.append(dict(iteration=v if req.iteraxis else None,
                                   label=_iter_label(req.iteraxis, v, ctx) if req.iteraxis
                                   else "", axes=ax, mode=mode,
@@ -282,13 +399,34 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
             path = _page_file(plotfile, fmt, page, npages if exprange == "all" else 1)
             written = plotting.save_figure(fig, path, fmt, overwrite=overwrite, dpi=dpi)
             info["files"].append(written)
-            casalog.post(f"Plot exported to {written}")
+            if verbose:
+                casalog.post(f"Plot exported to {written}")
         if interactive:
             plotting.show(fig)
     plotting.LAST.clear()
     plotting.LAST.update(task="plotms", figure=figures[0], figures=figures, info=info)
     casalog.post(f"plotms finished in {_time.time() - t_start:.2f} s", "INFO1")
     return True
+
+
+_LEGEND_ANCHOR = {"exteriorright": (1.02, 0.5), "exteriorleft": (-0.15, 0.5),
+                  "exteriortop": (0.5, 1.08), "exteriorbottom": (0.5, -0.15)}
+
+
+def _is_hex(text):
+    t = text.lstrip("#")
+    return len(t) == 6 and all(ch in "0123456789abcdefABCDEF" for ch in t)
+
+
+def _check_color(c, what):
+    from matplotlib.colors import is_color_like
+    if not is_color_like(c):
+        raise ValueError(f"{what} '{c}' is not a colour (use RRGGBB hex or a name)")
+
+
+def _frames_of(vis):
+    from ..ms.metadata import MSMetadata
+    return {s.frame.upper() for s in MSMetadata(vis).spws}
 
 
 def _restfreq(text):
