@@ -51,7 +51,7 @@ def operations(ant: str):
         ("manual antenna", RESET,
          f"flagdata(vis=MS, mode='manual', antenna={ant!r}, flagbackup=False)"),
         ("manual antenna + flagbackup", RESET +
-         "import shutil\nfor n in FlagVersions(MS).names():\n"
+         "for n in FlagVersions(MS).names():\n"
          "    n.startswith('flagdata_') and FlagVersions(MS).delete(n)\n",
          f"flagdata(vis=MS, mode='manual', antenna={ant!r}, flagbackup=True)"),
         ("clip ABS_ALL [0,2]", RESET,
@@ -62,7 +62,14 @@ def operations(ant: str):
 
 
 def run_once(setup, body, ms, work):
-    code = CHILD.format(root=ROOT, ms=ms, work=work, setup=setup, body=body)
+    if setup:
+        # the reset runs in its own process: it is neither timed nor counted in the RSS
+        code = CHILD.format(root=ROOT, ms=ms, work=work, setup=setup, body="pass")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           cwd=work)
+        if p.returncode != 0:
+            return {"error": "reset: " + (p.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    code = CHILD.format(root=ROOT, ms=ms, work=work, setup="", body=body)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=work)
     for line in p.stdout.splitlines():

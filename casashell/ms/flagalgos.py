@@ -93,6 +93,28 @@ def _piecewise_fit(y, w, npieces, degree):
     return out
 
 
+def _tf_step(amp, valid, avg_axis, cutoff, fitname, maxnpieces):
+    """One tfcrop pass: average over ``avg_axis`` (1 = time, giving spectra;
+    2 = channel, giving time series), fit along the other axis, flag points
+    whose |amplitude - fit| exceeds ``cutoff`` robust sigmas of their
+    baseline and correlation."""
+    cnt = valid.sum(axis=avg_axis, dtype=np.int32)
+    tot = np.where(valid, amp, 0).sum(axis=avg_axis, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = tot / cnt
+    ok = cnt > 0
+    y = np.where(ok, mean, 0.0)                            # (nb, n, ncorr)
+    deg = 1 if fitname == "line" else 2
+    npieces = 1 if fitname == "line" else maxnpieces
+    fit = _piecewise_fit(np.moveaxis(y, 1, -1), np.moveaxis(ok.astype(float), 1, -1),
+                         npieces, deg)
+    fit = np.expand_dims(np.moveaxis(fit, -1, 1).astype(amp.dtype), avg_axis)
+    absr = np.abs(amp - fit)
+    sig = MAD_TO_SIGMA * _nanmedian(np.where(valid, absr, np.nan), axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        return (absr > cutoff * sig[:, None, None, :]) & valid
+
+
 def tfcrop(data, flags, present, mask, timecutoff=4.0, freqcutoff=3.0, timefit="line",
            freqfit="poly", maxnpieces=7, flagdimension="freqtime", extendflags=True,
            iterations=3):
@@ -101,83 +123,86 @@ def tfcrop(data, flags, present, mask, timecutoff=4.0, freqcutoff=3.0, timefit="
     For each baseline and correlation: (freq) the time-averaged spectrum is
     fitted with a piecewise polynomial (``freqfit='poly'``, ``maxnpieces``
     pieces of degree 2) or a line; every point whose amplitude deviates
-    from the fit by more than ``freqcutoff`` robust sigmas (1.4826 x MAD of
-    the residuals of that baseline/correlation) is flagged.  (time) the
-    channel-averaged time series is fitted the same way (``timefit``) and
-    points deviating by more than ``timecutoff`` sigmas are flagged.  Both
-    steps are iterated, each time excluding what was flagged.
+    from the fit by more than ``freqcutoff`` robust sigmas (1.4826 x the
+    median absolute residual of that baseline/correlation) is flagged.
+    (time) the channel-averaged time series is fitted the same way
+    (``timefit``) and points deviating by more than ``timecutoff`` sigmas
+    are flagged.  Both steps are iterated, each time excluding what was
+    flagged.
     """
-    amp = np.abs(data).astype(float)
+    amp = np.abs(data).astype(np.float32)
     new = flags.copy()
     dims = flagdimension.lower()
+    order = ["time", "freq"] if dims == "timefreq" else ["freq", "time"]
     for _ in range(int(iterations)):
-        valid = _valid(new, present, mask)
-        if "freq" in dims:
-            a = np.where(valid, amp, np.nan)
-            bp = _nanmean(a, axis=1)                          # (nb, nchan, ncorr)
-            w = np.isfinite(bp).astype(float)
-            y = np.nan_to_num(bp)
-            deg = 1 if freqfit == "line" else 2
-            npieces = 1 if freqfit == "line" else maxnpieces
-            fit = _piecewise_fit(np.moveaxis(y, 1, -1), np.moveaxis(w, 1, -1), npieces, deg)
-            fit = np.moveaxis(fit, -1, 1)                     # (nb, nchan, ncorr)
-            resid = a - fit[:, None]
-            sig = _robust_sigma(resid, axis=(1, 2))           # (nb, ncorr)
-            bad = np.abs(resid) > freqcutoff * _expand(sig, (1, 2))
-            new |= bad & valid
-        valid = _valid(new, present, mask)
-        if "time" in dims:
-            a = np.where(valid, amp, np.nan)
-            ts = _nanmean(a, axis=2)                          # (nb, ntime, ncorr)
-            w = np.isfinite(ts).astype(float)
-            y = np.nan_to_num(ts)
-            deg = 1 if timefit == "line" else 2
-            npieces = 1 if timefit == "line" else maxnpieces
-            fit = _piecewise_fit(np.moveaxis(y, 1, -1), np.moveaxis(w, 1, -1), npieces, deg)
-            fit = np.moveaxis(fit, -1, 1)                     # (nb, ntime, ncorr)
-            resid = a - fit[:, :, None]
-            sig = _robust_sigma(resid, axis=(1, 2))
-            bad = np.abs(resid) > timecutoff * _expand(sig, (1, 2))
-            new |= bad & valid
+        for d in order:
+            if d not in dims:
+                continue
+            valid = _valid(new, present, mask)
+            if d == "freq":
+                new |= _tf_step(amp, valid, 1, freqcutoff, freqfit, maxnpieces)
+            else:
+                new |= _tf_step(amp, valid, 2, timecutoff, timefit, maxnpieces)
     if extendflags:
         new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0)
     return new
 
 
+def _shift_time(x, k):
+    """``x`` moved by ``k`` slots along the time axis (axis 1), zero-filled."""
+    if k == 0:
+        return x
+    out = np.zeros_like(x)
+    if k > 0:
+        out[:, :-k] = x[:, k:]
+    else:
+        out[:, -k:] = x[:, :k]
+    return out
+
+
 def rflag_stats(data, flags, present, mask, winsize=3):
-    """Per (channel, correlation) sliding-window time RMS and per
-    (time, correlation) spectral deviation, for every baseline.
+    """Per point sliding-window time RMS and spectral deviation, and per
+    (baseline, time, correlation) the robust spectral RMS.
 
     Returns (trms (nb, nt, nchan, ncorr), sdev (nb, nt, nchan, ncorr),
-    srms (nb, nt, ncorr)); NaN where nothing valid.
+    srms (nb, nt, ncorr)); NaN where nothing valid.  Single precision.
     """
     valid = _valid(flags, present, mask)
-    v = np.where(valid, data, np.nan + 0j if np.iscomplexobj(data) else np.nan)
-    nt = v.shape[1]
+    cplx = np.iscomplexobj(data)
+    z = np.where(valid, data, 0).astype(np.complex64 if cplx else np.float32, copy=False)
+    okf = valid.astype(np.float32)
     half = max(1, int(winsize) // 2)
-    # sliding mean and mean-square over time with NaN handling (cumulative sums)
-    ok = valid.astype(float)
-    z = np.nan_to_num(v)
-    def window_sum(x):
-        c = np.cumsum(np.concatenate([np.zeros_like(x[:, :1]), x], axis=1), axis=1)
-        idx = np.arange(nt)
-        lo = np.clip(idx - half, 0, nt)
-        hi = np.clip(idx + half + 1, 0, nt)
-        return c[:, hi] - c[:, lo]
-    n = window_sum(ok)
-    s1 = window_sum(z)
-    s2 = window_sum(np.abs(z) ** 2)
+    offsets = range(-half, half + 1)
+    n = np.zeros(okf.shape, np.float32)
+    s1 = np.zeros(z.shape, z.dtype)
+    for k in offsets:
+        n += _shift_time(okf, k)
+        s1 += _shift_time(z, k)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s1 / n
-        var = s2 / n - np.abs(mean) ** 2
-    trms = np.sqrt(np.clip(var, 0, None))
+        del s1
+        ss = np.zeros(okf.shape, np.float32)
+        for k in offsets:
+            ss += _shift_time(okf, k) * np.abs(_shift_time(z, k) - mean) ** 2
+        trms = np.sqrt(ss / n)
+    del ss, mean
     trms[(n < 2) | ~valid] = np.nan
+    del n
     # spectral: deviation from the median over channels (real, imag separately)
-    if np.iscomplexobj(v):
-        med = _nanmedian(v.real, axis=2) + 1j * _nanmedian(v.imag, axis=2)
+    if cplx:
+        re = np.where(valid, z.real, np.nan)
+        med = _nanmedian(re, axis=2).astype(np.float32)
+        dev_re = re - med[:, :, None]
+        del re
+        im = np.where(valid, z.imag, np.nan)
+        medi = _nanmedian(im, axis=2).astype(np.float32)
+        sdev = np.hypot(dev_re, im - medi[:, :, None])
+        del dev_re, im
     else:
-        med = _nanmedian(v, axis=2)
-    sdev = np.abs(v - med[:, :, None])
+        re = np.where(valid, z, np.nan)
+        med = _nanmedian(re, axis=2).astype(np.float32)
+        sdev = np.abs(re - med[:, :, None])
+        del re
     srms = MAD_TO_SIGMA * _nanmedian(sdev, axis=2)            # (nb, nt, ncorr)
     return trms, sdev, srms
 
