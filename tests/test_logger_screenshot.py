@@ -27,9 +27,10 @@ from casashell.logsink import append_text, format_lines  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIDTH, HEIGHT = 1280, 800
-XCB_PACKAGES = ("libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-image0 "
-                "libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 "
-                "libxcb-xkb1 libxkbcommon-x11-0 libgl1 libfontconfig1")
+XCB_PACKAGES = ("libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 "
+                "libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 "
+                "libxcb-xkb1 libxkbcommon-x11-0 libgl1 libfontconfig1 libdbus-1-3 "
+                "fonts-dejavu-core")
 
 
 def _free_display() -> int:
