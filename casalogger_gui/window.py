@@ -72,7 +72,12 @@ class _Delegate(QStyledItemDelegate):
         y = option.rect.top() + 2
         lh = fm.lineSpacing()
         ascent = fm.ascent()
-        for line in text.replace("\t", "    ").split("\n")[:MAX_ROW_LINES]:
+        lines = text.replace("\t", "    ").split("\n")
+        if len(lines) > MAX_ROW_LINES:
+            more = len(lines) - MAX_ROW_LINES + 1
+            lines = lines[:MAX_ROW_LINES - 1] + [f"... {more} more lines (in the "
+                                                 f"tooltip, Copy and Save)"]
+        for line in lines:
             line = line[:_MAX_DRAWN]
             if y > option.rect.bottom():
                 break
@@ -267,6 +272,11 @@ class LogWindow(QMainWindow):
         hh = self.table.horizontalHeader()
         hh.setStretchLastSection(True)
         hh.setHighlightSections(False)
+        self.act_select_all = self._action("Select &all", "Select every row shown",
+                                           self.table.selectAll)
+        self.table.setContextMenuPolicy(Qt.ActionsContextMenu)
+        self.table.addAction(self.act_copy)
+        self.table.addAction(self.act_select_all)
         # the Insert Message box
         self.note_box = QLineEdit()
         self.note_box.setPlaceholderText("Insert a message into the log (NOTE)")

@@ -453,3 +453,20 @@ def test_select_all_and_copy_a_big_log(qtbot, make_window, tmp_path):
     w.set_filter("Message", "detail 99990")
     w.table.selectAll()
     assert w.copy_selection() == line("message 99990\n  detail 99990")
+
+
+def test_very_long_message_is_cut_in_its_row(qtbot, make_window, tmp_path):
+    from casalogger_gui.model import MAX_ROW_LINES
+    path = tmp_path / "long.log"
+    msg = "\n".join(f"line {i}" for i in range(100))
+    path.write_text(line(msg) + line("after", "SEVERE"))
+    w = make_window(path)
+    assert w.model.rowCount() == 2
+    assert w.model.data(w.model.index(0, 3)) == msg          # all of it in the model
+    qtbot.waitUntil(lambda: w.table.rowHeight(0) > 10 * w.table.rowHeight(1),
+                    timeout=1000)
+    lh = w._line_height
+    assert w.table.rowHeight(0) == lh * MAX_ROW_LINES + 4
+    w.table.selectAll()
+    assert w.copy_selection() == path.read_text()
+    assert [a.text() for a in w.table.actions()] == ["&Copy", "Select &all"]
