@@ -676,6 +676,8 @@ class LogWindow(QMainWindow):
         if apply and self.filter_box.text():
             self.apply_filter()
 
+    _applied = (None,)     # the filter shown: (None,) or (kind, text, regex, case)
+
     def set_filter(self, kind: str, text: str, regex: bool | None = None):
         """Set the filter controls and apply them (also used by tests)."""
         for w in (self.filter_kind, self.filter_box, self.regex_box):
@@ -697,6 +699,10 @@ class LogWindow(QMainWindow):
         self._filter_timer.stop()
         kind = self.filter_kind.currentText()
         text = self.filter_box.text()
+        key = (None,) if not text.strip() else (kind, text, self.regex_box.isChecked(),
+                                                 self.case_box.isChecked())
+        if key == self._applied:
+            return True            # nothing changed: keep the view (and its scroll)
         current = self.table.currentIndex()
         keep = self.model.row_id(current.row()) if current.isValid() else None
         try:
@@ -707,6 +713,7 @@ class LogWindow(QMainWindow):
             self.filter_box.setToolTip(str(exc))
             self.statusBar().showMessage(str(exc), 8000)
             return False
+        self._applied = key
         self.filter_box.setStyleSheet("")
         self.filter_box.setToolTip("Only rows matching this are shown (also rows that "
                                    "arrive later); empty shows all")

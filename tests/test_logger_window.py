@@ -470,3 +470,22 @@ def test_very_long_message_is_cut_in_its_row(qtbot, make_window, tmp_path):
     w.table.selectAll()
     assert w.copy_selection() == path.read_text()
     assert [a.text() for a in w.table.actions()] == ["&Copy", "Select &all"]
+
+
+def test_unchanged_filter_keeps_the_scroll_position(qtbot, make_window, tmp_path):
+    path = tmp_path / "many.log"
+    path.write_text("".join(line(f"row {i}") for i in range(500)))
+    w = make_window(path)
+    sb = w.table.verticalScrollBar()
+    qtbot.waitUntil(lambda: sb.maximum() > 0 and sb.value() == sb.maximum(), timeout=1000)
+    sb.setValue(100)
+    resets = []
+    w.model.modelReset.connect(lambda: resets.append(1))
+    w.regex_box.setChecked(True)          # no filter text: nothing to apply
+    w.case_box.setChecked(True)
+    qtbot.wait(400)
+    assert resets == [] and sb.value() == 100
+    w.set_filter("Message", "row 49")
+    assert w.model.rowCount() == 11 and resets == [1]
+    w.apply_filter()                      # same filter again: no reset
+    assert resets == [1]
