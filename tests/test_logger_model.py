@@ -277,7 +277,9 @@ def test_million_line_filter_speed(tmp_path):
     assert np.array_equal(rows[:3], [0, 7, 14])
     assert len(ix.priority_rows("WARN")) == 20_000
     assert len(ix.match_rows(compile_text("flagdata"), "origin")) == 334_000
-    assert t_index < 2.0 and t_filter < 1.0, (t_index, t_filter)
+    # generous bounds (shared CI machines): a per-line Python loop would
+    # take ten times longer; benchmarks/bench_logger.py has the real figures
+    assert t_index < 4.0 and t_filter < 2.0, (t_index, t_filter)
 
 
 @pytest.mark.parametrize("pattern", [
