@@ -81,15 +81,19 @@ class _Delegate(QStyledItemDelegate):
             line = line[:_MAX_DRAWN]
             if y > option.rect.bottom():
                 break
-            if matcher is not None and line:
-                for a, b in matcher.spans(line):
-                    xa = x0 + fm.horizontalAdvance(line[:a])
-                    w = fm.horizontalAdvance(line[a:b])
+            spans = matcher.spans(line) if matcher is not None and line else ()
+            boxes = [(a, b, x0 + fm.horizontalAdvance(line[:a]),
+                      fm.horizontalAdvance(line[a:b])) for a, b in spans]
+            if not selected:
+                for _a, _b, xa, w in boxes:
                     painter.fillRect(QRect(xa, y, w, lh), HIGHLIGHT)
-                    if selected:
-                        painter.setPen(Qt.black)
             painter.setPen(color)
             painter.drawText(x0, y + ascent, line)
+            if selected and boxes:     # yellow boxes with dark text on the selection
+                painter.setPen(Qt.black)
+                for a, b, xa, w in boxes:
+                    painter.fillRect(QRect(xa, y, w, lh), HIGHLIGHT)
+                    painter.drawText(xa, y + ascent, line[a:b])
             y += lh
         painter.restore()
 
