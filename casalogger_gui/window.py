@@ -11,14 +11,14 @@ from PyQt5.QtCore import (QFileSystemWatcher, QItemSelectionModel,
                           QRect, QSettings, QSize, Qt, QTimer)
 from PyQt5.QtGui import QColor, QFont, QKeySequence, QPalette
 from PyQt5.QtWidgets import (QAbstractItemView, QAction, QApplication, QCheckBox,
-                             QComboBox, QFileDialog, QFontDialog, QHBoxLayout,
+                             QComboBox, QCompleter, QFileDialog, QFontDialog, QHBoxLayout,
                              QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox,
                              QStyle, QStyledItemDelegate, QTableView, QToolBar,
                              QToolButton, QVBoxLayout, QWidget)
 
 from casashell.logsink import append_text, format_lines
 
-from .logindex import compile_text
+from .logindex import PRIORITY_NAMES, compile_text
 from .model import COLUMNS, FILTER_KINDS, MAX_ROW_LINES, LogTableModel
 
 POLL_MS = 100           # the file is checked this often (new lines < 250 ms)
@@ -676,6 +676,12 @@ class LogWindow(QMainWindow):
     # -- filter --------------------------------------------------------------------
     def _filter_kind_changed(self, kind, apply=True):
         self.filter_box.setPlaceholderText(_FILTER_HINT.get(kind, ""))
+        if kind == "Priority":
+            comp = QCompleter(list(PRIORITY_NAMES[:-1]), self.filter_box)
+            comp.setCaseSensitivity(Qt.CaseInsensitive)
+            self.filter_box.setCompleter(comp)
+        else:
+            self.filter_box.setCompleter(None)
         self.regex_box.setEnabled(kind in ("Message", "Origin"))
         if apply and self.filter_box.text():
             self.apply_filter()
