@@ -1,11 +1,13 @@
 """An index of a CASA log file that holds byte offsets, not Python objects.
 
 The whole file is kept as one contiguous ``numpy.uint8`` buffer (read in big
-blocks), and every line is described by a few numbers in numpy arrays:
+blocks into an anonymous memory map that grows in place), and every line is
+described by a few numbers in numpy arrays (14 bytes a line):
 
 * ``line_start``  (int64)  byte offset of the line,
 * ``msg_off``     (int32)  offset of the message field from the line start
   (0 for a line that is not in the log format: the whole line is message),
+* ``org_off``     (uint8)  offset of the origin field (0: none),
 * ``line_prio``   (uint8)  priority code (see :data:`PRIORITY_NAMES`).
 
 A *row* (what the table shows) is one message: a line in the log format
