@@ -477,3 +477,25 @@ def test_missing_ms_is_clear_error(tmp_path):
     with pytest.raises((AssertionError, FileNotFoundError)) as exc:
         flagdata(vis=str(tmp_path / "nope.ms"), mode="summary")
     assert "nope.ms" in str(exc.value)
+
+
+@pytest.mark.parametrize("expr", ["ea02", "ea01,ea03", "ea01&ea04", "!ea02", "ea03&&&",
+                                  "ea01&&ea02;ea05", "0~2", "ea0[12]"])
+def test_antenna_fast_path_matches_general_selection(synth_master, expr):
+    from casashell.ms.flagging import MSInfo, _antenna_only
+    from casashell.ms.selection import select
+    info = MSInfo.read(synth_master)
+    fast = _antenna_only(synth_master, info, expr)
+    assert fast is not None
+    np.testing.assert_array_equal(fast.rows, select(synth_master, antenna=expr).rows)
+
+
+def test_antenna_fast_path_errors_like_general_selection(ms_copy):
+    from casashell.ms.flagging import MSInfo, _antenna_only
+    from casashell.ms.selection import SelectionError
+    vis = ms_copy("day2_TDEM0003_10s_norx_1scan.ms")
+    info = MSInfo.read(vis)
+    with pytest.raises(SelectionError, match="antenna selection 'nosuch'"):
+        _antenna_only(vis, info, "nosuch")
+    with pytest.raises(SelectionError, match="matches no data"):
+        _antenna_only(vis, info, "1&&&")

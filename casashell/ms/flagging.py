@@ -161,10 +161,58 @@ def select_rows(vis: str, info: MSInfo, autocorr: bool = False, **sel):
     except ImportError as exc:  # pragma: no cover - only before the module exists
         raise RuntimeError("data selection is not available in this installation "
                            f"(casashell.ms.selection: {exc})") from None
+    if not autocorr and sel.get("antenna") and not any(
+            sel.get(k, "") for k in SELECTION_KEYS if k != "antenna"):
+        fast = _antenna_only(vis, info, sel["antenna"])
+        if fast is not None:
+            return fast
     kwargs = {k: sel.get(k, "") for k in SELECTION_KEYS}
     if autocorr:
         kwargs["autocorr"] = True
     return select(vis, **kwargs)
+
+
+def _antenna_only(vis: str, info: MSInfo, value: str):
+    """The rows of an antenna/baseline-only selection, reading just ANTENNA1
+    and ANTENNA2 (the general selection reads every id column, which is most
+    of the time of a one-antenna flag on a big MS).  The expression itself is
+    parsed by the selection module, so the syntax and the errors are the
+    same.  Returns None when that parser is not available (the caller then
+    uses the general selection)."""
+    try:
+        from .metadata import MSMetadata
+        from .selection import SelectionError, parse_baselines
+    except ImportError:
+        return None
+    from casacore import tables as ct
+
+    md = MSMetadata(vis)
+    try:
+        bl = np.asarray(parse_baselines(md, value), bool)
+    except SelectionError:
+        raise
+    except Exception:  # noqa: BLE001 - a changed helper: use the general path
+        return None
+    n = bl.shape[0]
+    pieces = []
+    with ct.table(vis, ack=False) as t:
+        nrow = t.nrows()
+        step = 1 << 20
+        for s0 in range(0, nrow, step):
+            m = min(step, nrow - s0)
+            a1 = t.getcol("ANTENNA1", s0, m)
+            a2 = t.getcol("ANTENNA2", s0, m)
+            ok = (a1 >= 0) & (a1 < n) & (a2 >= 0) & (a2 < n)
+            hit = np.zeros(m, bool)
+            hit[ok] = bl[a1[ok], a2[ok]]
+            pieces.append(s0 + np.flatnonzero(hit))
+    rows = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, np.int64)
+    if len(rows) == 0:
+        raise SelectionError(f"antenna selection '{value}': matches no data in the MS")
+    return AllSelection(
+        rows=rows,
+        channels={i: np.ones(nc, bool) for i, nc in enumerate(info.spw_nchan)},
+        correlations={i: np.ones(len(c), bool) for i, c in enumerate(info.pol_corrs)})
 
 
 def _sel_mask(sel, info: MSInfo, ddid: int) -> np.ndarray:
