@@ -220,7 +220,7 @@ def make_ms(path, nant=27, nfield=3, nscan=7, nspw=2, nchan=64, ncorr=4,
             model=False, flag_fraction=0.03, seed=0, autocorr=True, config="C",
             start="2010/04/26/06:00:00", scan_gap=60.0, spw_start=1.0e9, spw_bandwidth=128e6,
             linear=False, telescope="VLA", weight_spectrum=False, overwrite=False,
-            noise=1.0, nobs=1, max_bytes=24 << 20, history=True, progress=None) -> dict:
+            noise=1.0, nobs=1, max_bytes=8 << 20, history=True, progress=None) -> dict:
     """Write a synthetic MS at ``path``; return a summary dict.
 
     ``nchan`` and ``ncorr`` may be lists (one value per spw): spws with

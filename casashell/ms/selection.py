@@ -978,7 +978,7 @@ def _take(lut, values):
 
 def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
            correlation="", intent="", observation="", array="", feed="", autocorr=False,
-           *, taql="", allow_empty=False, metadata=None, max_bytes=64 << 20) -> Selection:
+           *, taql="", allow_empty=False, metadata=None, max_bytes=16 << 20) -> Selection:
     """Select rows/channels/correlations of the MS ``vis`` with CASA's syntax.
 
     ``autocorr``: False (no restriction), True or 'only' (autocorrelations only, as
