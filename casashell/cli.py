@@ -28,7 +28,7 @@ import sys
 
 #: options that take a value (the next argument, unless given as --opt=value)
 _VALUE_OPTIONS = {"--logfile", "--colors", "--cachedir", "--configfile",
-                  "--startupfile", "--datapath"}
+                  "--startupfile", "--datapath", "--dask-scheduler", "--cores"}
 
 #: options CASA had and we only warn about
 _UNAVAILABLE = {
@@ -102,6 +102,12 @@ def build_parser():
                    help="colon-separated directories searched for data")
     g.add_argument("--user-site", action="store_true", dest="user_site",
                    help="keep the user site-packages (~/.local/lib/...) on sys.path")
+    g = p.add_argument_group("parallel processing (Multi-MS)")
+    g.add_argument("--dask-scheduler", metavar="ADDR", dest="dask_scheduler",
+                   help="dask scheduler running Multi-MS tasks, e.g. tcp://host:8786 "
+                        "(default: a local cluster started on first use)")
+    g.add_argument("--cores", metavar="N", type=int,
+                   help="worker processes of the local dask cluster (default: one per CPU)")
     g = p.add_argument_group("other")
     g.add_argument("--notelemetry", action="store_true",
                    help="disable telemetry (telemetry_enabled = False)")
@@ -166,6 +172,10 @@ def _overrides(ns) -> dict:
         out["startupfile"] = ns.startupfile
     if ns.datapath is not None:
         out["datapath"] = [p for p in ns.datapath.split(":") if p]
+    if ns.dask_scheduler is not None:
+        out["dask_scheduler"] = ns.dask_scheduler or None
+    if ns.cores is not None:
+        out["cores"] = ns.cores
     if ns.notelemetry:
         out["telemetry_enabled"] = False
     if ns.nocrashreport:

@@ -95,6 +95,12 @@ class CasaConfig(HasTraits):
                                       "Default: cachedir/crashreports.")
     crashreporter_native_stack = Bool(True, help="Include the native (C/C++) stack "
                                       "of every thread, taken with gdb when installed.")
+    # -- parallel processing of Multi-MSs (casashell.parallel) ------------------
+    dask_scheduler = Unicode(None, allow_none=True,
+                             help="Address of a dask scheduler (e.g. 'tcp://host:8786') "
+                             "that runs Multi-MS tasks. None: a local cluster of "
+                             "'cores' worker processes, started on first use.")
+    cores = Int(0, min=0, help="Worker processes of the local dask cluster (0: one per CPU).")
     # -- accepted for compatibility with CASA config files; no effect ---------
     measurespath = Unicode("~/.casa/data", help="CASA's measures data location "
                            "(accepted; casashell downloads no data).")

@@ -57,13 +57,26 @@ def is_mms(path) -> bool:
 
 def submss_names(mms: str) -> list[str]:
     """Absolute paths of the sub-MSs of ``mms``, in their order in the reference MS."""
-    from casacore import tables as ct
+    import re
 
     mms = os.path.abspath(os.path.expanduser(str(mms)))
     if not is_mms(mms):
         raise OSError(f"{mms} is not a Multi-MS (no ConcatTable over {SUBMSS}/)")
-    with ct.table(mms, ack=False) as t:
-        names = [os.path.abspath(n) for n in t.partnames()]
+    # the part names are strings in table.dat, relative to the table ('././x')
+    # or to its directory ('./x'); read them without opening the parts
+    with open(os.path.join(mms, "table.dat"), "rb") as fh:
+        raw = fh.read(1 << 20)
+    names = []
+    for m in re.finditer(rb"(\./(?:\./)?[\x20-\x7e]+?)(?=[\x00-\x1f]|$)", raw):
+        rel = m.group(1).decode("ascii")
+        if rel.startswith("././"):
+            names.append(os.path.normpath(os.path.join(mms, rel[4:])))
+        else:
+            names.append(os.path.normpath(os.path.join(os.path.dirname(mms), rel[2:])))
+    if not names:
+        from casacore import tables as ct
+        with ct.table(mms, ack=False) as t:
+            names = [os.path.abspath(n) for n in t.partnames()]
     missing = [n for n in names if not os.path.isfile(os.path.join(n, "table.dat"))]
     if missing:
         raise OSError(f"Multi-MS {mms}: sub-MS {missing[0]} is missing")

@@ -67,14 +67,20 @@ def _selection(values: dict, names=_SELECTION) -> dict:
     return {k: values[k] for k in names if k in values}
 
 
-def _check_selection(mms: str, sel: dict) -> None:
-    """Raise the user-facing error when ``sel`` is malformed or empty in the whole MMS."""
-    from ..ms.selection import select
+def _check_selection(mms: str, sel: dict, result=None) -> dict:
+    """Raise the user-facing error when ``sel`` is malformed or empty in the
+    whole MMS; return the scan/observation/array ids it selects (for the
+    parameters given), see :func:`worker.localize`."""
     from ..ms.transform_params import sel_text
     kw = {k: sel_text(v) for k, v in sel.items() if k != "autocorr"}
     kw = {k: v for k, v in kw.items() if v.strip()}
-    if kw or sel.get("autocorr"):
-        select(mms, autocorr=sel.get("autocorr", False), **kw)
+    if not kw and not sel.get("autocorr"):
+        return {}
+    if result is None:
+        from ..ms.selection import select
+        result = select(mms, autocorr=sel.get("autocorr", False), **kw)
+    return {p: [int(i) for i in getattr(result, p + "s")]
+            for p in ("scan", "observation", "array") if p in kw}
 
 
 def _serial(spec, values, why: str):
@@ -122,14 +128,14 @@ def _flagdata(spec, values, subs):
     sel = _selection(values)
     if mode == "manual":
         sel["autocorr"] = values.get("autocorr", False)
-    _check_selection(values["vis"], sel)
+    explicit = _check_selection(values["vis"], sel)
     writes = bool(values.get("writeflags", True)) and mode in WRITING_MODES
     backup = writes and bool(values.get("flagbackup", True))
     sub_values = dict(values, savepars=False, flagbackup=False)
     if mode == "summary":
         sub_values.update(minrel=0.0, maxrel=1.0, minabs=0, maxabs=-1)
     from .executor import map_tasks
-    args = [(dict(sub_values, vis=s), sel, backup, _level()) for s in subs]
+    args = [(dict(sub_values, vis=s), sel, backup, _level(), explicit) for s in subs]
     outcomes = map_tasks(worker.flagdata_subms, args)
     if mode == "summary":
         _drop_summary_listings(outcomes)
@@ -177,11 +183,12 @@ def _inplace(spec, values, subs):
     from casacore import tables as ct
     from .executor import map_tasks
     sel = _selection(values, ("field", "spw", "intent"))
-    _check_selection(values["vis"], sel)
+    explicit = _check_selection(values["vis"], sel)
     with ct.table(subs[0], ack=False) as t:
         before = set(t.colnames())
     outcomes = map_tasks(worker.run_impl,
-                         [(spec.name, dict(values, vis=s), sel, _level()) for s in subs])
+                         [(spec.name, dict(values, vis=s), sel, _level(), explicit)
+                          for s in subs])
     relay_logs(outcomes)
     if failures(outcomes, subs):
         added = set()
@@ -194,6 +201,22 @@ def _inplace(spec, values, subs):
             casalog.post(f"Removed the column(s) {', '.join(sorted(added))} added by this "
                          f"run from every sub-MS", "WARN")
         raise_first_failure(spec.name, outcomes, subs)
+    # a sub-MS the selection skipped still needs the columns the run added elsewhere
+    cols = []
+    for s in subs:
+        with ct.table(s, ack=False) as t:
+            cols.append(set(t.colnames()))
+    every = set().union(*cols)
+    lacking = [(s, sorted(every - c)) for s, c in zip(subs, cols) if every - c]
+    if lacking:
+        if spec.name != "clearcal":
+            raise RuntimeError(f"{spec.name}: the sub-MSs of {values['vis']} have different "
+                               f"columns ({', '.join(lacking[0][1])} missing in "
+                               f"{os.path.basename(lacking[0][0])})")
+        outcomes = map_tasks(worker.clearcal_new_columns,
+                             [(s, c, _level()) for s, c in lacking])
+        relay_logs(outcomes)
+        raise_first_failure(spec.name, outcomes, [s for s, _ in lacking])
     return None
 
 
@@ -251,12 +274,14 @@ def _transform(spec, values, subs):
                   combine=parse_combine(values["timespan"], "timespan") if ta else (),
                   keepflags=bool(values["keepflags"]))
     ids = global_ids(Plan(rows=sel.rows, **kw))
+    explicit = _check_selection(mms, sel_values, sel)
     del sel
     staged = mmslib.staging_dir(out)
     try:
         outs = [os.path.join(staged, mmslib.SUBMSS, mmslib.submss_name(out, k))
                 for k in range(len(subs))]
-        args = [(dict(kw, vis=s), sel_values, o, ids, _level()) for s, o in zip(subs, outs)]
+        args = [(dict(kw, vis=s), sel_values, o, ids, _level(), explicit)
+                for s, o in zip(subs, outs)]
         outcomes = map_tasks(worker.transform_subms, args)
         relay_logs(outcomes)
         raise_first_failure(name, outcomes, subs)
@@ -313,8 +338,12 @@ def run_task(spec, values: dict):
         from .dispatch import serial
         with serial():
             return spec.impl(**values)
-    casalog.post(f"{values['vis']} is a Multi-MS of {len(subs)} sub-MSs: {spec.name} "
-                 f"runs on them in parallel")
+    if spec.name == "listobs":
+        casalog.post(f"{values['vis']} is a Multi-MS of {len(subs)} sub-MSs, listed as one "
+                     f"MS through its reference table")
+    else:
+        casalog.post(f"{values['vis']} is a Multi-MS of {len(subs)} sub-MSs: {spec.name} "
+                     f"runs on them in parallel")
     return handler(spec, values, subs)
 
 

@@ -90,37 +90,72 @@ def selection_empty(sub: str, sel: dict) -> bool:
         return True
 
 
+_ROW_IDS = (("scan", "SCAN_NUMBER"), ("observation", "OBSERVATION_ID"),
+            ("array", "ARRAY_ID"))
+
+
+def localize(sub: str, sel: dict, explicit: dict | None):
+    """``sel`` for one sub-MS, or None when it selects nothing there.
+
+    Scan, observation and array ids are checked against the rows of an MS
+    (an id no row has is an error); ``explicit`` holds the ids the selection
+    picked in the whole Multi-MS, and each sub-MS gets those it has.  This
+    selects the same rows: only ids of finally selected rows are kept.
+    """
+    sel = dict(sel or {})
+    if not explicit:
+        return sel
+    import numpy as np
+    from casacore import tables as ct
+    with ct.table(sub, ack=False) as t:
+        for param, col in _ROW_IDS:
+            if param in explicit:
+                have = set(np.unique(t.getcol(col)).tolist()) if t.nrows() else set()
+                ids = [i for i in explicit[param] if i in have]
+                if not ids:
+                    return None
+                sel[param] = ",".join(str(i) for i in ids)
+    return sel
+
+
 # ---------------------------------------------------------------------------
 # per-sub-MS jobs
 
-def run_impl(task_name: str, values: dict, sel: dict, level: str = "INFO"):
+def run_impl(task_name: str, values: dict, sel: dict, level: str = "INFO",
+             explicit: dict | None = None):
     """Run task ``task_name``'s implementation with ``values`` (vis = the sub-MS).
 
     Skipped (result ``None``, ``skipped`` True) when ``sel`` matches no row.
     """
     def work():
-        if sel and selection_empty(values["vis"], sel):
+        local = localize(values["vis"], sel, explicit)
+        if local is None or (local and selection_empty(values["vis"], local)):
             return "__skipped__"
-        return _impl(task_name)(**values)
+        vals = dict(values, **{k: v for k, v in local.items() if k in values})
+        return _impl(task_name)(**vals)
     out = _outcome(work, level)
     if out.get("result") == "__skipped__":
         out["result"], out["skipped"] = None, True
     return out
 
 
-def flagdata_subms(values: dict, sel: dict, backup: bool, level: str = "INFO"):
+def flagdata_subms(values: dict, sel: dict, backup: bool, level: str = "INFO",
+                   explicit: dict | None = None):
     """flagdata on one sub-MS; with ``backup`` the flags are saved first and
     restored if the run fails.  ``result`` is ``(summary, version_name)``."""
     def work():
         sub = values["vis"]
-        if sel and selection_empty(sub, sel):
+        local = localize(sub, sel, explicit)
+        if local is None or (local and selection_empty(sub, local)):
             return "__skipped__"
+        vals = dict(values, **{k: v for k, v in local.items()
+                               if k in values and k != "autocorr"})
         name = None
         if backup:
             from ..ms.flagversions import backup_flags
             name = backup_flags(sub, "flagdata")
         try:
-            res = _impl("flagdata")(**values)
+            res = _impl("flagdata")(**vals)
         except BaseException:
             if name:
                 from ..ms.flagversions import FlagVersions
@@ -153,7 +188,7 @@ def drop_columns(sub: str, columns: list, level: str = "INFO"):
 
 
 def transform_subms(plan_kw: dict, sel: dict, out: str, global_ids: dict,
-                    level: str = "INFO"):
+                    level: str = "INFO", explicit: dict | None = None):
     """Write the transformed sub-MS ``out`` from ``plan_kw['vis']`` with the
     ids (fields, spws, polarizations, data descriptions) of the whole Multi-MS."""
     def work():
@@ -163,9 +198,10 @@ def transform_subms(plan_kw: dict, sel: dict, out: str, global_ids: dict,
         from .transform import GlobalIdTransformer
         from ..logsink import casalog
         sub = plan_kw["vis"]
-        kw = {k: sel_text(v) for k, v in sel.items()}
-        if selection_empty(sub, sel):
+        local = localize(sub, sel, explicit)
+        if local is None or selection_empty(sub, local):
             return "__skipped__"
+        kw = {k: sel_text(v) for k, v in local.items()}
         s = select(sub, allow_empty=True, **{k: v for k, v in kw.items() if v.strip()})
         if s.is_empty:
             return "__skipped__"
@@ -188,4 +224,45 @@ def write_submss(vis: str, rows, dst: str, datacolumn: str, flagbackup: bool,
     def work():
         from .partitioning import copy_rows
         return copy_rows(vis, rows, dst, datacolumn, flagbackup)
+    return _outcome(work, level)
+
+
+def clearcal_new_columns(sub: str, columns: list, level: str = "INFO"):
+    """Add ``columns`` (MODEL_DATA and/or CORRECTED_DATA) to a sub-MS whose rows
+    a clearcal selection skipped, filled as clearcal fills a new column for
+    every row (MODEL_DATA = 1, CORRECTED_DATA = DATA), so that every sub-MS
+    keeps the same columns."""
+    def work():
+        import numpy as np
+        from casacore import tables as ct
+
+        from ..ms.writer import add_array_column, row_groups_by_shape
+        with ct.table(sub, readonly=False, ack=False) as t:
+            src = "DATA" if "DATA" in t.colnames() else "FLOAT_DATA"
+            todo = [c for c in columns if c not in t.colnames()]
+            try:
+                for c in todo:
+                    add_array_column(t, c, like=src, valuetype="complex")
+                for c in todo:
+                    for r in row_groups_by_shape(t):
+                        start, n = int(r[0]), len(r)
+                        if int(r[-1]) - start + 1 == n:
+                            ref, kw = t, dict(startrow=start, nrow=n)
+                        else:
+                            ref, kw = t.selectrows(r.tolist()), {}
+                        if c == "MODEL_DATA":
+                            shape = ref.getcell(src, start if kw else 0).shape
+                            val = np.ones((n,) + shape, np.complex64)
+                        else:
+                            val = ref.getcol(src, **kw).astype(np.complex64)
+                        ref.putcol(c, val, **kw)
+                        if not kw:
+                            ref.close()
+                t.flush()
+            except BaseException:
+                gone = [c for c in todo if c in t.colnames()]
+                if gone:
+                    t.removecols(gone)
+                raise
+        return todo
     return _outcome(work, level)

@@ -1,0 +1,235 @@
+"""Multi-MS tasks on the default local dask cluster (two worker processes):
+every supported task gives the same result on a Multi-MS as on the
+monolithic MS; failures restore the sub-MSs; worker logs reach the log."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from casashell import config
+from casashell.parallel import executor
+
+KEY_COLS = ("TIME", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID")
+
+
+# ---------------------------------------------------------------------------
+# helpers (also used by test_partition.py and test_parallel_cli.py)
+
+def use_config(**over):
+    """Make config.current() the defaults plus ``over``; returns the old one."""
+    old = config._current
+    config._current = config.load(noconfig=True, overrides=over)
+    return old
+
+
+def sorted_columns(path, cols):
+    """{column: array} of the MS at ``path`` with rows sorted by KEY_COLS."""
+    from casacore import tables as ct
+    with ct.table(path, ack=False) as t:
+        keys = [t.getcol(c) for c in KEY_COLS]
+        order = np.lexsort(keys[::-1])
+        out = {c: t.getcol(c)[order] for c in cols if c in t.colnames()}
+        out["_nrows"] = t.nrows()
+    return out
+
+
+def assert_same_ms(a, b, cols=("DATA", "FLAG", "WEIGHT", "SIGMA", "UVW", "FIELD_ID",
+                               "SCAN_NUMBER", "DATA_DESC_ID")):
+    ca, cb = sorted_columns(a, cols), sorted_columns(b, cols)
+    assert ca["_nrows"] == cb["_nrows"]
+    assert sorted(ca) == sorted(cb)
+    for c in ca:
+        np.testing.assert_array_equal(ca[c], cb[c], err_msg=c)
+
+
+def subtable_col(path, sub, col):
+    from casacore import tables as ct
+    with ct.table(os.path.join(path, sub), ack=False) as t:
+        return [t.getcell(col, i) for i in range(t.nrows())]
+
+
+def log_lines(tmp_path):
+    with open(tmp_path / "casa-test.log") as fh:
+        return fh.read().splitlines()
+
+
+def make_pair(base, name="g", axis="auto", numsubms=3, **kw):
+    """(monolithic MS, Multi-MS of a copy of it)."""
+    from casashell.ms.generate import make_ms
+    from casashell.tasks import partition
+    ms = os.path.join(base, f"{name}.ms")
+    opts = dict(nant=6, nscan=4, nspw=2, nchan=8, ntimes_per_scan=5, corrected=True,
+                seed=3)
+    opts.update(kw)
+    make_ms(ms, **opts)
+    mms = os.path.join(base, f"{name}.mms")
+    partition(vis=ms, outputvis=mms, separationaxis=axis, numsubms=numsubms)
+    return ms, mms
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    old = use_config(cores=2)
+    yield executor.get_client()
+    config._current = old
+
+
+@pytest.fixture
+def pair(local_cluster, tmp_path):
+    return make_pair(str(tmp_path))
+
+
+# ---------------------------------------------------------------------------
+
+def test_local_cluster_is_two_loopback_worker_processes(local_cluster):
+    info = local_cluster.scheduler_info()
+    workers = info["workers"]
+    assert len(workers) == 2
+    assert all(a.startswith("tcp://127.0.0.1:") for a in workers)
+    assert info["address"].startswith("tcp://127.0.0.1:")
+    assert {w["nthreads"] for w in workers.values()} == {1}
+    pids = local_cluster.run(os.getpid)
+    assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
+    assert executor.get_client() is local_cluster          # reused
+
+
+def test_flagdata_summary_equal(pair, tmp_path):
+    from casashell.tasks import flagdata
+    ms, mms = pair
+    for kw in (dict(), dict(spwchan=True, spwcorr=True, basecnt=True),
+               dict(fieldcnt=True), dict(scan="2,3", antenna="ea01"),
+               dict(field="NGC5548", minabs=30)):
+        a = flagdata(vis=ms, mode="summary", **kw)
+        b = flagdata(vis=mms, mode="summary", **kw)
+        assert a == b, kw
+    assert b["antenna"] and all(v["flagged"] >= 30 for v in b["antenna"].values())
+    text = "\n".join(log_lines(tmp_path))
+    assert "is a Multi-MS of 3 sub-MSs: flagdata runs on them in parallel" in text
+
+
+def test_flagdata_clip_manual_equal_and_logged(pair, tmp_path):
+    from casashell.ms.flagversions import FlagVersions
+    from casashell.ms.mms import submss_names
+    from casashell.tasks import flagdata
+    ms, mms = pair
+    for kw in (dict(mode="clip", clipminmax=[0.0, 2.5], datacolumn="corrected"),
+               dict(mode="manual", antenna="ea02", scan="3"),
+               dict(mode="quack", quackinterval=10.0)):
+        flagdata(vis=ms, **kw)
+        flagdata(vis=mms, **kw)
+        assert_same_ms(ms, mms, cols=("FLAG", "FLAG_ROW"))
+    assert flagdata(vis=ms, mode="summary") == flagdata(vis=mms, mode="summary")
+    # a backup per run in every sub-MS the run changed (the manual run: scan 3's only)
+    for sub in submss_names(mms):
+        scans = set(sorted_columns(sub, ("SCAN_NUMBER",))["SCAN_NUMBER"].tolist())
+        want = ["partition_1", "flagdata_1"] + (["flagdata_2"] if 3 in scans else [])
+        want.append(f"flagdata_{len(want)}")
+        assert FlagVersions(sub).names() == want
+    lines = log_lines(tmp_path)
+    origins = {ln.split("\t")[2] for ln in lines if "\tflagdata::worker-" in ln}
+    assert origins <= {"flagdata::worker-1::casa", "flagdata::worker-2::casa"}
+    assert origins, "worker log lines missing"
+    assert any("clip:" in ln and "flagdata::worker-" in ln for ln in lines)
+
+
+def test_split_keepmms_and_joined_equal(pair, tmp_path):
+    from casashell.ms.mms import is_mms, submss_names
+    from casashell.tasks import split
+    ms, mms = pair
+    for k, kw in enumerate((dict(width=2, datacolumn="data"),
+                            dict(field="J1407+2827", spw="1", width=4, datacolumn="corrected"),
+                            dict(timebin="20s", datacolumn="data", scan="2,3,4"))):
+        a, b, c = (str(tmp_path / f"s{k}.{x}") for x in ("ms", "mms", "joined.ms"))
+        split(vis=ms, outputvis=a, **kw)
+        split(vis=mms, outputvis=b, **kw)
+        split(vis=mms, outputvis=c, keepmms=False, **kw)
+        assert is_mms(b) and not is_mms(c)
+        for out in (b, c):
+            assert_same_ms(a, out)
+            for sub in ("FIELD", "SPECTRAL_WINDOW", "DATA_DESCRIPTION"):
+                assert len(subtable_col(a, sub, "FLAG_ROW")) == \
+                    len(subtable_col(out, sub, "FLAG_ROW"))
+            assert [x.tolist() for x in subtable_col(a, "SPECTRAL_WINDOW", "CHAN_FREQ")] == \
+                [x.tolist() for x in subtable_col(out, "SPECTRAL_WINDOW", "CHAN_FREQ")]
+            assert subtable_col(a, "FIELD", "NAME") == subtable_col(out, "FIELD", "NAME")
+        # every output sub-MS has the whole output's subtables
+        for sub in submss_names(b):
+            assert subtable_col(sub, "FIELD", "NAME") == subtable_col(a, "FIELD", "NAME")
+    assert not [n for n in os.listdir(tmp_path) if ".partial-" in n]
+
+
+def test_hanningsmooth_mstransform_equal(pair, tmp_path):
+    from casashell.tasks import hanningsmooth, mstransform
+    ms, mms = pair
+    a, b = str(tmp_path / "h.ms"), str(tmp_path / "h.mms")
+    hanningsmooth(vis=ms, outputvis=a, datacolumn="data", smooth_spw="1")
+    hanningsmooth(vis=mms, outputvis=b, datacolumn="data", smooth_spw="1")
+    assert_same_ms(a, b)
+    a, b = str(tmp_path / "t.ms"), str(tmp_path / "t.mms")
+    kw = dict(datacolumn="corrected", chanaverage=True, chanbin=2, timeaverage=True,
+              timebin="20s", hanning=True)
+    mstransform(vis=ms, outputvis=a, **kw)
+    mstransform(vis=mms, outputvis=b, **kw)
+    assert_same_ms(a, b)
+
+
+def test_clearcal_initweights_listobs_equal(pair):
+    from casashell.tasks import clearcal, initweights, listobs
+    ms, mms = pair
+    clearcal(vis=ms, field="3C286", addmodel=True)
+    clearcal(vis=mms, field="3C286", addmodel=True)
+    assert_same_ms(ms, mms, cols=("CORRECTED_DATA", "MODEL_DATA", "DATA"))
+    initweights(vis=ms, wtmode="nyq", dowtsp=True)
+    initweights(vis=mms, wtmode="nyq", dowtsp=True)
+    assert_same_ms(ms, mms, cols=("WEIGHT", "SIGMA", "WEIGHT_SPECTRUM"))
+    a, b = listobs(vis=ms, listunfl=True), listobs(vis=mms, listunfl=True)
+    assert a.keys() == b.keys()
+    for k in a:
+        if k != "name":
+            assert repr(a[k]) == repr(b[k]), k
+    # run_per_subms is the same path as the task call
+    from casashell.parallel import run_per_subms
+    r = run_per_subms("flagdata", {"mode": "summary", "scan": "1"}, mms)
+    from casashell.tasks import flagdata
+    assert r == flagdata(vis=ms, mode="summary", scan="1")
+
+
+def _break_submss(mms, k=2):
+    """Make sub-MS ``k`` fail when its DATA is read (its data file is removed)."""
+    from casacore import tables as ct
+    from casashell.ms.mms import submss_names
+    sub = submss_names(mms)[k]
+    with ct.table(sub, ack=False) as t:
+        seq = next(int(n[1:]) - 1 for n, v in t.getdminfo().items() if "DATA" in v["COLUMNS"])
+    for f in os.listdir(sub):
+        if f.startswith(f"table.f{seq}_TSM"):
+            os.remove(os.path.join(sub, f))
+    return sub
+
+
+def test_failed_submss_restores_the_others(pair, tmp_path):
+    from casashell.ms.flagversions import FlagVersions
+    from casashell.ms.mms import submss_names
+    from casashell.tasks import clearcal, flagdata
+    ms, mms = pair
+    subs = submss_names(mms)
+    before = [sorted_columns(s, ("FLAG",))["FLAG"] for s in subs[:2]]
+    bad = _break_submss(mms)
+    with pytest.raises(RuntimeError, match=rf"flagdata failed on sub-MS {os.path.basename(bad)}"
+                                           r" \(worker-\d\): .*could not be opened"):
+        flagdata(vis=mms, mode="clip", clipminmax=[0.0, 1.0], datacolumn="data")
+    for s, f in zip(subs[:2], before):
+        np.testing.assert_array_equal(sorted_columns(s, ("FLAG",))["FLAG"], f)
+        assert FlagVersions(s).names() == ["partition_1", "flagdata_1"]
+    assert any("Restored the flags of 2 sub-MS(s)" in ln for ln in log_lines(tmp_path))
+    # a column added by a failed run is removed again: the reference MS stays readable
+    from casacore import tables as ct
+    with pytest.raises(RuntimeError, match="clearcal failed on sub-MS"):
+        clearcal(vis=mms, addmodel=True)
+    with ct.table(mms, ack=False) as t:
+        assert "MODEL_DATA" not in t.colnames()
+        assert t.nrows() == sum(ct.table(s, ack=False).nrows() for s in subs)
