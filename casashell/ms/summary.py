@@ -413,7 +413,8 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
     chunk = max(1000, int(max(chunk_mb, 1.0) * (1 << 20) / per_row))
     if parallel is None:
         parallel = (nsel >= 200_000 and hasattr(os, "fork") and not listunfl
-                    and not os.environ.get("CASASHELL_NO_FORK"))
+                    and not os.environ.get("CASASHELL_NO_FORK")
+                    and (os.environ.get("CASASHELL_FORK") == "1" or _spare_core()))
     early: dict = {}
 
     def while_waiting(tab):
@@ -438,6 +439,22 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
     info.update(dict(path=path, ms_version=ms_version, nrows=nsel, timeref=timeref,
                      groups=groups, antennas_present=antennas_present, listunfl=listunfl))
     return MSInfo(**info)
+
+
+def _spare_core() -> bool:
+    """Is a second core free for the helper process?  (At least two usable
+    cores and a 1-minute load average below their number: on a saturated
+    machine a second process only adds waiting.)"""
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        ncpu = os.cpu_count() or 1
+    if ncpu < 2:
+        return False
+    try:
+        return os.getloadavg()[0] < ncpu
+    except (OSError, AttributeError):  # pragma: no cover
+        return True
 
 
 def _read_cols(src, s0, n, names, colnames, idx=None) -> dict:
