@@ -499,3 +499,47 @@ def test_antenna_fast_path_errors_like_general_selection(ms_copy):
         _antenna_only(vis, info, "nosuch")
     with pytest.raises(SelectionError, match="matches no data"):
         _antenna_only(vis, info, "1&&&")
+
+
+# ---------------------------------------------------------------------------
+# an MS whose FLAG shape changes with the spectral window
+
+@pytest.fixture
+def mixed(tmp_path):
+    from casashell.ms.generate import make_ms
+    path = str(tmp_path / "mixed.ms")
+    make_ms(path, nant=5, nfield=2, nscan=2, nspw=3, nchan=[16, 8, 16], ncorr=[4, 2, 1],
+            ntimes_per_scan=6, seed=5)
+    return path
+
+
+def _cells(vis):
+    with ct.table(vis, ack=False) as t:
+        return [t.getcell("FLAG", i) for i in range(t.nrows())], t.getcol("DATA_DESC_ID")
+
+
+def test_variable_shape_summary_flag_and_restore(mixed):
+    from casashell.tasks import flagmanager
+    f0, dd = _cells(mixed)
+    s = flagdata(vis=mixed, mode="summary")
+    assert s["total"] == float(sum(f.size for f in f0))
+    assert s["flagged"] == float(sum(f.sum() for f in f0))
+    for d in range(3):
+        assert s["spw"][str(d)]["flagged"] == float(sum(f.sum() for f, x in zip(f0, dd)
+                                                        if x == d))
+    assert s["correlation"]["RR"]["total"] == float(sum(f.shape[0] for f in f0))
+    flagdata(vis=mixed, mode="manual", spw="1:2~3,2")
+    flagdata(vis=mixed, mode="clip", clipminmax=[0.0, 3.0], spw="0")
+    flagdata(vis=mixed, mode="tfcrop", spw="0")
+    f1, _ = _cells(mixed)
+    for f, g, x in zip(f0, f1, dd):
+        if x == 1:
+            assert g[2:4].all() and (g[[0, 1, 4, 5, 6, 7]] == f[[0, 1, 4, 5, 6, 7]]).all()
+        if x == 2:
+            assert g.all()
+    with ct.table(mixed, ack=False) as t:
+        fr = t.getcol("FLAG_ROW")
+    assert [bool(g.all()) for g in f1] == fr.tolist()
+    flagmanager(vis=mixed, mode="restore", versionname="flagdata_1")
+    f2, _ = _cells(mixed)
+    assert all((a == b).all() for a, b in zip(f0, f2))
