@@ -33,7 +33,8 @@ class StdinControl:
         from PyQt5.QtCore import QSocketNotifier
         self.window, self.app, self.fd = window, app, fd
         self._buf = b""
-        os.set_blocking(fd, False)
+        if not os.isatty(fd):          # never change a terminal shared with a shell
+            os.set_blocking(fd, False)
         self.notifier = QSocketNotifier(fd, QSocketNotifier.Read)
         self.notifier.activated.connect(self._readable)
 
