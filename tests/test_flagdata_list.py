@@ -140,5 +140,7 @@ def test_parse_command_line_values():
                             "quackinterval=2 field=\"3C 286\" antenna=ea01")
     assert kv == {"mode": "clip", "clipminmax": [0, 1.5], "clipoutside": False,
                   "quackinterval": 2, "field": "3C 286", "antenna": "ea01"}
+    assert parse_command_line("antenna='ea01' # a comment with key='x'") == {"antenna": "ea01"}
+    assert parse_command_line("reason='a # not a comment'") == {"reason": "a # not a comment"}
     with pytest.raises(ValueError, match="twice"):
         parse_command_line("spw='0' spw='1'")

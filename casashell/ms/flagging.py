@@ -1142,7 +1142,7 @@ def parse_command_line(line: str) -> dict:
     while i < n:
         while i < n and line[i] in " \t,":
             i += 1
-        if i >= n:
+        if i >= n or line[i] == "#":   # end of line or a trailing comment
             break
         j = i
         while j < n and (line[j].isalnum() or line[j] == "_"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 #: default budget for the cells of one block (bytes of the unpacked column)
-DEFAULT_BLOCK_BYTES = 24 << 20
+DEFAULT_BLOCK_BYTES = 16 << 20
 
 
 def ddid_shapes(vis_table) -> dict:
