@@ -199,21 +199,31 @@ class _Unit:
     per row (n,), per bin (nb,), per point (n, nb, nc)."""
 
 
-def _channel_average(arr, w, flag, starts, complex_ok=True):
-    """(weighted mean over unflagged, flagged-bin mean over all) along axis 1."""
+def _bin_sum(a, starts, nav):
+    """Sum over channel bins (axis 1): equal bins by reshaping, else reduceat."""
+    n, nch = a.shape[0], a.shape[1]
+    if nch % nav == 0 and len(starts) == nch // nav:
+        return a.reshape(n, nch // nav, nav, *a.shape[2:]).sum(axis=2)
+    return np.add.reduceat(a, starts, axis=1)
+
+
+def _channel_average(arr, w, flag, starts, nav, need_flagged=True):
+    """(weighted mean over unflagged, bin flagged) along axis 1; a flagged bin holds
+    the weighted mean of its (flagged) data when ``need_flagged``, else NaN."""
     good = ~flag
     wg = w * good
     # flagged samples may hold NaN/inf: keep them out of the unflagged sums
-    s_good = np.add.reduceat(np.where(good, arr, 0) * wg, starts, axis=1)
-    w_good = np.add.reduceat(wg, starts, axis=1)
-    with np.errstate(invalid="ignore", over="ignore"):  # flagged NaN stay NaN
-        s_all = np.add.reduceat(arr * w, starts, axis=1)
-    w_all = np.add.reduceat(w, starts, axis=1)
+    s_good = _bin_sum(np.where(good, arr, 0) * wg, starts, nav)
+    w_good = _bin_sum(wg, starts, nav)
+    fb = ~(w_good > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(w_good > 0, s_good / np.where(w_good > 0, w_good, 1),
-                        s_all / np.where(w_all > 0, w_all, 1))
-    nun = np.add.reduceat(good.astype(np.int32), starts, axis=1)
-    return mean, nun == 0
+        mean = s_good / w_good
+        if need_flagged and fb.any():
+            with np.errstate(over="ignore"):
+                s_all = _bin_sum(arr * w, starts, nav)
+            w_all = _bin_sum(w, starts, nav)
+            mean = np.where(fb, s_all / np.where(w_all > 0, w_all, 1), mean)
+    return mean, fb
 
 
 def iter_points(vis, sel, req, ctx, log=lambda m, p="INFO": None, max_bytes=64 << 20):
@@ -343,14 +353,14 @@ def _make_unit(sub, readmap, req, ctx, spw, pol, chans, corrs):
     w = None
     if nav > 1 or req.row_averaging:
         if "WEIGHT_SPECTRUM" in sub:
-            w = pick(sub["WEIGHT_SPECTRUM"]).astype(np.float64)
+            w = pick(sub["WEIGHT_SPECTRUM"]).astype(np.float32)
         elif "WEIGHT" in sub:
-            w = np.broadcast_to(sub["WEIGHT"][:, None, corrs], flag.shape).astype(np.float64)
+            w = np.broadcast_to(sub["WEIGHT"][:, None, corrs], flag.shape).astype(np.float32)
         else:
-            w = np.ones(flag.shape)
+            w = np.ones(flag.shape, np.float32)
         w = np.where(w > 0, w, 0.0) if np.any(w <= 0) else w
         if not np.any(w > 0):
-            w = np.ones(flag.shape)
+            w = np.ones(flag.shape, np.float32)
     u.values = {}
     for which in ("x", "y"):
         ax = getattr(req, which)
@@ -375,13 +385,13 @@ def _make_unit(sub, readmap, req, ctx, spw, pol, chans, corrs):
         starts = _bin_starts(len(chans), nav)
         newflag = None
         for key, arr in list(u.values.items()):
-            mean, fb = _channel_average(arr.astype(np.complex128 if np.iscomplexobj(arr)
-                                                   else np.float64), w, flag, starts)
+            mean, fb = _channel_average(arr, w, flag, starts, nav,
+                                        need_flagged=req.showflags)
             u.values[key] = mean
             newflag = fb
         if newflag is None:
             newflag = np.logical_and.reduceat(flag, starts, axis=1)
-        w_binned = np.add.reduceat(w, starts, axis=1)
+        w_binned = _bin_sum(w, starts, nav)
         chan_val = np.add.reduceat(chans.astype(np.float64), starts) / np.diff(
             np.append(starts, len(chans)))
         freq_val = np.add.reduceat(freqs, starts) / np.diff(np.append(starts, len(chans)))
@@ -548,21 +558,25 @@ class _Accumulators:
         field = rows["FIELD_ID"].astype(np.int64) if not req.avgfield else np.full(n, -1)
         scank = scan.astype(np.int64) if not req.avgscan else np.full(n, -1, np.int64)
         keys = np.stack([tkey, a1, a2, field, scank], axis=1)
-        uk, inv = np.unique(keys, axis=0, return_inverse=True)
-        inv = inv.ravel()
+        uk, inv = _unique_rows(keys)
         ng = len(uk)
         st = self.per_spw.get(u.spw)
         nb, nc = len(u.chan), len(u.corrs)
-        good = ~u.flag
-        w = u.w
+        # sort the rows by group once; every sum is then one reduceat
+        order = np.argsort(inv, kind="stable")
+        starts = np.concatenate([[0], np.nonzero(np.diff(inv[order]))[0] + 1])
+        good = ~u.flag[order]
+        w = u.w[order].astype(np.float32)
+        wg = w * good
         sums = {}
         for key, arr in u.values.items():
-            arr = arr.astype(np.complex128 if np.iscomplexobj(arr) else np.float64)
-            sums[key + ("g",)] = _group_sum(np.where(good, arr, 0) * (w * good), inv, ng)
+            arr = arr[order]
+            acc = np.complex128 if np.iscomplexobj(arr) else np.float64
+            sums[key + ("g",)] = _sums(np.where(good, arr, 0) * wg, starts, acc)
             with np.errstate(invalid="ignore", over="ignore"):  # flagged NaN stay NaN
-                sums[key + ("a",)] = _group_sum(arr * w, inv, ng)
-        sums["wg"] = _group_sum(w * good, inv, ng)
-        sums["wa"] = _group_sum(w, inv, ng)
+                sums[key + ("a",)] = _sums(arr * w, starts, acc)
+        sums["wg"] = _sums(wg, starts, np.float64)
+        sums["wa"] = _sums(w, starts, np.float64)
         rowsum = {"n": np.bincount(inv, minlength=ng).astype(np.float64)}
         for k in ("TIME",):
             rowsum[k] = np.bincount(inv, weights=time, minlength=ng)
@@ -584,15 +598,16 @@ class _Accumulators:
             self.per_spw[u.spw] = st
             return
         allk = np.concatenate([st["keys"], uk])
-        mk, minv = np.unique(allk, axis=0, return_inverse=True)
-        minv = minv.ravel()
+        mk, minv = _unique_rows(allk)
         m = len(mk)
         i_old, i_new = minv[:len(st["keys"])], minv[len(st["keys"]):]
 
         both = np.concatenate([i_old, i_new])
+        morder = np.argsort(both, kind="stable")
+        mstarts = np.concatenate([[0], np.nonzero(np.diff(both[morder]))[0] + 1])
 
         def merge(a, b):
-            return _group_sum(np.concatenate([a, b]), both, m)
+            return np.add.reduceat(np.concatenate([a, b])[morder], mstarts, axis=0)
 
         st["sums"] = {k: merge(st["sums"][k], sums[k]) for k in sums}
         st["rowsum"] = {k: merge(st["rowsum"][k], rowsum[k]) for k in rowsum}
@@ -663,6 +678,36 @@ class _Accumulators:
                 uvw[:, 1] *= f
             u.rows["UVW"] = uvw
         yield from _emit_unit(u, req, ctx)
+
+
+def _unique_rows(keys):
+    """(unique rows in sorted order, inverse) of an int64 (n, k) array, through one
+    packed 1-D key (each column replaced by its rank) instead of a row lexsort."""
+    packed = np.zeros(len(keys), dtype=np.int64)
+    size = 1
+    for j in range(keys.shape[1]):
+        u, code = np.unique(keys[:, j], return_inverse=True)
+        if size * len(u) >= 2 ** 62:  # cannot pack: fall back to the row sort
+            uk, inv = np.unique(keys, axis=0, return_inverse=True)
+            return uk, inv.ravel()
+        packed = packed * len(u) + code.ravel()
+        size *= len(u)
+    up, first, inv = np.unique(packed, return_index=True, return_inverse=True)
+    return keys[first], inv.ravel()
+
+
+def _sums(arr, starts, acc):
+    """Sums over the row runs beginning at ``starts`` of ``arr`` (sorted by group).
+
+    Few long runs: numpy's pairwise sum of each slice in the array's own precision
+    (fast and accurate); many short runs: one reduceat.  Results in ``acc``."""
+    if len(starts) <= 2048:
+        ends = np.append(starts[1:], len(arr))
+        out = np.empty((len(starts),) + arr.shape[1:], dtype=acc)
+        for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+            out[i] = arr[a:b].sum(axis=0)
+        return out
+    return np.add.reduceat(arr, starts, axis=0).astype(acc)
 
 
 def _group_sum(arr, inv, ng):
