@@ -48,6 +48,8 @@ def test_layout_is_casa_flagversions(ms_copy):
         np.testing.assert_array_equal(t.getcol("FLAG"), f0)
         np.testing.assert_array_equal(t.getcol("FLAG_ROW"), r0)
         assert t.getdminfo("FLAG")["TYPE"] == "TiledShapeStMan"
+        assert t.getkeywords() == {}            # no links to the MS's subtables
+        assert t.info()["type"] != "Measurement Set"
 
 
 def test_merge_or_and(ms_copy):

@@ -199,10 +199,15 @@ class FlagVersions:
             try:
                 msname = ms.name().replace("'", "\\'")
                 out = ct.taql(f"SELECT FLAG, FLAG_ROW FROM '{msname}' GIVING '{dest}' AS PLAIN")
-                try:
+                out.close()
+                with ct.table(dest, readonly=False, ack=False) as out:
                     ok = out.nrows() == nrow and set(out.colnames()) == {"FLAG", "FLAG_ROW"}
-                finally:
-                    out.close()
+                    # the copy inherits the MS's table keywords (subtable links) and
+                    # info: a flag version is a plain table
+                    for kw in list(out.getkeywords()):
+                        out.removekeyword(kw)
+                    out.putinfo({"type": "", "subType": "",
+                                 "readme": "flag version written by casashell"})
                 if ok:
                     return
             except RuntimeError:
