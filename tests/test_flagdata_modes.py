@@ -543,3 +543,32 @@ def test_variable_shape_summary_flag_and_restore(mixed):
     flagmanager(vis=mixed, mode="restore", versionname="flagdata_1")
     f2, _ = _cells(mixed)
     assert all((a == b).all() for a, b in zip(f0, f2))
+
+
+@pytest.mark.parametrize("ntime", [50.0, "50s"])
+def test_extend_growtime_per_ntime_window(synth, ntime):
+    _clear(synth)
+    tm, scan, a1, a2 = cols(synth, "TIME", "SCAN_NUMBER", "ANTENNA1", "ANTENNA2")
+    first = scan == scan.min()
+    times = np.unique(tm[first])
+    bl = (a1 == 0) & (a2 == 3)
+    with ct.table(synth, readonly=False, ack=False) as t:
+        f = t.getcol("FLAG")
+        f[bl & np.isin(tm, times[:3]), 9, :] = True     # 3 of the 5 integrations of window 0
+        t.putcol("FLAG", f)
+    flagdata(vis=synth, mode="extend", ntime=ntime, extendpols=False, growtime=50.0,
+             growfreq=0.0, flagbackup=False)
+    (f1,) = cols(synth, "FLAG")
+    t0 = tm[first].min()
+    win0 = bl & first & (tm < t0 + 50.0)
+    assert win0.sum() > 0
+    assert f1[win0][:, 9, :].all()
+    assert f1.sum() == win0.sum() * 4
+
+
+def test_seconds_units():
+    from casashell.ms.flagging import _seconds
+    assert _seconds("90") == 90.0 and _seconds("2min") == 120.0 and _seconds("1.5h") == 5400.0
+    assert _seconds("30s") == 30.0
+    with pytest.raises(ValueError, match="ntime"):
+        _seconds("soon")

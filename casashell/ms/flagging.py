@@ -1226,36 +1226,54 @@ def run_grouped(vis: str, info: MSInfo, sel, algo, write: bool, ntime="scan",
     from casacore import tables as ct
 
     stats = RunStats()
+    window = None
+    if not (isinstance(ntime, str) or ntime is None):
+        window = float(ntime) if float(ntime) > 0 else None
+    elif isinstance(ntime, str) and ntime.strip() not in ("", "scan"):
+        window = _seconds(ntime)
+    rows = np.asarray(sel.rows, np.int64)
     t = ct.table(vis, readonly=not write, ack=False)
     try:
-        rows = np.asarray(sel.rows, np.int64)
-        scan = flagio.read_scalar(t, "SCAN_NUMBER", rows)
-        dd = flagio.read_scalar(t, "DATA_DESC_ID", rows)
-        tim = flagio.read_scalar(t, "TIME", rows)
-        if isinstance(ntime, str) or ntime is None or float(ntime) <= 0:
-            win = (np.zeros(len(rows), np.int64) if combinescans else scan.astype(np.int64))
-            if isinstance(ntime, str) and ntime not in ("", "scan"):
-                win = np.floor((tim - tim.min()) / _seconds(ntime)).astype(np.int64) if len(tim) \
-                    else win
-                if not combinescans:
-                    win = _combine_keys(scan, win)
-        else:
-            w = np.floor((tim - (tim.min() if len(tim) else 0)) / float(ntime)).astype(np.int64)
-            win = w if combinescans else _combine_keys(scan, w)
-        gkey = _combine_keys(win, dd)
-        order = np.argsort(gkey, kind="stable")
-        bounds = np.flatnonzero(np.diff(gkey[order])) + 1
-        del scan, tim, win
-        for grp in np.split(order, bounds):
-            if len(grp) == 0:
-                continue
-            g_rows = np.sort(rows[grp])
-            d = int(dd[grp[0]])
+        # Groups are collected while streaming through the selected rows; a
+        # group is processed as soon as a span of rows no longer contains it,
+        # so for a time-ordered MS only about one scan's row numbers are held.
+        open_rows, open_dd, seen = {}, {}, {}
+        t_origin = None
+
+        def flush(key):
+            g_rows = np.sort(np.concatenate(open_rows.pop(key)))
+            d = open_dd.pop(key)
+            seen.pop(key, None)
             mask = _sel_mask(sel, info, d)
-            if not mask.any():
-                continue
-            _run_group(t, info, g_rows, d, mask, algo, write, stats, datacolumn, need_data,
-                       max_bytes)
+            if mask.any():
+                _run_group(t, info, g_rows, d, mask, algo, write, stats, datacolumn,
+                           need_data, max_bytes)
+
+        span_rows = 1 << 18
+        for si, s0 in enumerate(range(0, len(rows), span_rows)):
+            r = rows[s0:s0 + span_rows]
+            scan = flagio.read_scalar(t, "SCAN_NUMBER", r).astype(np.int64)
+            dd = flagio.read_scalar(t, "DATA_DESC_ID", r).astype(np.int64)
+            win = np.zeros(len(r), np.int64) if combinescans else scan
+            if window is not None:
+                tim = flagio.read_scalar(t, "TIME", r)
+                if t_origin is None:
+                    t_origin = float(tim[0])
+                w = np.floor((tim - t_origin) / window).astype(np.int64)
+                win = _combine_keys(win, w)
+            gkey = _combine_keys(win, dd)
+            uk, inv = np.unique(gkey, return_inverse=True)
+            inv = inv.reshape(-1)
+            order = np.argsort(inv, kind="stable")
+            bounds = np.flatnonzero(np.diff(inv[order])) + 1
+            for k, idx in zip(uk.tolist(), np.split(order, bounds)):
+                open_rows.setdefault(k, []).append(r[idx])
+                open_dd[k] = int(dd[idx[0]])
+                seen[k] = si
+            for k in [k for k, last in seen.items() if last < si]:
+                flush(k)
+        for k in list(open_rows):
+            flush(k)
         if write:
             t.flush()
     finally:
@@ -1268,7 +1286,7 @@ def _seconds(text: str) -> float:
     for unit, f in (("min", 60.0), ("h", 3600.0), ("s", 1.0), ("m", 60.0)):
         if s.endswith(unit):
             try:
-                return float(s[: -len(unit)])
+                return float(s[: -len(unit)]) * f
             except ValueError:
                 break
     try:
