@@ -572,3 +572,19 @@ def test_seconds_units():
     assert _seconds("30s") == 30.0
     with pytest.raises(ValueError, match="ntime"):
         _seconds("soon")
+
+
+def test_savepars_overwrite_false_refuses_existing_file(synth, tmp_path):
+    out = tmp_path / "cmds.txt"
+    out.write_text("keep me\n")
+    with pytest.raises(FileExistsError, match="cmds.txt"):
+        flagdata(vis=synth, mode="manual", antenna="ea01", savepars=True, outfile=str(out),
+                 overwrite=False, action="none")
+    assert out.read_text() == "keep me\n"
+
+
+def test_writeflags_false_writes_nothing(synth):
+    before = _tree_digest(synth)
+    flagdata(vis=synth, mode="manual", antenna="ea01", writeflags=False)
+    assert _tree_digest(synth) == before
+    assert not os.path.exists(synth + ".flagversions")

@@ -501,10 +501,17 @@ def run_flagdata(values: dict):
             raise ValueError(msg) from None
         plans.append(p)
 
-    if values["savepars"]:
-        save_commands(vis, cmds, values.get("cmdreason", ""), values.get("outfile", ""),
-                      values.get("overwrite", True), applied=(action == "apply"))
+    def savepars():
+        if values["savepars"]:
+            save_commands(vis, cmds, values.get("cmdreason", ""), values.get("outfile", ""),
+                          values.get("overwrite", True), applied=(action == "apply"))
+
+    if values["savepars"] and values.get("outfile") and not values.get("overwrite", True):
+        out = os.path.abspath(os.path.expanduser(values["outfile"]))
+        if os.path.exists(out):
+            raise FileExistsError(f"outfile {values['outfile']} exists and overwrite=False")
     if action == "none":
+        savepars()
         return {}
 
     write = action == "apply" and bool(values.get("writeflags", True))
@@ -531,6 +538,7 @@ def run_flagdata(values: dict):
                 rflag_reports.append(res)
     if writes:
         _history(vis, values)
+    savepars()   # after the flags are in: APPLIED rows of FLAG_CMD are true
     if summaries:
         if len(summaries) == 1:
             return summaries[0]
