@@ -85,7 +85,9 @@ class UVFITSFile:
                 raise UVFITSError(f"{path} is not a FITS file")
         self.path = path
         try:
-            self.hdul = fits.open(path, memmap=True)
+            # headers and the small tables only: the groups are read by us, in chunks,
+            # with plain reads (a memory map would count the whole file in the RSS)
+            self.hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
         except Exception as exc:  # noqa: BLE001
             raise UVFITSError(f"{path} cannot be read as FITS: {exc}") from exc
         prim = self.hdul[0]
@@ -124,7 +126,16 @@ class UVFITSFile:
         # numpy axis order of the data array (group axis first)
         order = sorted(self.axes.items(), key=lambda kv: -kv[1]["index"])
         self.np_axes = [name for name, _ in order]
-        self.parnames = [p.upper() for p in prim.data.parnames]
+        self.pcount = int(hdr.get("PCOUNT", 0))
+        self.parnames = [_s(hdr.get(f"PTYPE{i}", "")).upper()
+                         for i in range(1, self.pcount + 1)]
+        bitpix = int(hdr["BITPIX"])
+        self.dtype = np.dtype({8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4",
+                               -64: ">f8"}[bitpix])
+        self.datasize = int(np.prod([hdr[f"NAXIS{i}"] for i in range(2, naxis + 1)]))
+        self.group_len = self.pcount + self.datasize
+        self.data_offset = int(self.hdul.fileinfo(0)["datLoc"])
+        self._params = None
         self.tables = {}
         for h in self.hdul[1:]:
             name = _s(h.header.get("EXTNAME", "")).upper()
@@ -140,11 +151,11 @@ class UVFITSFile:
         idx = [i for i, p in enumerate(self.parnames) if p == name]
         if not idx:
             return None
-        raw_all = self._raw()
+        raw_all = self.params()
         out = np.zeros(self.ngroups, dtype=np.float64)
         hdr = self.header
         for i in idx:
-            raw = np.asarray(raw_all[raw_all.dtype.names[i]], dtype=np.float64)
+            raw = raw_all[:, i]
             scale = float(hdr.get(f"PSCAL{i + 1}", 1.0))
             zero = float(hdr.get(f"PZERO{i + 1}", 0.0))
             out += raw * scale + zero
@@ -156,21 +167,39 @@ class UVFITSFile:
         idx = [i for i, p in enumerate(self.parnames) if p == "DATE"]
         if not idx:
             return None
-        raw_all = self._raw()
+        raw_all = self.params()
         hdr = self.header
         days = np.zeros(self.ngroups, dtype=np.float64)   # whole (and half) days
         frac = np.zeros(self.ngroups, dtype=np.float64)   # fractions of a day
         for i in idx:
-            v = np.asarray(raw_all[raw_all.dtype.names[i]], dtype=np.float64) * float(
-                hdr.get(f"PSCAL{i + 1}", 1.0))
+            v = raw_all[:, i] * float(hdr.get(f"PSCAL{i + 1}", 1.0))
             whole = np.floor(v)
             days += whole + float(hdr.get(f"PZERO{i + 1}", 0.0))
             frac += v - whole
         return (days - MJD_JD) * 86400.0 + frac * 86400.0
 
-    def _raw(self):
-        """The groups as a plain structured array of unscaled values (memory-mapped)."""
-        return self.hdul[0].data.view(np.ndarray)
+    def groups(self, g0, g1):
+        """Groups g0:g1 as raw (unscaled) values, shape (n, pcount + datasize)."""
+        n = g1 - g0
+        with open(self.path, "rb") as f:
+            f.seek(self.data_offset + g0 * self.group_len * self.dtype.itemsize)
+            raw = np.fromfile(f, dtype=self.dtype, count=n * self.group_len)
+        if raw.size != n * self.group_len:
+            raise UVFITSError(f"{self.path} is truncated (group {g0 + raw.size // max(1, self.group_len)}"
+                              f" of {self.ngroups} incomplete)")
+        return raw.reshape(n, self.group_len)
+
+    def params(self):
+        """The random parameters of every group, unscaled, float64 (ngroups, pcount);
+        read once, in chunks."""
+        if self._params is None:
+            out = np.empty((self.ngroups, self.pcount), dtype=np.float64)
+            step = max(1, CHUNK_BYTES // max(1, self.group_len * self.dtype.itemsize))
+            for g0 in range(0, self.ngroups, step):
+                g1 = min(self.ngroups, g0 + step)
+                out[g0:g1] = self.groups(g0, g1)[:, :self.pcount]
+            self._params = out
+        return self._params
 
     def par_prefix(self, prefix):
         for p in self.parnames:
@@ -181,8 +210,8 @@ class UVFITSFile:
     def vis_chunk(self, g0, g1):
         """(data (ng, nif, nchan, ncorr) complex64, weight (same) float32) of groups g0:g1,
         correlations in MS order."""
-        rec = self._raw()
-        raw = np.asarray(rec[rec.dtype.names[-1]][g0:g1], dtype=np.float32)
+        shape = [g1 - g0] + [self.axes[n]["n"] for n in self.np_axes]
+        raw = self.groups(g0, g1)[:, self.pcount:].astype(np.float32).reshape(shape)
         scale = float(self.header.get("BSCALE", 1.0))
         zero = float(self.header.get("BZERO", 0.0))
         if scale != 1.0 or zero != 0.0:
