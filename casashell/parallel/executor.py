@@ -74,6 +74,7 @@ def get_client(cfg=None):
         from distributed import Client
         from ..logsink import casalog
         if addr:
+            _probe(addr)
             try:
                 client = Client(addr, timeout=20, set_as_default=False)
             except (OSError, TimeoutError) as exc:
@@ -94,6 +95,28 @@ def get_client(cfg=None):
                          f"({cluster.address})")
         _client, _key = client, key
         return client
+
+
+def _probe(addr: str) -> None:
+    """Fail at once (not after the client's timeout) when nothing listens at a
+    tcp:// address."""
+    import socket
+    from urllib.parse import urlsplit
+    try:
+        u = urlsplit(addr if "://" in addr else "tcp://" + addr)
+        host, port = u.hostname, u.port or 8786
+    except ValueError:
+        raise RuntimeError(f"dask_scheduler {addr!r} is not an address like "
+                           f"tcp://host:8786") from None
+    if u.scheme not in ("tcp", "tls", "ws", "wss", "inproc", "ucx"):
+        raise RuntimeError(f"dask_scheduler {addr!r} is not an address like tcp://host:8786")
+    if u.scheme != "tcp" or not host:
+        return
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as exc:
+        raise RuntimeError(f"cannot connect to the dask scheduler {addr}: "
+                           f"{exc.strerror or exc}") from None
 
 
 def _close_locked():
@@ -211,12 +234,21 @@ class LocalProcessCluster:
     def close(self) -> None:
         import shutil
         import subprocess
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(self.procs):
+        if self.address and any(p.poll() is None for p in self.procs):
+            try:    # the scheduler stops itself and its workers
+                from distributed import Client
+                with Client(self.address, timeout=5, set_as_default=False) as c:
+                    c.shutdown()
+            except Exception:  # noqa: BLE001 - then the signals below
+                pass
+        for p in self.procs:
             try:
-                p.wait(timeout=10)
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
