@@ -430,11 +430,9 @@ def _scan_numbers(time, field, interval):
     return scan_of_time[inv].astype(np.int32)
 
 
-def uvfits_to_ms(fitsfile, vis, antnamescheme="old", progress=None):
+def uvfits_to_ms(fitsfile, vis, antnamescheme="old"):
     """Write the MS ``vis`` (must not exist; created as-is at that path) from
     ``fitsfile``.  Returns a dict with counts."""
-    from casacore import tables as ct
-
     uv = UVFITSFile(fitsfile)
     try:
         return _convert(uv, vis, antnamescheme)

@@ -708,17 +708,3 @@ def _sums(arr, starts, acc):
             out[i] = arr[a:b].sum(axis=0)
         return out
     return np.add.reduceat(arr, starts, axis=0).astype(acc)
-
-
-def _group_sum(arr, inv, ng):
-    """Sum of arr (n, ...) over rows with the same group index -> (ng, ...);
-    every index 0..ng-1 occurs in ``inv``."""
-    order = np.argsort(inv, kind="stable")
-    si = inv[order]
-    starts = np.concatenate([[0], np.nonzero(np.diff(si))[0] + 1])
-    out = np.add.reduceat(arr[order], starts, axis=0)
-    if len(starts) != ng:  # defensive: a missing index
-        full = np.zeros((ng,) + arr.shape[1:], dtype=arr.dtype)
-        full[si[starts]] = out
-        return full
-    return out

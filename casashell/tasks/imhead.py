@@ -292,7 +292,6 @@ class ImageHeader:
         return h
 
     def _masks(self):
-        import os
         if not self.is_casa:
             return []
         from casacore import tables as ct
