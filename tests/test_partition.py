@@ -1,0 +1,162 @@
+"""partition and listpartition: the Multi-MS layout, the axes, the balance,
+errors; a real MS (pyuvdata) and generated ones."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from casashell import config
+from test_parallel import assert_same_ms, sorted_columns, use_config
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _two_workers():
+    from casashell.parallel import executor
+    old = use_config(cores=2)
+    executor.get_client()
+    yield
+    config._current = old
+
+
+@pytest.fixture
+def gen(tmp_path):
+    from casashell.ms.generate import make_ms
+    ms = str(tmp_path / "g.ms")
+    make_ms(ms, nant=5, nscan=5, nspw=3, nchan=[4, 8, 4], ntimes_per_scan=4, corrected=True,
+            seed=11)
+    return ms
+
+
+def _col(path, name):
+    from casacore import tables as ct
+    with ct.table(path, ack=False) as t:
+        return t.getcol(name)
+
+
+def test_layout_and_contents(gen, tmp_path):
+    from casashell.ms.core import check_ms
+    from casashell.ms.flagversions import FlagVersions
+    from casashell.ms.mms import SUBMSS, is_mms, separation_axis, submss_names
+    from casashell.tasks import listpartition, partition
+    mms = str(tmp_path / "g.mms")
+    partition(vis=gen, outputvis=mms, separationaxis="scan", numsubms=3)
+    assert is_mms(mms) and not is_mms(gen)
+    with open(os.path.join(mms, "table.dat"), "rb") as fh:
+        assert b"ConcatTable" in fh.read(64)
+    subs = submss_names(mms)
+    assert [os.path.basename(s) for s in subs] == [f"g.mms.000{k}.ms" for k in range(3)]
+    assert all(os.path.dirname(s) == os.path.join(mms, SUBMSS) for s in subs)
+    assert separation_axis(mms) == "scan"
+    # top-level subtables are links into the first sub-MS; later sub-MSs share POINTING
+    assert os.readlink(os.path.join(mms, "ANTENNA")) == f"{SUBMSS}/g.mms.0000.ms/ANTENNA"
+    for s in subs[1:]:
+        assert os.readlink(os.path.join(s, "POINTING")) == "../g.mms.0000.ms/POINTING"
+        assert not os.path.islink(os.path.join(s, "FLAG_CMD"))
+    # every sub-MS is an MS; scans never split; balance by visibilities: 5 scans -> 2/2/1
+    scan_sets = []
+    for s in subs:
+        check_ms(s)
+        scan_sets.append(set(_col(s, "SCAN_NUMBER").tolist()))
+        assert FlagVersions(s).names() == ["partition_1"]
+    assert sorted(len(x) for x in scan_sets) == [1, 2, 2]
+    assert set().union(*scan_sets) == {1, 2, 3, 4, 5} and sum(map(len, scan_sets)) == 5
+    # the reference MS reads as the whole MS
+    assert_same_ms(gen, mms, cols=("DATA", "CORRECTED_DATA", "FLAG", "WEIGHT", "UVW", "TIME"))
+    # listpartition, checked against the sub-MSs read directly
+    d = listpartition(vis=mms, createdict=True, listfile=str(tmp_path / "lp.txt"))
+    assert sorted(d) == [0, 1, 2]
+    for k, s in enumerate(subs):
+        scan, ddid = _col(s, "SCAN_NUMBER"), _col(s, "DATA_DESC_ID")
+        assert d[k]["MS"] == os.path.basename(s)
+        assert d[k]["nrows"] == len(scan)
+        assert sorted(d[k]["scanId"]) == sorted(set(scan.tolist()))
+        for sc, e in d[k]["scanId"].items():
+            assert e["nrows"] == int((scan == sc).sum())
+            assert e["spwIds"] == sorted(set(ddid[scan == sc].tolist()))
+            assert e["nchans"] == [[4, 8, 4][w] for w in e["spwIds"]]
+    text = (tmp_path / "lp.txt").read_text()
+    assert text.startswith("This is a multi-MS with separation axis = scan")
+    assert "3 sub-MS(s), " + str(len(_col(gen, "TIME"))) + " rows" in text
+    assert listpartition(vis=mms) == {}
+    # moving the Multi-MS keeps it readable
+    moved = str(tmp_path / "moved.mms")
+    os.rename(mms, moved)
+    assert_same_ms(gen, moved, cols=("DATA", "FLAG"))
+    assert listpartition(vis=gen, createdict=True)[0]["nrows"] == len(_col(gen, "TIME"))
+
+
+def test_spw_baseline_auto_axes_on_real_data(data_dir, tmp_path):
+    from casashell.ms.mms import submss_names
+    from casashell.tasks import flagdata, partition
+    src = os.path.join(data_dir, "day2_TDEM0003_10s_norx_1scan.ms")
+    ms = str(tmp_path / "day2.ms")
+    shutil.copytree(src, ms)
+    nrow = len(_col(ms, "TIME"))
+    for axis, n, want in (("spw", "auto", 2), ("baseline", 4, 4), ("auto", 8, 2)):
+        mms = str(tmp_path / f"{axis}.mms")
+        partition(vis=ms, outputvis=mms, separationaxis=axis, numsubms=n)
+        subs = submss_names(mms)
+        assert len(subs) == want, axis
+        rows = [len(_col(s, "TIME")) for s in subs]
+        assert sum(rows) == nrow
+        if axis == "spw":
+            assert [set(_col(s, "DATA_DESC_ID").tolist()) for s in subs] == [{0}, {1}]
+        if axis == "baseline":
+            bls = [set(zip(_col(s, "ANTENNA1").tolist(), _col(s, "ANTENNA2").tolist()))
+                   for s in subs]
+            assert sum(len(b) for b in bls) == len(set().union(*bls))
+            assert max(rows) - min(rows) <= max(rows) // 4     # balanced
+        assert flagdata(vis=ms, mode="summary", basecnt=True) == \
+            flagdata(vis=mms, mode="summary", basecnt=True)
+        assert_same_ms(ms, mms, cols=("DATA", "FLAG", "UVW"))
+
+
+def test_selection_datacolumn_and_plain_ms(gen, tmp_path):
+    from casashell.ms.mms import is_mms, submss_names
+    from casashell.tasks import partition
+    mms = str(tmp_path / "sel.mms")
+    partition(vis=gen, outputvis=mms, separationaxis="spw", spw="0,2", field="3C286,NGC5548",
+              datacolumn="corrected", flagbackup=False)
+    subs = submss_names(mms)
+    assert len(subs) == 2
+    from casacore import tables as ct
+    with ct.table(gen, ack=False) as t:
+        sel = t.query("DATA_DESC_ID IN [0,2] AND FIELD_ID IN [0,2]")
+        want = {"n": sel.nrows(), "sum": complex(sel.getcol("CORRECTED_DATA").sum(
+            dtype=np.complex128))}
+        sel.close()
+    with ct.table(mms, ack=False) as t:
+        assert "CORRECTED_DATA" not in t.colnames() and "MODEL_DATA" not in t.colnames()
+        assert t.nrows() == want["n"]
+        assert complex(t.getcol("DATA").sum(dtype=np.complex128)) == \
+            pytest.approx(want["sum"], rel=1e-12)
+    assert not os.path.exists(subs[0] + ".flagversions")
+    plain = str(tmp_path / "plain.ms")
+    partition(vis=gen, outputvis=plain, createmms=False, scan="2", datacolumn="data")
+    assert not is_mms(plain)
+    assert set(_col(plain, "SCAN_NUMBER").tolist()) == {2}
+
+
+def test_errors_leave_nothing_behind(gen, tmp_path):
+    from casashell.tasks import partition
+    mms = str(tmp_path / "e.mms")
+    with pytest.raises(AssertionError, match="separationaxis"):
+        partition(vis=gen, outputvis=mms, separationaxis="field")
+    with pytest.raises(AssertionError, match="numsubms"):
+        partition(vis=gen, outputvis=mms, numsubms=0)
+    with pytest.raises(ValueError, match="channel"):
+        partition(vis=gen, outputvis=mms, spw="0:1~2")
+    with pytest.raises(ValueError, match="field selection 'NOPE'"):
+        partition(vis=gen, outputvis=mms, field="NOPE")
+    partition(vis=gen, outputvis=mms, separationaxis="scan", numsubms=2)
+    with pytest.raises(FileExistsError, match="already exists"):
+        partition(vis=gen, outputvis=mms)
+    with pytest.raises(ValueError, match="already a Multi-MS"):
+        partition(vis=mms, outputvis=str(tmp_path / "again.mms"))
+    with pytest.raises(RuntimeError, match=r"Desired column \(MODEL_DATA\) not found"):
+        partition(vis=gen, outputvis=str(tmp_path / "m.mms"), datacolumn="model")
+    assert sorted(os.listdir(tmp_path)) == ["casa-test.log", "e.mms", "g.ms"]
