@@ -316,3 +316,35 @@ def test_custom_symbols_fonts_legend_velocity(syn, tmp_path):
         plotms(vis=syn, transform=True, freqframe="BARY", showgui=False)
     with pytest.raises(ValueError, match="symbolcolor"):
         plotms(vis=syn, customsymbol=True, symbolcolor="notacolour", showgui=False)
+
+
+def test_time_average_uvdist_and_row_order(syn, tmp_path):
+    """avgtime: the uv distance of a point is the mean of its rows' uv distances, and
+    the result does not depend on the row order of the MS (the time-ordered MS is
+    streamed bin by bin; a reversed copy is averaged at the end)."""
+    kw = dict(xaxis="uvdist", yaxis="amp", avgtime="30", avgchannel="64", spw="0",
+              correlation="RR", showgui=False)
+    plotms(vis=syn, **kw)
+    off1, _ = _scatter(plotting.LAST["info"]["pages"][0][0]["axes"])
+    rev = str(tmp_path / "reversed.ms")
+    with ct.table(syn, ack=False) as t:
+        t.query(sortlist="TIME DESC, ANTENNA1 DESC").copy(rev, deep=True).close()
+    plotms(vis=rev, **kw)
+    off2, _ = _scatter(plotting.LAST["info"]["pages"][0][0]["axes"])
+    o1 = np.lexsort((off1[:, 1], off1[:, 0]))
+    o2 = np.lexsort((off2[:, 1], off2[:, 0]))
+    np.testing.assert_allclose(off2[o2], off1[o1], rtol=1e-6)
+    # independent: per scan and baseline (3 integrations = one 30 s bin)
+    d = _read(syn, ["SCAN_NUMBER", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID", "UVW", "FLAG",
+                    "FLAG_ROW"])
+    m = _ddid_spw(syn)[d["DATA_DESC_ID"]] == 0
+    key = np.stack([d["SCAN_NUMBER"][m], d["ANTENNA1"][m], d["ANTENNA2"][m]], axis=1)
+    uk, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    uvd = np.hypot(d["UVW"][m, 0], d["UVW"][m, 1])
+    mean_uvd = np.bincount(inv, weights=uvd) / np.bincount(inv)
+    good = ~(d["FLAG"][m][:, :, 0] | d["FLAG_ROW"][m][:, None])
+    anyg = np.zeros(len(uk), bool)
+    np.logical_or.at(anyg, inv, good.any(axis=1))
+    assert len(off1) == int(anyg.sum())
+    np.testing.assert_allclose(np.sort(off1[:, 0]), np.sort(mean_uvd[anyg]), rtol=1e-9)

@@ -661,7 +661,7 @@ class _Accumulators:
                   "FIELD_ID": keys[:, 3], "SCAN_NUMBER": keys[:, 4]}
         if "u" in rs:
             u.rows["UVW"] = np.stack([rs["u"] / nrow, rs["v"] / nrow, rs["w"] / nrow], axis=1)
-            if req.needs("uvdist"):
+            if req.needs("uvdist") or req.needs("uvwave"):
                 # the mean of the baselines' lengths (not the length of the mean uvw)
                 u.rows["UVW_D"] = rs["uvd"] / nrow
         if "WT" in rs:
