@@ -47,7 +47,8 @@ DATA_AXES = {"amp", "phase", "real", "imag"}
 ROW_AXES = {"time", "uvdist", "u", "v", "w", "antenna1", "antenna2", "baseline", "scan",
             "field", "spw"}
 UVW_AXES = {"uvdist", "uvwave", "u", "v", "w", "uwave", "vwave", "wwave"}
-COLOR_AXES = ["spw", "field", "antenna1", "antenna2", "baseline", "corr", "scan"]
+COLOR_AXES = ["spw", "field", "antenna1", "antenna2", "baseline", "corr", "scan", "time",
+              "channel"]
 ITER_AXES = ["field", "spw", "scan", "baseline", "antenna", "corr", "time"]
 DATACOLUMNS = ["data", "corrected", "model", "residual", "corrected-model", "data-model",
                "corrected/model", "data/model"]
@@ -501,6 +502,8 @@ def _category(axis, u, ctx):
         return rows["SCAN_NUMBER"].astype(np.int64)[:, None, None]
     if axis == "time":
         return np.round(rows["TIME"] * 1000).astype(np.int64)[:, None, None]
+    if axis == "channel":
+        return np.round(u.chan).astype(np.int64)[None, :, None]
     raise ValueError(axis)
 
 

@@ -90,9 +90,9 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
           Param("ysharedaxis", "bool", False, "Iterated plots in a grid share the y axis "
                 "(tick labels only on the left column; needs yselfscale)"),
           Param("coloraxis", "string", "", "Colour points by: spw, field, antenna1, "
-                "antenna2, baseline, corr, scan",
+                "antenna2, baseline, corr, scan, time, channel",
                 allowed=["", "spw", "field", "antenna1", "antenna2", "baseline", "corr",
-                         "scan"]),
+                         "scan", "time", "channel"]),
           Param("showflags", "bool", False, "Also plot flagged points (in red)"),
           Param("customsymbol", "bool", False, "Use symbolshape/symbolcolor for the "
                 "unflagged points", sub={True: ["symbolshape", "symbolsize", "symbolcolor",
@@ -558,6 +558,12 @@ def _cat_label(axis, c, ctx):
         return str(ctx.stokes_names.get(int(c), c))
     if axis == "scan":
         return f"scan {c}"
+    if axis == "channel":
+        return f"chan {c}"
+    if axis == "time":
+        import datetime
+        t = datetime.datetime(1858, 11, 17) + datetime.timedelta(seconds=c / 1000.0)
+        return t.strftime("%H:%M:%S")
     return ""
 
 
