@@ -91,6 +91,15 @@
 # eu-stack) when one is installed.
 #crashreporter_native_stack = True
 
+# --- parallel processing of Multi-MSs (docs/multims.md) ------------------------
+# Address of a dask scheduler that runs the tasks given a Multi-MS, e.g.
+# "tcp://cluster-head:8786" (its workers must see the data at the same paths).
+# None: a local cluster of 'cores' worker processes on 127.0.0.1, started on
+# first use.  casa --dask-scheduler ADDR sets it too.
+#dask_scheduler = None
+# Worker processes of that local cluster; 0: one per CPU (casa --cores N).
+#cores = 0
+
 # --- accepted from CASA config files, without effect in casashell -----------------
 # casashell reads no CASA measures/runtime data and downloads nothing, so
 # these CASA variables are accepted (no WARN) and otherwise ignored:
