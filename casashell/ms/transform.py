@@ -503,7 +503,8 @@ class Transformer:
 
     def _cell_shapes(self, outcols):
         dd0 = self.dds[sorted(self.dds)[0]]
-        nchan = dd0.nout if not self.plan.regrid else len(self.plan.regrid[dd0.spw][0])
+        rg = self.plan.regrid
+        nchan = rg[dd0.spw].nchan if rg and dd0.spw in rg else dd0.nout
         ncorr = len(dd0.corr_idx)
         shapes = {}
         for c in outcols:
@@ -608,9 +609,11 @@ class Transformer:
         res = np.asarray(t.getcell("RESOLUTION", i), float) if "RESOLUTION" in cols \
             else np.abs(width)
         if self.plan.regrid and dd.spw in self.plan.regrid:
-            nf, nw = self.plan.regrid[dd.spw][:2]
-            nf = np.asarray(nf, float)
-            nw = np.asarray(nw, float)
+            spec = self.plan.regrid[dd.spw]
+            nf = np.asarray(spec.freq, float)
+            nw = np.asarray(spec.width, float)
+            if "MEAS_FREQ_REF" in cols:
+                t.putcell("MEAS_FREQ_REF", i, int(spec.frame_code))
             ne = np.abs(nw)
             nr = np.abs(nw)
         else:
@@ -823,13 +826,16 @@ class Transformer:
                     w = np.broadcast_to(arr["WEIGHT"].astype(np.float32)[:, None, :],
                                         flag.shape)
             w = np.ascontiguousarray(w, dtype=np.float32)
+            rtime = scal["TIME"][m_in] if "TIME" in scal else np.zeros(len(m_in))
+            rfield = scal["FIELD_ID"][m_in] if "FIELD_ID" in scal else np.zeros(len(m_in), int)
             if averaging:
                 local = seg_starts_for(grp[m_in])
                 datas, flag, w = weighted_reduce(datas, flag, w, local)
+                rtime, rfield = rtime[local], rfield[local]
             if self._smooth(dd.spw):
                 datas, flag, w = hanning_smooth(datas, flag, w)
             if plan.regrid and dd.spw in plan.regrid:
-                datas, flag, w = plan.regrid[dd.spw][2](datas, flag, w)
+                datas, flag, w = plan.regrid[dd.spw].apply(datas, flag, w, rtime, rfield)
             elif dd.width > 1:
                 k = dd.nout * dd.width
                 datas, flag, w = channel_average([x[:, :k] for x in datas], flag[:, :k],

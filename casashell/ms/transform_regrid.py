@@ -1,0 +1,273 @@
+"""Regridding spectra onto a new frequency grid (mstransform's regridms).
+
+An output channel is a weighted combination of the input channels:
+
+* when the output channels are at least as wide as the input ones, each input
+  channel contributes with the fraction of its width that falls inside the
+  output channel (flux-conserving re-binning);
+* when they are narrower, the two input channels whose centres bracket the
+  output centre are interpolated linearly ('linear'), or the nearest one is
+  taken ('nearest').
+
+In both cases the value is ``sum(c*w*d) / sum(c*w)`` over unflagged inputs
+(``c`` the coefficients, ``w`` the averaging weights), the output weight is
+``sum(c*w)``, and an output channel without unflagged contributions is flagged
+(value from all contributions; zero and weight 0 outside the input band).
+
+Frames: the output frame may differ from the input one.  The conversion is
+done with casacore's measures for every distinct (time, field) of the data:
+each input channel frequency is multiplied by f_out/f_in of that moment and
+direction (Doppler shifts are multiplicative), and the regridding matrix is
+built for it.  Supported frames: TOPO, GEO, BARY, LSRK, LSRD, GALACTO, LGROUP,
+CMB and REST is refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+FRAME_CODES = {"REST": 0, "LSRK": 1, "LSRD": 2, "BARY": 3, "GEO": 4, "TOPO": 5,
+               "GALACTO": 6, "LGROUP": 7, "CMB": 8}
+FRAME_NAMES = {v: k for k, v in FRAME_CODES.items()}
+C = 299792458.0
+
+_FREQ_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "thz": 1e12}
+_VEL_UNITS = {"m/s": 1.0, "km/s": 1e3}
+
+
+def _quantity(text, units, name):
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = re.fullmatch(r"\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*([A-Za-z/]*)\s*", str(text))
+    if not m or (m.group(2) and m.group(2).lower() not in units):
+        raise ValueError(f"{name} '{text}' is not a quantity in {', '.join(units)}")
+    return float(m.group(1)) * units[m.group(2).lower() or next(iter(units))]
+
+
+def edges(freq, width):
+    w = np.abs(np.asarray(width, float))
+    f = np.asarray(freq, float)
+    return f - w / 2, f + w / 2
+
+
+def regrid_matrix(in_freq, in_width, out_freq, out_width, interpolation="linear"):
+    """(nout, nin) coefficients mapping input channels to output channels."""
+    in_freq = np.asarray(in_freq, float)
+    out_freq = np.asarray(out_freq, float)
+    ilo, ihi = edges(in_freq, in_width)
+    olo, ohi = edges(out_freq, out_width)
+    if np.min(np.abs(out_width)) >= np.min(np.abs(in_width)) * (1 - 1e-6):
+        ov = np.minimum(ohi[:, None], ihi[None, :]) - np.maximum(olo[:, None], ilo[None, :])
+        ov = np.clip(ov, 0, None) / (ihi - ilo)[None, :]
+        ov[ov < 1e-9] = 0.0
+        return ov
+    order = np.argsort(in_freq)
+    fs = in_freq[order]
+    m = np.zeros((len(out_freq), len(in_freq)))
+    inside = (out_freq >= ilo.min()) & (out_freq <= ihi.max())
+    if interpolation == "nearest":
+        j = np.clip(np.searchsorted(fs, out_freq), 1, len(fs) - 1)
+        near = np.where(np.abs(fs[j - 1] - out_freq) <= np.abs(fs[j] - out_freq), j - 1, j)
+        rows = np.nonzero(inside)[0]
+        m[rows, order[near[rows]]] = 1.0
+        return m
+    if len(fs) == 1:
+        m[inside, order[0]] = 1.0
+        return m
+    j = np.clip(np.searchsorted(fs, out_freq), 1, len(fs) - 1)
+    f0, f1 = fs[j - 1], fs[j]
+    a = np.clip((f1 - out_freq) / (f1 - f0), 0.0, 1.0)
+    rows = np.nonzero(inside)[0]
+    m[rows, order[j[rows] - 1]] = a[rows]
+    m[rows, order[j[rows]]] += 1.0 - a[rows]
+    return m
+
+
+def apply_matrix(mat, datas, flag, w):
+    """Apply (nout, nin) ``mat`` along axis 1 of (n, nin, ncorr) arrays."""
+    mat32 = mat.astype(np.float32)
+    good = (~flag).astype(np.float32)
+    wg = w * good
+    den = np.einsum("oi,nic->noc", mat32, wg)
+    den_all = np.einsum("oi,nic->noc", mat32, w)
+    cover = np.einsum("oi,nic->noc", mat32, np.ones_like(w))
+    anyg = np.einsum("oi,nic->noc", mat32, good) > 0
+    out = []
+    for d in datas:
+        num = np.einsum("oi,nic->noc", mat32.astype(d.dtype), d * wg)
+        num_all = np.einsum("oi,nic->noc", mat32.astype(d.dtype), d * w)
+        res = np.zeros(num.shape, d.dtype)
+        ok = anyg & (den > 0)
+        np.divide(num, den, out=res, where=ok)
+        fb = ~ok & (den_all > 0)
+        res[fb] = (num_all[fb] / den_all[fb])
+        out.append(res)
+    fout = ~anyg | (cover == 0)
+    wout = np.where(anyg, den, den_all).astype(np.float32)
+    wout[cover == 0] = 0.0
+    return out, fout, wout
+
+
+class FrameConverter:
+    """f_out / f_in factors for (time, field) pairs of one MS."""
+
+    def __init__(self, vis, in_frame: str, out_frame: str):
+        self.in_frame = in_frame
+        self.out_frame = out_frame
+        self.identity = in_frame == out_frame
+        self._cache = {}
+        if self.identity:
+            return
+        if "REST" in (in_frame, out_frame):
+            raise ValueError("conversion to or from the REST frame needs a source velocity; "
+                             "it is not supported")
+        from casacore import tables as ct
+        from casacore.measures import measures
+        self.dm = measures()
+        with ct.table(f"{vis}/ANTENNA", ack=False) as t:
+            pos = t.getcol("POSITION").mean(axis=0)
+        self.dm.doframe(self.dm.position("ITRF", f"{pos[0]}m", f"{pos[1]}m", f"{pos[2]}m"))
+        with ct.table(f"{vis}/FIELD", ack=False) as t:
+            self.dirs = t.getcol("PHASE_DIR")[:, 0, :]
+            kw = t.getcolkeywords("PHASE_DIR")
+        self.dir_ref = kw.get("MEASINFO", {}).get("Ref", "J2000")
+
+    def factors(self, times, fields):
+        times = np.asarray(times, float)
+        fields = np.asarray(fields, int)
+        if self.identity:
+            return np.ones(len(times))
+        out = np.empty(len(times))
+        keys = np.stack([times, fields.astype(float)], axis=1)
+        uk, inv = np.unique(keys, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        vals = np.empty(len(uk))
+        for k, (t, f) in enumerate(uk):
+            key = (float(t), int(f))
+            if key not in self._cache:
+                self._cache[key] = self._factor(*key)
+            vals[k] = self._cache[key]
+        out[:] = vals[inv]
+        return out
+
+    def _factor(self, t, f):
+        dm = self.dm
+        dm.doframe(dm.epoch("UTC", f"{t}s"))
+        ra, dec = self.dirs[f]
+        dm.doframe(dm.direction(self.dir_ref, f"{ra}rad", f"{dec}rad"))
+        f0 = 1e9
+        r = dm.measure(dm.frequency(self.in_frame, f"{f0}Hz"), self.out_frame)
+        return r["m0"]["value"] / f0
+
+
+class SpwRegrid:
+    """The output grid of one spw and how to map its (selected) channels onto it."""
+
+    def __init__(self, in_freq, in_width, out_freq, out_width, converter, interpolation,
+                 out_frame_code):
+        self.in_freq = np.asarray(in_freq, float)
+        self.in_width = np.asarray(in_width, float)
+        self.freq = np.asarray(out_freq, float)
+        self.width = np.asarray(out_width, float)
+        self.conv = converter
+        self.interp = interpolation
+        self.frame_code = out_frame_code
+        self._mats = {}
+
+    @property
+    def nchan(self):
+        return len(self.freq)
+
+    def apply(self, datas, flag, w, times, fields):
+        fac = self.conv.factors(times, fields)
+        keys = np.round(fac, 12)
+        out_d = [np.empty((len(flag), self.nchan, flag.shape[2]), d.dtype) for d in datas]
+        out_f = np.empty((len(flag), self.nchan, flag.shape[2]), bool)
+        out_w = np.empty((len(flag), self.nchan, flag.shape[2]), np.float32)
+        for k in np.unique(keys):
+            rows = np.nonzero(keys == k)[0]
+            mat = self._mats.get(k)
+            if mat is None:
+                mat = regrid_matrix(self.in_freq * k, self.in_width * k, self.freq,
+                                    self.width, self.interp)
+                if len(self._mats) < 4096:
+                    self._mats[k] = mat
+            d2, f2, w2 = apply_matrix(mat, [d[rows] for d in datas], flag[rows], w[rows])
+            for o, x in zip(out_d, d2):
+                o[rows] = x
+            out_f[rows] = f2
+            out_w[rows] = w2
+        return out_d, out_f, out_w
+
+
+def make_grid(mode, nchan, start, width, in_freq, in_width, restfreq="", veltype="radio"):
+    """Output (freq, width) for one spw from mstransform's regridding parameters.
+
+    ``in_freq``/``in_width``: the selected input channels, already in the output
+    frame (at the reference time).
+    """
+    in_freq = np.asarray(in_freq, float)
+    in_width = np.asarray(in_width, float)
+    ascending = in_freq[-1] >= in_freq[0] if len(in_freq) > 1 else True
+    sign = 1.0 if ascending else -1.0
+    nchan = int(nchan)
+    mode = mode.lower()
+    if mode == "channel":
+        s = 0 if start in ("", None) else int(start)
+        wd = 1 if width in ("", None) else int(width)
+        if wd < 1:
+            raise ValueError(f"width {width} must be a positive number of channels")
+        avail = (len(in_freq) - s) // wd
+        n = avail if nchan < 0 else min(nchan, avail)
+        if n <= 0:
+            raise ValueError(f"start={start}, width={width} leave no channel in the spw")
+        idx = s + np.arange(n * wd).reshape(n, wd)
+        return in_freq[idx].mean(axis=1), in_width[idx].sum(axis=1)
+    if mode == "frequency":
+        w0 = float(np.abs(in_width).min())
+        step = sign * w0 if width in ("", None) else _quantity(width, _FREQ_UNITS, "width")
+        if step == 0:
+            raise ValueError("width must not be 0")
+        lo = float((in_freq - np.abs(in_width) / 2).min())
+        hi = float((in_freq + np.abs(in_width) / 2).max())
+        if start in ("", None):
+            f0 = lo + abs(step) / 2 if step > 0 else hi - abs(step) / 2
+        else:
+            f0 = _quantity(start, _FREQ_UNITS, "start")
+        if nchan < 0:
+            span = (hi - (f0 - abs(step) / 2)) if step > 0 else ((f0 + abs(step) / 2) - lo)
+            nchan = int(np.floor(span / abs(step) + 1e-6))
+        if nchan <= 0:
+            raise ValueError(f"start={start}, width={width} leave no channel in the band")
+        if nchan > 100 * len(in_freq) + 1000:
+            raise ValueError(f"start={start}, width={width}, nchan={nchan} make {nchan} "
+                             f"output channels from {len(in_freq)}: check the units")
+        freqs = f0 + step * np.arange(nchan)
+        return freqs, np.full(nchan, step)
+    if mode == "velocity":
+        if restfreq in ("", None):
+            raise ValueError("mode='velocity' needs restfreq")
+        f_rest = _quantity(restfreq, _FREQ_UNITS, "restfreq")
+
+        def v2f(v):
+            return f_rest * (1 - v / C) if veltype == "radio" else f_rest / (1 + v / C)
+
+        def f2v(f):
+            return C * (1 - f / f_rest) if veltype == "radio" else C * (f_rest / f - 1)
+
+        vin = f2v(in_freq)
+        dv = np.abs(np.diff(vin)).min() if len(vin) > 1 else abs(f2v(in_freq[0] + in_width[0])
+                                                                 - vin[0])
+        vw = dv if width in ("", None) else _quantity(width, _VEL_UNITS, "width")
+        v0 = vin.min() if start in ("", None) else _quantity(start, _VEL_UNITS, "start")
+        if nchan < 0:
+            nchan = int(np.floor((vin.max() - v0) / abs(vw) + 1 + 1e-9))
+        vs = v0 + vw * np.arange(nchan)
+        freqs = v2f(vs)
+        widths = np.abs(v2f(vs - vw / 2) - v2f(vs + vw / 2))
+        if len(freqs) > 1 and freqs[1] < freqs[0]:
+            widths = -widths
+        return freqs, widths
+    raise ValueError(f"mode '{mode}' is not supported (channel, frequency, velocity)")

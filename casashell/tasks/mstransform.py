@@ -1,0 +1,180 @@
+"""mstransform: split's engine with the full set of transformations."""
+
+from __future__ import annotations
+
+from ._framework import Param, task
+from .split import _SEL
+
+
+@task(summary="Split the MS, combine/separate/regrid spws and do channel and time averaging",
+      category="manipulation",
+      params=[
+          Param("vis", "path", "", "Name of input MeasurementSet or Multi-MS"),
+          Param("outputvis", "string", "", "Name of output MeasurementSet or Multi-MS"),
+          Param("createmms", "bool", False, "Create a multi-MS output (not supported: must be False)",
+                sub={True: ["separationaxis", "numsubms"]}),
+          Param("separationaxis", "string", "auto", "Axis to do parallelization across"),
+          Param("numsubms", ["string", "int"], "auto", "The number of Sub-MSs to create"),
+          Param("tileshape", "intVec", [0], "List with 1 or 3 elements giving the tile shape of the disk data columns"),
+          *_SEL,
+          Param("datacolumn", "string", "corrected", "Which data column(s) to process",
+                allowed=["data", "corrected", "model", "data,model,corrected", "float_data",
+                         "all", "float_data,data", "data,model", "model,corrected",
+                         "data,corrected", "float_data,corrected"]),
+          Param("realmodelcol", "bool", False, "Make real a virtual MODEL column (not supported)"),
+          Param("keepflags", "bool", True, "Keep completely flagged rows instead of dropping them"),
+          Param("usewtspectrum", "bool", False, "Create WEIGHT_SPECTRUM and SIGMA_SPECTRUM columns"),
+          Param("combinespws", "bool", False, "Combine the input spws into a new output spw"),
+          Param("chanaverage", "bool", False, "Average data in channels", sub={True: ["chanbin"]}),
+          Param("chanbin", ["int", "intVec"], 1, "Width (bin) of input channels to average to form an output channel"),
+          Param("hanning", "bool", False, "Hanning smooth data to remove Gibbs ringing"),
+          Param("regridms", "bool", False, "Transform channel labels and visibilities to a different frame",
+                sub={True: ["mode", "nchan", "start", "width", "nspw", "interpolation",
+                            "phasecenter", "restfreq", "outframe", "veltype", "preaverage"]}),
+          Param("mode", "string", "channel", "Regridding mode", allowed=["channel", "frequency",
+                                                                       "velocity", "channel_b"]),
+          Param("nchan", "int", -1, "Number of channels in the output spw (-1=all)"),
+          Param("start", ["int", "string"], 0, "Start or lower limit of the output spw"),
+          Param("width", ["int", "string"], 1, "Channel width of the output spw"),
+          Param("nspw", "int", 1, "Number of output spws to create in output MS"),
+          Param("interpolation", "string", "linear", "Spectral interpolation method",
+                allowed=["nearest", "linear", "cubic", "spline", "fftshift"]),
+          Param("phasecenter", "string", "", "Phase center direction to be used for the spectral coordinate transformation"),
+          Param("restfreq", "string", "", "Rest frequency to use for output"),
+          Param("outframe", "string", "", "Output reference frame ('' = keep input frame)"),
+          Param("veltype", "string", "radio", "Velocity definition", allowed=["radio", "optical"]),
+          Param("preaverage", "bool", False, "Pre-average channels before regridding (not supported)"),
+          Param("timeaverage", "bool", False, "Average data in time",
+                sub={True: ["timebin", "timespan", "maxuvwdistance"]}),
+          Param("timebin", "string", "0s", "Bin width for time averaging"),
+          Param("timespan", ["string", "stringVec"], "", "Span the timebin across scan, state or both"),
+          Param("maxuvwdistance", "double", 0.0, "Maximum separation of start-to-end baselines (not supported)"),
+          Param("docallib", "bool", False, "Enable on-the-fly calibration (not supported)"),
+          Param("callib", "string", "", "Path to calibration library file"),
+          Param("douvcontsub", "bool", False, "Continuum subtraction (not supported)"),
+          Param("fitspw", "string", "", "Spectral window:channel selection for fitting the continuum"),
+          Param("fitorder", "int", 0, "Polynomial order for the fits"),
+          Param("want_cont", "bool", False, "Produce continuum estimate instead of continuum subtracted data"),
+          Param("denoising_lib", "bool", True, "Use new denoising library"),
+          Param("nthreads", "int", 1, "Number of OMP threads to use"),
+          Param("niter", "int", 1, "Number of iterations for re-weighted linear fit"),
+          Param("disableparallel", "bool", False, "Hidden parameter for internal use only"),
+          Param("ddistart", "int", -1, "Hidden parameter for internal use only"),
+          Param("taql", "string", "", "Table query for nested selections"),
+          Param("monolithic_processing", "bool", False, "Hidden parameter for internal use only"),
+          Param("reindex", "bool", True, "Re-index the output subtables (False: not supported)"),
+      ],
+      history="outputvis")
+def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, field, spw,
+                scan, antenna, correlation, timerange, intent, array, uvrange, observation,
+                feed, datacolumn, realmodelcol, keepflags, usewtspectrum, combinespws,
+                chanaverage, chanbin, hanning, regridms, mode, nchan, start, width, nspw,
+                interpolation, phasecenter, restfreq, outframe, veltype, preaverage,
+                timeaverage, timebin, timespan, maxuvwdistance, docallib, callib, douvcontsub,
+                fitspw, fitorder, want_cont, denoising_lib, nthreads, niter, disableparallel,
+                ddistart, taql, monolithic_processing, reindex):
+    from ..logsink import casalog
+    from ..ms.transform import Plan, run
+    from ..ms.transform_params import chanbin_per_spw, make_selection, parse_combine, \
+        parse_timebin
+    from ..ms.writer import check_new_output
+
+    unsupported = [(createmms, "createmms=True (Multi-MS output)"),
+                   (realmodelcol, "realmodelcol=True"), (docallib, "docallib=True"),
+                   (douvcontsub, "douvcontsub=True"), (preaverage, "preaverage=True"),
+                   (not reindex, "reindex=False"), (bool(taql), "taql"),
+                   (timeaverage and maxuvwdistance > 0, "maxuvwdistance"),
+                   (regridms and nspw != 1, "nspw != 1"),
+                   (regridms and bool(phasecenter), "phasecenter")]
+    for bad, what in unsupported:
+        if bad:
+            raise ValueError(f"mstransform: {what} is not supported by casashell")
+    out = check_new_output(outputvis)
+    values = dict(field=field, spw=spw, scan=scan, antenna=antenna, correlation=correlation,
+                  timerange=timerange, intent=intent, array=array, uvrange=uvrange,
+                  observation=observation, feed=feed)
+    sel = make_selection(vis, values)
+    cb = chanbin_per_spw(chanbin, list(sel.spws)) if chanaverage else 1
+    regrid = None
+    if regridms:
+        if chanaverage and any(v > 1 for v in cb.values()):
+            raise ValueError("mstransform: use either chanaverage or regridms (with mode="
+                             "'channel' and width) to average channels, not both")
+        regrid = build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq,
+                              outframe, veltype, combinespws)
+    elif combinespws:
+        regrid = build_regrid(vis, sel, "frequency", -1, "", "", "linear", "", "", "radio",
+                              True)
+    plan = Plan(vis=vis, rows=sel.rows, channels=sel.channels,
+                correlations=sel.correlations, datacolumn=datacolumn, chanbin=cb,
+                timebin=parse_timebin(timebin) if timeaverage else 0.0,
+                combine=parse_combine(timespan, "timespan") if timeaverage else (),
+                keepflags=bool(keepflags), hanning=bool(hanning), regrid=regrid,
+                combinespws=bool(combinespws))
+    info = run(plan, out, log=lambda m, p="INFO": casalog.post(m, p))
+    casalog.post(f"Wrote {info['nrows']} rows to {out}")
+    return None
+
+
+def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, outframe,
+                 veltype, combine):
+    """{spw: SpwRegrid} for the selected spws (one shared grid when ``combine``)."""
+    import numpy as np
+    from casacore import tables as ct
+
+    from ..ms.transform_regrid import FRAME_CODES, FRAME_NAMES, FrameConverter, SpwRegrid, \
+        make_grid
+
+    if interpolation not in ("linear", "nearest"):
+        raise ValueError(f"interpolation '{interpolation}' is not supported (linear, nearest)")
+    if mode == "channel_b":
+        mode = "channel"
+    if mode in ("frequency", "velocity"):
+        # the integer defaults (start=0, width=1) mean 'from the input spw'
+        if isinstance(start, int) or str(start).strip() in ("", "0"):
+            start = ""
+        if isinstance(width, int) or str(width).strip() in ("", "1"):
+            width = ""
+    with ct.table(f"{vis}/SPECTRAL_WINDOW", ack=False) as t:
+        freqs = {s: t.getcell("CHAN_FREQ", s) for s in sel.spws}
+        widths = {s: t.getcell("CHAN_WIDTH", s) for s in sel.spws}
+        frames = {s: int(t.getcell("MEAS_FREQ_REF", s)) for s in sel.spws}
+    with ct.table(vis, ack=False) as t:
+        r0 = int(sel.rows[0])
+        t_ref = float(t.getcell("TIME", r0))
+        f_ref = int(t.getcell("FIELD_ID", r0))
+    out = {}
+    in_frames = {FRAME_NAMES.get(frames[s], "TOPO") for s in sel.spws}
+    of = outframe.strip().upper() if outframe else ""
+    if of and of not in FRAME_CODES:
+        raise ValueError(f"outframe '{outframe}' is not one of {', '.join(FRAME_CODES)}")
+    convs = {}
+    sel_f, sel_w = {}, {}
+    for s in sel.spws:
+        m = np.asarray(sel.channels[s], bool)
+        sel_f[s], sel_w[s] = np.asarray(freqs[s])[m], np.asarray(widths[s])[m]
+        fin = FRAME_NAMES.get(frames[s], "TOPO")
+        convs[s] = FrameConverter(vis, fin, of or fin)
+    if combine:
+        if len(in_frames) > 1 and not of:
+            raise ValueError("combinespws: the spws are in different frames; give outframe")
+        allf = np.concatenate([sel_f[s] * convs[s].factors([t_ref], [f_ref])[0]
+                               for s in sel.spws])
+        allw = np.concatenate([np.abs(sel_w[s]) for s in sel.spws])
+        order = np.argsort(allf)
+        gf, gw = make_grid("frequency" if mode == "channel" else mode,
+                           nchan if mode != "channel" else -1,
+                           start if mode != "channel" else "",
+                           width if mode != "channel" else "",
+                           allf[order], allw[order], restfreq, veltype)
+        for s in sel.spws:
+            code = FRAME_CODES[of or FRAME_NAMES.get(frames[s], "TOPO")]
+            out[s] = SpwRegrid(sel_f[s], sel_w[s], gf, gw, convs[s], interpolation, code)
+        return out
+    for s in sel.spws:
+        fac = convs[s].factors([t_ref], [f_ref])[0]
+        gf, gw = make_grid(mode, nchan, start, width, sel_f[s] * fac, sel_w[s] * fac,
+                           restfreq, veltype)
+        code = FRAME_CODES[of or FRAME_NAMES.get(frames[s], "TOPO")]
+        out[s] = SpwRegrid(sel_f[s], sel_w[s], gf, gw, convs[s], interpolation, code)
+    return out

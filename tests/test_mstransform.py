@@ -1,0 +1,127 @@
+"""mstransform: regridding (channel / frequency, frames), chanaverage, timeaverage, hanning."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from casacore import tables as ct
+
+from casashell.tasks import mstransform, split
+
+DAY2 = "day2_TDEM0003_10s_norx_1scan.ms"
+ZEN = "zen.2456865.60537.xy.uvcRREAAM.ms"
+
+
+def cols(path, *names):
+    with ct.table(path, ack=False) as t:
+        return [t.getcol(n) for n in names]
+
+
+def sub(path, name, col):
+    with ct.table(os.path.join(path, name), ack=False) as t:
+        return t.getcol(col)
+
+
+def test_chanaverage_equals_split_width(data_dir, tmp_path):
+    vis = os.path.join(data_dir, DAY2)
+    a, b = str(tmp_path / "a.ms"), str(tmp_path / "b.ms")
+    mstransform(vis=vis, outputvis=a, datacolumn="data", spw="0", chanaverage=True, chanbin=4)
+    split(vis=vis, outputvis=b, datacolumn="data", spw="0", width=4)
+    for c in ("DATA", "FLAG", "WEIGHT", "WEIGHT_SPECTRUM"):
+        np.testing.assert_array_equal(cols(a, c)[0], cols(b, c)[0])
+
+
+def test_regrid_channel_mode(data_dir, tmp_path):
+    vis = os.path.join(data_dir, DAY2)
+    out = str(tmp_path / "r.ms")
+    mstransform(vis=vis, outputvis=out, datacolumn="data", spw="0", regridms=True,
+                mode="channel", start=4, width=3, nchan=10)
+    d, f, s, dd = cols(vis, "DATA", "FLAG", "SIGMA", "DATA_DESC_ID")
+    m = dd == 0
+    d, f, s = d[m], f[m], s[m]
+    od, of = cols(out, "DATA", "FLAG")
+    assert od.shape == (m.sum(), 10, 4)
+    D = d[:, 4:34].reshape(len(d), 10, 3, 4).astype(np.complex128)
+    G = ~f[:, 4:34].reshape(len(d), 10, 3, 4)
+    W = np.zeros_like(s, dtype=np.float64)
+    np.divide(1, s.astype(np.float64) ** 2, out=W, where=s > 0)
+    W = np.broadcast_to(W[:, None, None, :], D.shape)
+    ok = (W * G).sum(2) > 0
+    exp = (D * W * G).sum(2) / np.where(ok, (W * G).sum(2), 1)
+    np.testing.assert_allclose(od[ok], exp[ok], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(of, ~G.any(2))
+    fin = sub(vis, "SPECTRAL_WINDOW", "CHAN_FREQ")[0]
+    np.testing.assert_allclose(sub(out, "SPECTRAL_WINDOW", "CHAN_FREQ")[0],
+                               fin[4:34].reshape(10, 3).mean(1))
+
+
+def test_regrid_frequency_same_frame_interpolates(data_dir, tmp_path):
+    vis = os.path.join(data_dir, DAY2)
+    out = str(tmp_path / "f.ms")
+    fin = sub(vis, "SPECTRAL_WINDOW", "CHAN_FREQ")[0]
+    # a grid offset by half a channel, same width: linear interpolation between neighbours
+    start = fin[10] + 62500.0
+    mstransform(vis=vis, outputvis=out, datacolumn="data", spw="0", regridms=True,
+                mode="frequency", start=f"{start}Hz", width="125kHz", nchan=20)
+    d, f, dd = cols(vis, "DATA", "FLAG", "DATA_DESC_ID")
+    m = (dd == 0)
+    good = ~f[m].reshape(m.sum(), -1).any(axis=1)
+    od, = cols(out, "DATA")
+    exp = 0.5 * d[m][:, 10:30].astype(np.complex128) + 0.5 * d[m][:, 11:31]
+    np.testing.assert_allclose(od[good], exp[good], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(sub(out, "SPECTRAL_WINDOW", "CHAN_FREQ")[0],
+                               start + 125e3 * np.arange(20))
+
+
+def test_regrid_to_lsrk(data_dir, tmp_path):
+    """TOPO -> LSRK: the output grid and each row's shift come from casacore measures."""
+    from casacore.measures import measures
+    vis = os.path.join(data_dir, DAY2)
+    out = str(tmp_path / "l.ms")
+    mstransform(vis=vis, outputvis=out, datacolumn="data", spw="0", regridms=True,
+                mode="frequency", width="500kHz", outframe="LSRK")
+    assert sub(out, "SPECTRAL_WINDOW", "MEAS_FREQ_REF").tolist() == [1]
+    ofreq = sub(out, "SPECTRAL_WINDOW", "CHAN_FREQ")[0]
+    # expected first channel: lower band edge in LSRK at the first time + half a width
+    t0, = cols(vis, "TIME")
+    fin = sub(vis, "SPECTRAL_WINDOW", "CHAN_FREQ")[0]
+    pos = sub(vis, "ANTENNA", "POSITION").mean(axis=0)
+    ra, dec = sub(vis, "FIELD", "PHASE_DIR")[0, 0]
+    dm = measures()
+    dm.doframe(dm.position("ITRF", *[f"{x}m" for x in pos]))
+    dm.doframe(dm.epoch("UTC", f"{t0[0]}s"))
+    dm.doframe(dm.direction("J2000", f"{ra}rad", f"{dec}rad"))
+    lo = fin[0] - 62500.0
+    lo_lsrk = dm.measure(dm.frequency("TOPO", f"{lo}Hz"), "LSRK")["m0"]["value"]
+    assert abs(ofreq[0] - (lo_lsrk + 250e3)) < 1.0
+    assert len(ofreq) == 16
+    # the shift is several MHz at 36 GHz: the data are not just copied
+    od, = cols(out, "DATA")
+    assert od.shape[1] == 16 and np.isfinite(od).all()
+
+
+def test_timeaverage_timespan_scan(ms_copy, tmp_path):
+    vis = ms_copy(ZEN)
+    a, b = str(tmp_path / "a.ms"), str(tmp_path / "b.ms")
+    mstransform(vis=vis, outputvis=a, datacolumn="data", timeaverage=True, timebin="1000s",
+                timespan="scan")
+    split(vis=vis, outputvis=b, datacolumn="data", timebin="1000s", combine="scan")
+    np.testing.assert_array_equal(cols(a, "DATA")[0], cols(b, "DATA")[0])
+    # one row per baseline: all 19 times in one bin across the 4 scans
+    assert len(cols(a, "TIME")[0]) == 15
+
+
+def test_hanning_and_unsupported(data_dir, tmp_path):
+    vis = os.path.join(data_dir, DAY2)
+    out = str(tmp_path / "h.ms")
+    mstransform(vis=vis, outputvis=out, datacolumn="data", hanning=True)
+    d, = cols(vis, "DATA")
+    od, of = cols(out, "DATA", "FLAG")
+    np.testing.assert_allclose(od[:, 5], 0.25 * d[:, 4] + 0.5 * d[:, 5] + 0.25 * d[:, 6],
+                               rtol=1e-6, atol=1e-7)
+    assert of[:, 0].all()
+    with pytest.raises(ValueError, match="createmms"):
+        mstransform(vis=vis, outputvis=str(tmp_path / "x.ms"), createmms=True)
+    assert not os.path.exists(tmp_path / "x.ms")
