@@ -588,3 +588,23 @@ def test_writeflags_false_writes_nothing(synth):
     flagdata(vis=synth, mode="manual", antenna="ea01", writeflags=False)
     assert _tree_digest(synth) == before
     assert not os.path.exists(synth + ".flagversions")
+
+
+def test_clip_channelavg_flags_whole_bins(synth):
+    _clear(synth)
+    data, dd = cols(synth, "DATA", "DATA_DESC_ID")
+    with ct.table(synth, readonly=False, ack=False) as t:
+        f = t.getcol("FLAG")
+        f[:, 1, :] = True            # flagged channels are left out of the averages
+        t.putcol("FLAG", f)
+    f0 = f.copy()
+    flagdata(vis=synth, mode="clip", clipminmax=[0.0, 3.0], correlation="ABS_ALL",
+             channelavg=True, chanbin=4, flagbackup=False)
+    (f1,) = cols(synth, "FLAG")
+    amp = np.abs(data).reshape(len(data), 4, 4, 4)          # (row, bin, chan-in-bin, corr)
+    ok = ~f0.reshape(len(data), 4, 4, 4)
+    avg = (amp * ok).sum(axis=2) / ok.sum(axis=2)
+    bad = (avg < 0.0) | (avg > 3.0)
+    expect = f0 | np.repeat(bad, 4, axis=1)
+    assert bad.any() and not bad.all()
+    np.testing.assert_array_equal(f1, expect)

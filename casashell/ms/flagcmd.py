@@ -257,12 +257,12 @@ class Plan:
                 return
             agent = flagging.ClipAgent(c.get("clipminmax", []), c.get("clipoutside", True),
                                        c.get("clipzeros", False), c.get("datacolumn", "DATA"),
-                                       corr)
+                                       corr, c.get("channelavg", False), c.get("chanbin", 1))
             agent.prepare(None, self.info, None)
             self.agents = [agent]
-            if c.get("timeavg") or c.get("channelavg"):
-                casalog.post("clip: timeavg/channelavg are not supported; clipping the "
-                             "unaveraged data", "WARN")
+            if c.get("timeavg"):
+                casalog.post("clip: timeavg is not supported; clipping the data without "
+                             "time averaging", "WARN")
         elif m == "quack":
             self.agents = [flagging.QuackAgent(c.get("quackinterval", 0.0),
                                                c.get("quackmode", "beg"),

@@ -701,7 +701,7 @@ class ClipAgent:
     cell_bytes = 24      # complex64 data + float amplitudes + masks
 
     def __init__(self, clipminmax, clipoutside=True, clipzeros=False,
-                 datacolumn="DATA", correlation="ABS_ALL", channelavg=False):
+                 datacolumn="DATA", correlation="ABS_ALL", channelavg=False, chanbin=1):
         self.minmax = list(clipminmax or [])
         if self.minmax and len(self.minmax) != 2:
             raise ValueError(f"clipminmax must be [min, max], not {clipminmax}")
@@ -711,7 +711,10 @@ class ClipAgent:
         self.zeros = bool(clipzeros)
         self.datacolumn = datacolumn.upper()
         self.func, self.corrs = parse_clip_expression(correlation, set())
-        self.channelavg = channelavg
+        self.channelavg = bool(channelavg)
+        self.chanbin = chanbin if isinstance(chanbin, (list, tuple)) else [chanbin]
+        if any(int(c) < 1 for c in self.chanbin):
+            raise ValueError(f"chanbin {chanbin} must be >= 1")
 
     def prepare(self, table, info, sel):
         cols = set(info.colnames)
@@ -763,21 +766,35 @@ class ClipAgent:
         if not mask.any():
             return
         cols = np.flatnonzero(mask.any(axis=0))
+        allc = len(cols) == b.flags.shape[2]
         data = self.values(b)
         fn = _FUNCS[self.func]
         if self.corrs == ["I"] and not (set(c.upper() for c in b.corr_names) & {"I"}):
             # Stokes I from the parallel hands; flags go to both hands
-            v = fn(data[:, :, cols].mean(axis=2))
-            bad = self._bad(v)
-            bad = np.repeat(bad[:, :, None], len(cols), axis=2)
+            v = fn(data[:, :, cols].mean(axis=2))[:, :, None]
+            fl = b.flags[:, :, cols].any(axis=2, keepdims=True)
         else:
-            sub = data[:, :, cols]
-            v = fn(sub) if np.iscomplexobj(sub) or self.func == "ABS" else fn(sub)
-            bad = self._bad(v)
-        bad &= mask[None][:, :, cols]
-        view = b.flags[:, :, cols]
-        view |= bad
-        b.flags[:, :, cols] = view
+            v = fn(data if allc else data[:, :, cols])
+            fl = b.flags if allc else b.flags[:, :, cols]
+        cb = self._chanbin(b.spw)
+        if self.channelavg and cb > 1:
+            v = _bin_average(v, fl, cb)
+        bad = self._bad(v)
+        if bad.shape[2] != len(cols):
+            bad = np.repeat(bad, len(cols), axis=2)
+        if allc:
+            bad &= mask[None]
+            b.flags |= bad
+        else:
+            bad &= mask[None][:, :, cols]
+            view = b.flags[:, :, cols]
+            view |= bad
+            b.flags[:, :, cols] = view
+
+    def _chanbin(self, spw):
+        if len(self.chanbin) == 1:
+            return int(self.chanbin[0])
+        return int(self.chanbin[spw]) if spw < len(self.chanbin) else int(self.chanbin[-1])
 
     def _bad(self, v):
         v = np.asarray(v)
@@ -792,6 +809,27 @@ class ClipAgent:
         if self.zeros:
             bad |= v == 0
         return bad
+
+
+def _bin_average(v, flags, cb):
+    """Scalar average of ``v`` (row, chan, corr) over bins of ``cb`` channels,
+    from the unflagged channels of each bin (all of them when the bin is
+    fully flagged), broadcast back to every channel of the bin."""
+    n, nchan, nc = v.shape
+    nb = -(-nchan // cb)
+    pad = nb * cb - nchan
+    vv = np.pad(np.asarray(v, float), ((0, 0), (0, pad), (0, 0)))
+    ok = np.pad(~flags, ((0, 0), (0, pad), (0, 0)))
+    real = np.pad(np.ones(v.shape, bool), ((0, 0), (0, pad), (0, 0)))
+    vv = vv.reshape(n, nb, cb, nc)
+    ok = ok.reshape(n, nb, cb, nc)
+    real = real.reshape(n, nb, cb, nc)
+    cnt = ok.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        good = (vv * ok).sum(axis=2) / cnt
+        plain = (vv * real).sum(axis=2) / real.sum(axis=2)
+    avg = np.where(cnt > 0, good, plain)
+    return np.repeat(avg, cb, axis=1)[:, :nchan]
 
 
 # -- quack ------------------------------------------------------------------
