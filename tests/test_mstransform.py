@@ -125,3 +125,29 @@ def test_hanning_and_unsupported(data_dir, tmp_path):
     with pytest.raises(ValueError, match="createmms"):
         mstransform(vis=vis, outputvis=str(tmp_path / "x.ms"), createmms=True)
     assert not os.path.exists(tmp_path / "x.ms")
+
+
+def test_combinespws_adjacent_windows(data_dir, tmp_path):
+    from casashell.tasks import concat
+    both = str(tmp_path / "both.ms")
+    concat(vis=[os.path.join(data_dir, "multi_1.ms"), os.path.join(data_dir, "multi_2.ms")],
+           concatvis=both)
+    out = str(tmp_path / "comb.ms")
+    mstransform(vis=both, outputvis=out, datacolumn="data", combinespws=True)
+    f1 = sub(os.path.join(data_dir, "multi_1.ms"), "SPECTRAL_WINDOW", "CHAN_FREQ")[0]
+    f2 = sub(os.path.join(data_dir, "multi_2.ms"), "SPECTRAL_WINDOW", "CHAN_FREQ")[0]
+    freq = sub(out, "SPECTRAL_WINDOW", "CHAN_FREQ")
+    assert freq.shape == (1, 64)
+    np.testing.assert_allclose(freq[0], np.concatenate([f1, f2]), atol=1.0)
+    d1, t1, a1, b1 = cols(os.path.join(data_dir, "multi_1.ms"), "DATA", "TIME", "ANTENNA1",
+                          "ANTENNA2")
+    d2, t2, a2, b2 = cols(os.path.join(data_dir, "multi_2.ms"), "DATA", "TIME", "ANTENNA1",
+                          "ANTENNA2")
+    od, ot, oa, ob, odd = cols(out, "DATA", "TIME", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID")
+    assert len(od) == len(d1) and set(odd.tolist()) == {0}
+    k1 = {(t, a, b): i for i, (t, a, b) in enumerate(zip(t1, a1, b1))}
+    k2 = {(t, a, b): i for i, (t, a, b) in enumerate(zip(t2, a2, b2))}
+    for r in range(0, len(od), 37):
+        key = (ot[r], oa[r], ob[r])
+        np.testing.assert_allclose(od[r, :32], d1[k1[key]], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(od[r, 32:], d2[k2[key]], rtol=1e-5, atol=1e-7)

@@ -338,7 +338,23 @@ class Transformer:
         self.rows = rows
         # ids that remain
         spws = sorted({dd.spw for dd in self.dds.values()})
-        self.spw_map = {s: i for i, s in enumerate(spws)}
+        if plan.combinespws:
+            corr = {tuple(dd.corr_idx.tolist()) + (dd.in_ncorr,) for dd in self.dds.values()}
+            if len({dd.pol for dd in self.dds.values()}) > 1 or len(corr) > 1:
+                raise ValueError("combinespws: the selected spws have different "
+                                 "polarization setups; select one correlation setup")
+            if any(dd.width > 1 for dd in self.dds.values()):
+                raise ValueError("combinespws: channel averaging of the combined spw is "
+                                 "done with regridms=True, mode='channel', width=N")
+            self.spw_map = {s: 0 for s in spws}
+        else:
+            self.spw_map = {s: i for i, s in enumerate(spws)}
+        # the input spw whose SPECTRAL_WINDOW (and SOURCE, FEED...) rows stand for
+        # each output spw
+        self.spw_rep = {}
+        for s_ in spws:
+            self.spw_rep.setdefault(self.spw_map[s_], s_)
+        self._rep_set = set(self.spw_rep.values())
         polkeys = []
         for dd in sorted(self.dds.values(), key=lambda x: x.ddid):
             key = (dd.pol, tuple(dd.corr_idx.tolist()))
@@ -430,8 +446,10 @@ class Transformer:
         get = lambda c: tin.getcol(c)[r]  # noqa: E731
         time = get("TIME")
         interval = get("INTERVAL")
+        ddkey = self.ddid_all[r].astype(np.int64) if not plan.combinespws else \
+            np.zeros(len(r), np.int64)
         keys = [get("ARRAY_ID").astype(np.int64), get("OBSERVATION_ID").astype(np.int64),
-                self.ddid_all[r].astype(np.int64), get("ANTENNA1").astype(np.int64),
+                ddkey, get("ANTENNA1").astype(np.int64),
                 get("ANTENNA2").astype(np.int64), get("FEED1").astype(np.int64),
                 get("FEED2").astype(np.int64)]
         seg_keys = [keys[0], keys[1]]
@@ -529,7 +547,7 @@ class Transformer:
                 n = sub.nrows()
                 if spwcol and n:
                     s = sub.getcol("SPECTRAL_WINDOW_ID")
-                    keep = [i for i in range(n) if int(s[i]) < 0 or int(s[i]) in self.spw_map]
+                    keep = [i for i in range(n) if int(s[i]) < 0 or int(s[i]) in self._rep_set]
                 else:
                     keep = None
             finally:
@@ -547,7 +565,7 @@ class Transformer:
         if "FEED" in names:
             with _subtable(tin, "FEED") as t:
                 s = t.getcol("SPECTRAL_WINDOW_ID") if t.nrows() else np.zeros(0, int)
-            keep = [i for i in range(len(s)) if s[i] < 0 or int(s[i]) in self.spw_map]
+            keep = [i for i in range(len(s)) if s[i] < 0 or int(s[i]) in self._rep_set]
             dst = copy_subtable(tin, "FEED", tout, path, keep)
             if keep:
                 with ct.table(dst, readonly=False, ack=False) as t:
@@ -559,7 +577,7 @@ class Transformer:
         if "SOURCE" in names:
             with _subtable(tin, "SOURCE") as t:
                 s = t.getcol("SPECTRAL_WINDOW_ID") if t.nrows() else np.zeros(0, int)
-            keep = [i for i in range(len(s)) if s[i] < 0 or int(s[i]) in self.spw_map]
+            keep = [i for i in range(len(s)) if s[i] < 0 or int(s[i]) in self._rep_set]
             dst = copy_subtable(tin, "SOURCE", tout, path, keep)
             if keep:
                 with ct.table(dst, readonly=False, ack=False) as t:
@@ -568,7 +586,7 @@ class Transformer:
                         [self.spw_map.get(int(x), int(x)) if x >= 0 else x for x in s2],
                         dtype=np.int32))
         # SPECTRAL_WINDOW
-        spws = sorted(self.spw_map, key=self.spw_map.get)
+        spws = [self.spw_rep[k] for k in sorted(self.spw_rep)]
         dst = copy_subtable(tin, "SPECTRAL_WINDOW", tout, path, spws)
         by_spw = {}
         for dd in self.dds.values():
@@ -650,7 +668,7 @@ class Transformer:
                 tin.close()   # see the note below on tile caches
                 self._drop_flagged_rows()
                 tin = ct.table(plan.vis, ack=False)
-            if plan.timebin and plan.timebin > 0:
+            if (plan.timebin and plan.timebin > 0) or plan.combinespws:
                 order, starts = self._time_groups(tin)
             else:
                 order, starts = None, None
@@ -772,8 +790,9 @@ class Transformer:
             seg_dd = dd_of
         results = []  # (positions in block, {col: array})
         row_allflag = np.zeros(n_out, bool)
-        row_weight = {}
-        for d in np.unique(dd_of):
+        if plan.combinespws:
+            results, row_allflag = self._combined(tin, rows, seg_starts, scal, dd_of)
+        for d in ([] if plan.combinespws else np.unique(dd_of)):
             dd = self.dds[int(d)]
             m_in = np.nonzero(dd_of == d)[0]
             m_out = np.nonzero(seg_dd == d)[0]
@@ -892,6 +911,64 @@ class Transformer:
                     ref.putcol(c, np.ascontiguousarray(a))
                     ref.close()
 
+    def _avg_weights(self, arr, shape):
+        """Per-channel averaging weights (see the module docstring)."""
+        if self.weight_from_sigma:
+            if self.has_ss:
+                w = _inv_sq(arr["SIGMA_SPECTRUM"])
+            else:
+                w = np.broadcast_to(_inv_sq(arr["SIGMA"])[:, None, :], shape)
+        elif self.has_ws:
+            w = arr["WEIGHT_SPECTRUM"].astype(np.float32, copy=False)
+        else:
+            w = np.broadcast_to(arr["WEIGHT"].astype(np.float32)[:, None, :], shape)
+        return np.ascontiguousarray(w, dtype=np.float32)
+
+    def _combined(self, tin, rows, seg_starts, scal, dd_of):
+        """combinespws: every row regridded onto the common grid, then the rows of
+        one output row (same time bin and baseline, any spw) combined."""
+        plan = self.plan
+        n_in = len(rows)
+        n_out = len(seg_starts)
+        names = [s for _, s in self.colmap] + ["FLAG", "WEIGHT", "SIGMA"]
+        if self.has_ws:
+            names.append("WEIGHT_SPECTRUM")
+        if self.has_ss:
+            names.append("SIGMA_SPECTRUM")
+        dall = fall = wall = None
+        for d in np.unique(dd_of):
+            dd = self.dds[int(d)]
+            m_in = np.nonzero(dd_of == d)[0]
+            arr = self._read_block(tin, rows[m_in], dd, names)
+            flag = arr["FLAG"]
+            if "FLAG_ROW" in scal:
+                fr = scal["FLAG_ROW"][m_in]
+                if fr.any():
+                    flag = flag | fr[:, None, None]
+            datas = [arr[s] for _, s in self.colmap]
+            w = self._avg_weights(arr, flag.shape)
+            if self._smooth(dd.spw):
+                datas, flag, w = hanning_smooth(datas, flag, w)
+            datas, flag, w = plan.regrid[dd.spw].apply(
+                datas, flag, w, scal["TIME"][m_in], scal["FIELD_ID"][m_in])
+            if dall is None:
+                dall = [np.empty((n_in,) + x.shape[1:], x.dtype) for x in datas]
+                fall = np.empty((n_in,) + flag.shape[1:], bool)
+                wall = np.empty((n_in,) + w.shape[1:], np.float32)
+            for a, x in zip(dall, datas):
+                a[m_in] = x
+            fall[m_in] = flag
+            wall[m_in] = w
+        datas, flag, w = weighted_reduce(dall, fall, wall, seg_starts)
+        res = {o: x for (o, _), x in zip(self.colmap, datas)}
+        res["FLAG"] = flag
+        res["WEIGHT_SPECTRUM"] = w
+        wrow = w.mean(axis=1).astype(np.float32)
+        res["WEIGHT"] = wrow
+        res["SIGMA"] = _inv_sqrt(wrow)
+        res["SIGMA_SPECTRUM"] = _inv_sqrt(w)
+        return [(np.arange(n_out), res)], flag.reshape(n_out, -1).all(axis=1)
+
     def _average_scalars(self, scal, seg_starts, results, n_out, sel):
         n_in = len(next(iter(scal.values())))
         counts = np.diff(np.append(seg_starts, n_in))
@@ -910,7 +987,11 @@ class Transformer:
         if "TIME_CENTROID" in scal:
             out["TIME_CENTROID"] = np.add.reduceat(scal["TIME_CENTROID"], seg_starts) / counts
         if "EXPOSURE" in scal:
-            out["EXPOSURE"] = np.add.reduceat(scal["EXPOSURE"], seg_starts)
+            ex = np.add.reduceat(scal["EXPOSURE"], seg_starts)
+            if self.plan.combinespws and "INTERVAL" in out:
+                # rows of several spws cover the same time: not summed over spws
+                ex = np.minimum(ex, out["INTERVAL"])
+            out["EXPOSURE"] = ex
         if "UVW" in scal:
             out["UVW"] = np.add.reduceat(scal["UVW"], seg_starts, axis=0) / counts[:, None]
         return out
