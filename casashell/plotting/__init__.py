@@ -101,6 +101,14 @@ def show(fig) -> None:
         fig.canvas.draw_idle()
         window.show()
         WINDOWS.append(window)
+        # forget the window (and its figure) once the user closes it
+        try:
+            from matplotlib.backends.qt_compat import QtCore
+            window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose, True)
+            window.destroyed.connect(lambda *_: WINDOWS.remove(window)
+                                     if window in WINDOWS else None)
+        except Exception:  # noqa: BLE001
+            pass
         try:  # inside IPython: let its event loop drive Qt so the window responds
             from IPython import get_ipython
             ip = get_ipython()
