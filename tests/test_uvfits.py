@@ -277,3 +277,15 @@ def test_corrected_falls_back_to_data_with_warning(tmp_path):
     with fits.open(out) as h:
         assert h[0].header["BUNIT"] == "UNCALIB"
         assert h[0].header["GCOUNT"] == 1360
+
+
+def test_antnamescheme_new(tmp_path):
+    vis = str(tmp_path / "new.ms")
+    importuvfits(fitsfile=os.path.join(DATA_DIR, ONE + ".uvfits"), vis=vis,
+                 antnamescheme="new")
+    names = list(_col(vis, "NAME", "ANTENNA"))
+    casa = list(_col(os.path.join(DATA_DIR, ONE + ".ms"), "NAME", "ANTENNA"))
+    # EVLA antennas: 'ea' numbering, the same numbers CASA's 'old' scheme shows
+    assert [n for n in names if n] == [f"EA{int(c):02d}" for c in casa if c]
+    assert list(_col(vis, "STATION", "ANTENNA")) == list(
+        _col(os.path.join(DATA_DIR, ONE + ".ms"), "STATION", "ANTENNA"))
