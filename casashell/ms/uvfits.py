@@ -889,6 +889,10 @@ def ms_to_uvfits(vis, fitsfile, datacolumn="corrected", rows=None, multisource=T
             bl = 256.0 * (g_a1 + 1) + (g_a2 + 1) + 0.01 * g_arr
         pnames = ["UU", "VV", "WW", "DATE", "DATE", "BASELINE", "INTTIM"]
         pvals = [g_uvw[:, 0], g_uvw[:, 1], g_uvw[:, 2], coarse, fine, bl, g_int]
+        if nant > 255:
+            # AIPS Memo 117 (2017 revision): explicit antenna numbers and subarray
+            pnames += ["ANTENNA1", "ANTENNA2", "SUBARRAY"]
+            pvals += [g_a1 + 1.0, g_a2 + 1.0, g_arr + 1.0]
         pnames.append("FREQSEL")
         pvals.append(g_fq.astype(np.float64))
         if multisource:
