@@ -289,3 +289,28 @@ def test_antnamescheme_new(tmp_path):
     assert [n for n in names if n] == [f"EA{int(c):02d}" for c in casa if c]
     assert list(_col(vis, "STATION", "ANTENNA")) == list(
         _col(os.path.join(DATA_DIR, ONE + ".ms"), "STATION", "ANTENNA"))
+
+
+def test_more_than_255_antennas(tmp_path):
+    """OVRO-LWA, 256 antennas: ANTENNA1/ANTENNA2 parameters; pyuvdata reads the same
+    visibilities as it reads from the MS (its MS antenna numbers are 0-based, UVFITS
+    ones 1-based)."""
+    ms = os.path.join(DATA_DIR, "2018-03-21-01_26_33_0004384620257280_000000_downselected.ms")
+    out = str(tmp_path / "lwa.uvfits")
+    exportuvfits(vis=ms, fitsfile=out, datacolumn="data")
+    with fits.open(out) as h:
+        assert {"ANTENNA1", "ANTENNA2", "SUBARRAY"} <= set(h[0].data.parnames)
+        assert len(h["AIPS AN"].data) == 256
+    a, b = _pyuvdata(ms), _pyuvdata(out)
+    ia = np.lexsort((a.ant_2_array, a.ant_1_array, a.time_array))
+    ib = np.lexsort((b.ant_2_array, b.ant_1_array, b.time_array))
+    np.testing.assert_array_equal(b.ant_1_array[ib], a.ant_1_array[ia] + 1)
+    np.testing.assert_array_equal(b.ant_2_array[ib], a.ant_2_array[ia] + 1)
+    np.testing.assert_array_equal(b.data_array[ib], a.data_array[ia])
+    np.testing.assert_array_equal(b.polarization_array, a.polarization_array)
+    back = str(tmp_path / "lwa.ms")
+    importuvfits(fitsfile=out, vis=back)
+    x = _sorted_main(back, ["ANTENNA1", "ANTENNA2", "TIME"])
+    y = _sorted_main(ms, ["ANTENNA1", "ANTENNA2", "TIME"])
+    for c in x:
+        np.testing.assert_array_equal(x[c], y[c])
