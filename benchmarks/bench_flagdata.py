@@ -58,6 +58,7 @@ def operations(ant: str):
          "flagdata(vis=MS, mode='clip', clipminmax=[0.0, 2.0], correlation='ABS_ALL', "
          "flagbackup=False)"),
         ("tfcrop", RESET, "flagdata(vis=MS, mode='tfcrop', flagbackup=False)"),
+        ("rflag", RESET, "flagdata(vis=MS, mode='rflag', flagbackup=False)"),
     ]
 
 
