@@ -125,7 +125,9 @@ def _flagdata(spec, values, subs):
         return _serial(spec, values, "action='calculate'")
     if action == "none":
         return _serial(spec, values, "action='none'")
-    sel = _selection(values)
+    # correlation selects no rows (and clip's takes expressions such as ABS_ALL):
+    # the polarization setups are the same in every sub-MS, so flagdata checks it
+    sel = _selection(values, tuple(n for n in _SELECTION if n != "correlation"))
     if mode == "manual":
         sel["autocorr"] = values.get("autocorr", False)
     explicit = _check_selection(values["vis"], sel)
