@@ -497,11 +497,16 @@ def _time_ticks(ax, which="x"):
     import datetime
     from matplotlib.ticker import FuncFormatter
 
+    axis = ax.xaxis if which == "x" else ax.yaxis
+
     def fmt(v, pos=None):
         t = datetime.datetime(1858, 11, 17) + datetime.timedelta(seconds=float(v))
+        lo, hi = axis.get_view_interval()
+        if abs(hi - lo) > 86400.0:  # more than a day: the date matters
+            return t.strftime("%Y/%m/%d %H:%M")
         return t.strftime("%H:%M:%S")
 
-    (ax.xaxis if which == "x" else ax.yaxis).set_major_formatter(FuncFormatter(fmt))
+    axis.set_major_formatter(FuncFormatter(fmt))
     if which == "x":
         for lab in ax.get_xticklabels():
             lab.set_rotation(0)
