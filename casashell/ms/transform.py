@@ -463,7 +463,7 @@ class Transformer:
             seg_keys.append(scan)
         if "state" not in comb:
             seg_keys.append(state)
-        seg = np.unique(np.stack(seg_keys, axis=1), axis=0, return_inverse=True)[1].ravel()
+        seg = _group_ids(seg_keys)[1]
         # bins per segment: start at the segment's first time; a bin holds the
         # times t with t - start < timebin; the next bin starts at the next time.
         binid = np.zeros(len(r), np.int64)
@@ -483,9 +483,7 @@ class Transformer:
                 i = j
             binid[m] = nb + ids[inv.ravel()]
             nb += len(starts_t)
-        gkeys = np.stack([binid] + keys[2:] + [keys[0], keys[1]], axis=1)
-        _, first, inv = np.unique(gkeys, axis=0, return_index=True, return_inverse=True)
-        inv = inv.ravel()
+        first, inv = _group_ids([binid] + keys[2:] + [keys[0], keys[1]])
         # output rows in time order (earliest input time of the group), then
         # in the order of their first input row
         tmin = np.full(len(first), np.inf)
@@ -1000,6 +998,26 @@ class Transformer:
     @property
     def summary(self):
         return {"fields": self.fields, "spws": sorted(self.spw_map)}
+
+
+def _group_ids(columns):
+    """(first index, group id) of the distinct rows of several integer columns.
+
+    Each column is factorised and the codes combined in one int64 key (mixed
+    radix), so memory stays a few arrays of the column length.
+    """
+    key = np.zeros(len(columns[0]), np.int64)
+    radix = 1
+    for col in columns:
+        codes = np.unique(col, return_inverse=True)[1].ravel().astype(np.int64)
+        n = int(codes.max()) + 1 if len(codes) else 1
+        if radix * n >= 2 ** 62:   # would overflow: compact what we have so far
+            key = np.unique(key, return_inverse=True)[1].ravel().astype(np.int64)
+            radix = int(key.max()) + 1 if len(key) else 1
+        key = key * n + codes
+        radix *= n
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return first, inv.ravel()
 
 
 def seg_starts_for(groups):
