@@ -39,10 +39,11 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
                 range=(0, 9)),
           Param("colindex", "int", 0, "Column of the plot on the page (no iteraxis)",
                 range=(0, 9)),
-          Param("xaxis", "string", "", "X axis (default time): " + ", ".join(
-              a for a in _AXES if a), allowed=_AXES),
+          Param("xaxis", "string", "", "X axis (default time): amp, phase, uvdist, "
+                "frequency, channel, ...", allowed=_AXES),
           Param("xdatacolumn", "string", "", "Data column for a data x axis", allowed=_DC),
-          Param("yaxis", "string", "", "Y axis (default amp)", allowed=_AXES),
+          Param("yaxis", "string", "", "Y axis (default amp); the same choices as xaxis",
+                allowed=_AXES),
           Param("ydatacolumn", "string", "", "Data column for a data y axis (data, "
                 "corrected, model, residual, ...)", allowed=_DC),
           Param("selectdata", "bool", True, "Select data with the selection parameters",
