@@ -6,6 +6,7 @@ casacore, independently of casashell.ms.transform.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -279,3 +280,57 @@ def test_all_columns_and_reopen(ms_copy, tmp_path):
         np.testing.assert_array_equal(t.getcol("MODEL_DATA"), 1)
     d_in, dd = cols(vis, "DATA", "DATA_DESC_ID")
     np.testing.assert_array_equal(cols(out, "DATA")[0], d_in[dd == 0])
+
+
+def test_listobs_of_output_matches_casa(data_dir, reference_dir, tmp_path):
+    """Our listobs of the split output equals CASA's listobs of CASA's split output."""
+    from casashell.tasks import listobs
+    out = str(tmp_path / "sr_split.ms")
+    split(vis=os.path.join(data_dir, DAY2), outputvis=out, spw="0:8~55", antenna="!4",
+          correlation="RR,LL", width=8, datacolumn="data")
+    listfile = str(tmp_path / "lo.txt")
+    listobs(vis=out, listfile=listfile)
+    ours = open(listfile).read().splitlines()
+    ref = open(os.path.join(reference_dir, "listobs_after_split.txt")).read().splitlines()
+    # the name line differs (paths); everything else must be identical
+    assert [l for l in ours if "MeasurementSet Name" not in l] == \
+        [l for l in ref if "MeasurementSet Name" not in l]
+
+
+def test_generated_ms_fields_spws_corrected(tmp_path):
+    """A synthetic MS with 3 fields, 2 spws and CORRECTED_DATA: ids re-indexed."""
+    from casashell.ms.generate import make_ms
+    vis = str(tmp_path / "gen.ms")
+    make_ms(vis, nant=6, nfield=3, nscan=4, nspw=2, nchan=[16, 8], ncorr=[4, 2],
+            ntimes_per_scan=3, corrected=True, seed=3)
+    with ct.table(vis, ack=False) as t:
+        f_in = t.getcol("FIELD_ID")
+        dd_in = t.getcol("DATA_DESC_ID")
+    with ct.table(os.path.join(vis, "DATA_DESCRIPTION"), ack=False) as t:
+        spw_of_dd = t.getcol("SPECTRAL_WINDOW_ID")
+    rows = np.nonzero((f_in == 2) & (spw_of_dd[dd_in] == 1))[0]
+    out = str(tmp_path / "g.ms")
+    split(vis=vis, outputvis=out, field="2", spw="1", datacolumn="corrected")
+    with ct.table(vis, ack=False) as t:
+        c = np.stack([t.getcell("CORRECTED_DATA", int(r)) for r in rows])
+        w = np.stack([t.getcell("WEIGHT", int(r)) for r in rows])
+    od, ow, osig, of, odd = cols(out, "DATA", "WEIGHT", "SIGMA", "FIELD_ID", "DATA_DESC_ID")
+    np.testing.assert_array_equal(od, c)
+    np.testing.assert_array_equal(ow, w)
+    # CORRECTED_DATA became DATA: SIGMA follows the (calibrated) weights
+    np.testing.assert_allclose(osig, 1 / np.sqrt(w), rtol=1e-6)
+    assert set(of.tolist()) == {0} and set(odd.tolist()) == {0}
+    assert len(sub(out, "FIELD", "NAME")) == 1
+    assert sub(out, "FIELD", "NAME")[0] == sub(vis, "FIELD", "NAME")[2]
+    assert sub(out, "SPECTRAL_WINDOW", "NUM_CHAN").tolist() == [8]
+    assert sub(out, "POLARIZATION", "NUM_CORR").tolist() == [2]
+
+
+if importlib.util.find_spec("casatasks") is not None:   # only where CASA is installed
+    def test_casa_listobs_opens_output(data_dir, tmp_path):
+        from casatasks import listobs as casa_listobs
+        out = str(tmp_path / "c.ms")
+        split(vis=os.path.join(data_dir, DAY2), outputvis=out, spw="0:8~55", width=8,
+              datacolumn="data")
+        res = casa_listobs(vis=out, listfile="")
+        assert res["nrows"] == len(cols(out, "TIME")[0])
