@@ -151,3 +151,15 @@ def test_combinespws_adjacent_windows(data_dir, tmp_path):
         key = (ot[r], oa[r], ob[r])
         np.testing.assert_allclose(od[r, :32], d1[k1[key]], rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(od[r, 32:], d2[k2[key]], rtol=1e-5, atol=1e-7)
+
+
+def test_usewtspectrum_creates_column(ms_copy, tmp_path):
+    vis = ms_copy(DAY2)
+    from casashell.tasks import initweights
+    initweights(vis=vis, wtmode="delwtsp")
+    out = str(tmp_path / "w.ms")
+    mstransform(vis=vis, outputvis=out, datacolumn="data", spw="1", usewtspectrum=True)
+    w, dd = cols(vis, "WEIGHT", "DATA_DESC_ID")
+    ows, = cols(out, "WEIGHT_SPECTRUM")
+    assert ows.dtype == np.float32 and ows.shape == (int((dd == 1).sum()), 64, 4)
+    np.testing.assert_array_equal(ows, np.repeat(w[dd == 1][:, None, :], 64, axis=1))

@@ -511,6 +511,10 @@ class Transformer:
         out["SIGMA"] = "SIGMA"
         if self.has_ws:
             out["WEIGHT_SPECTRUM"] = "WEIGHT_SPECTRUM"
+        elif self.plan.extra.get("usewtspectrum"):
+            # described like FLAG, stored as float
+            out["WEIGHT_SPECTRUM"] = "FLAG"
+            self._ws_from_flag_desc = True
         if self.has_ss:
             out["SIGMA_SPECTRUM"] = "SIGMA_SPECTRUM"
         if "FLAG_CATEGORY" in cols:
@@ -828,6 +832,9 @@ class Transformer:
                         res["SIGMA_SPECTRUM"] = arr["SIGMA_SPECTRUM"]
                 if self.has_ws:
                     res["WEIGHT_SPECTRUM"] = arr["WEIGHT_SPECTRUM"]
+                elif plan.extra.get("usewtspectrum"):
+                    res["WEIGHT_SPECTRUM"] = np.ascontiguousarray(np.broadcast_to(
+                        arr["WEIGHT"].astype(np.float32)[:, None, :], flag.shape))
                 results.append((m_out, res))
                 continue
             # averaging weights per channel

@@ -97,6 +97,9 @@ def main_table_layout(in_desc: dict, columns: dict, cell_shapes: dict):
     desc = {}
     for out, src in columns.items():
         cd = dict(in_desc[src])
+        if out == "WEIGHT_SPECTRUM" and src != out:
+            cd["valueType"] = "float"
+            cd["comment"] = "Weight for each channel and correlation"
         cd.pop("dataManagerType", None)
         cd.pop("dataManagerGroup", None)
         cd["dataManagerType"] = ""
@@ -135,7 +138,7 @@ def main_table_layout(in_desc: dict, columns: dict, cell_shapes: dict):
     for c, shp in cell_shapes.items():
         if c == "UVW":
             continue
-        vt = str(in_desc[columns[c]].get("valueType", "float")).lower()
+        vt = str(desc[c].get("valueType", "float")).lower()
         tile = _tile_shape(shp, _ITEMSIZE.get(vt, 8))
         dminfo[f"*{k}"] = {"TYPE": "TiledShapeStMan", "NAME": f"Tiled_{c}",
                            "SPEC": {"DEFAULTTILESHAPE": tile}, "COLUMNS": [c]}

@@ -110,7 +110,8 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
                 timebin=parse_timebin(timebin) if timeaverage else 0.0,
                 combine=parse_combine(timespan, "timespan") if timeaverage else (),
                 keepflags=bool(keepflags), hanning=bool(hanning), regrid=regrid,
-                combinespws=bool(combinespws))
+                combinespws=bool(combinespws),
+                extra={"usewtspectrum": bool(usewtspectrum)})
     info = run(plan, out, log=lambda m, p="INFO": casalog.post(m, p))
     casalog.post(f"Wrote {info['nrows']} rows to {out}")
     return None
