@@ -343,8 +343,7 @@ def test_extend_flagneartime_and_growtime(synth):
 # tfcrop and rflag: injected RFI is found, clean data mostly untouched
 
 def _inject_rfi(vis):
-    tm, scan, a1, a2, dd = cols(vis, "TIME", "SCAN_NUMBER", "ANTENNA1", "ANTENNA2",
-                                "DATA_DESC_ID")
+    scan, a1, a2, dd = cols(vis, "SCAN_NUMBER", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID")
     _clear(vis)
     with ct.table(vis, readonly=False, ack=False) as t:
         data = t.getcol("DATA")
@@ -408,11 +407,23 @@ def test_summary_counts_autocorrelations_once_and_extra_views(synth):
     assert per_field["type"] == "summary" and per_field["name"] == "Summary"
 
 
-def test_summary_minabs_filters_entries(synth):
+def test_summary_minabs_maxrel_filter_entries(synth):
     flag, a1, a2 = cols(synth, "FLAG", "ANTENNA1", "ANTENNA2")
+    with ct.table(os.path.join(synth, "ANTENNA"), ack=False) as t:
+        names = list(t.getcol("NAME"))
     per_row = flag.reshape(len(flag), -1).sum(axis=1)
-    s = flagdata(vis=synth, mode="summary", minabs=10 ** 9)
-    assert s["antenna"] == {} and s["total"] == float(flag.size)
+    cells = flag.shape[1] * flag.shape[2]
+    counts = {}
+    for a, name in enumerate(names):
+        rows = (a1 == a) | (a2 == a)
+        counts[name] = (per_row[rows].sum(), rows.sum() * cells)
+    thr = int(np.median([c[0] for c in counts.values()]))
+    s = flagdata(vis=synth, mode="summary", minabs=thr)
+    assert set(s["antenna"]) == {n for n, (f, _) in counts.items() if f >= thr}
+    assert s["total"] == float(flag.size)            # totals are not filtered
+    rel = float(np.median([f / t for f, t in counts.values()]))
+    s = flagdata(vis=synth, mode="summary", maxrel=rel)
+    assert set(s["antenna"]) == {n for n, (f, t) in counts.items() if f / t <= rel}
 
 
 # ---------------------------------------------------------------------------
@@ -443,7 +454,8 @@ def test_savepars_to_file_and_flag_cmd(synth, tmp_path):
     out = str(tmp_path / "cmds.txt")
     flagdata(vis=synth, mode="manual", antenna="ea03", scan="2", savepars=True, outfile=out,
              cmdreason="BADANT", action="none")
-    text = open(out).read().strip()
+    with open(out) as fh:
+        text = fh.read().strip()
     assert text.startswith("mode='manual'")
     assert "antenna='ea03'" in text and "scan='2'" in text and "reason='BADANT'" in text
     assert not os.path.exists(synth + ".flagversions")   # action='none': nothing applied
@@ -592,7 +604,7 @@ def test_writeflags_false_writes_nothing(synth):
 
 def test_clip_channelavg_flags_whole_bins(synth):
     _clear(synth)
-    data, dd = cols(synth, "DATA", "DATA_DESC_ID")
+    (data,) = cols(synth, "DATA")
     with ct.table(synth, readonly=False, ack=False) as t:
         f = t.getcol("FLAG")
         f[:, 1, :] = True            # flagged channels are left out of the averages

@@ -41,7 +41,8 @@ def test_layout_is_casa_flagversions(ms_copy):
     flagmanager(vis=vis, mode="save", versionname="before_cal", comment="my comment")
     d = vis + ".flagversions"
     assert sorted(os.listdir(d)) == ["FLAG_VERSION_LIST", "flags.before_cal"]
-    assert open(os.path.join(d, "FLAG_VERSION_LIST")).read() == "before_cal : my comment\n"
+    with open(os.path.join(d, "FLAG_VERSION_LIST")) as fh:
+        assert fh.read() == "before_cal : my comment\n"
     with ct.table(os.path.join(d, "flags.before_cal"), ack=False) as t:
         assert sorted(t.colnames()) == ["FLAG", "FLAG_ROW"]
         assert t.nrows() == len(f0)

@@ -522,14 +522,12 @@ def run_flagdata(values: dict):
 
     summaries = []
     rflag_reports = []
-    total_new = 0
     for p in plans:
         res, stats = p.run(write)
         if p.kind == "summary":
             summaries.append(res)
             casalog.post("\n".join(flagging.summary_log_lines(res)) or "empty summary")
         elif stats is not None:
-            total_new += stats.newly_flagged
             verb = "unflagged" if p.mode == "unflag" else "flagged"
             n = stats.newly_unflagged if p.mode == "unflag" else stats.newly_flagged
             what = "would be " if not write else ""

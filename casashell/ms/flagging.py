@@ -301,7 +301,6 @@ class RunStats:
         self.rows_written = 0
 
     def add(self, before, after, mask):
-        m = mask[None]
         self.selected += int(mask.sum()) * len(before)
         self.newly_flagged += int(np.count_nonzero(after & ~before))
         self.newly_unflagged += int(np.count_nonzero(before & ~after))
