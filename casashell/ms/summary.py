@@ -443,8 +443,8 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
 
 def _spare_core() -> bool:
     """Is a second core free for the helper process?  (At least two usable
-    cores and a 1-minute load average below their number: on a saturated
-    machine a second process only adds waiting.)"""
+    cores and a 1-minute load average below their number plus one: on a
+    saturated machine a second process only adds waiting.)"""
     try:
         ncpu = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -452,7 +452,7 @@ def _spare_core() -> bool:
     if ncpu < 2:
         return False
     try:
-        return os.getloadavg()[0] < ncpu
+        return os.getloadavg()[0] < ncpu + 1
     except (OSError, AttributeError):  # pragma: no cover
         return True
 
@@ -1123,7 +1123,8 @@ def _sources(info: MSInfo, verbose: bool) -> str | None:
     for sid, name, spw, rf, sv in src["rows"]:
         if len(name) > 20:
             name = name[:19] + "*"
-        line = "  " + str(sid).ljust(5) + name.ljust(20) + ("any" if spw < 0 else str(spw)).ljust(6)
+        spw_text = "any" if spw < 0 else str(spw)
+        line = "  " + str(sid).ljust(5) + name.ljust(20) + spw_text.ljust(6)
         if src["has_restfreq"]:
             line += (fmt_g(rf[0] / 1e6, 12) if rf is not None and rf.size else "-").ljust(15)
         if src["has_sysvel"]:
