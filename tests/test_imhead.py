@@ -49,7 +49,8 @@ def test_list_casa_image(image):
     assert hdr["datamax"] == 1000.0 and hdr["datamin"] == -500.0
     assert list(hdr["maxpixpos"]) == [7, 4, 0, 1]      # CASA axis order
     assert list(hdr["minpixpos"]) == [3, 2, 1, 2]
-    assert hdr["maxpos"].split(", ")[2] == "I"
+    # pixel (7, 4): two 1-arcmin pixels west of the reference (0, 0) on the equator
+    assert hdr["maxpos"] == "23:59:52.000, +00.00.00.000, I, 1.415e+09Hz"
     assert hdr["telescope"] == rec["telescope"] and hdr["observer"] == rec["observer"]
     assert hdr["equinox"] == "J2000" and hdr["projection"] == "SIN"
     assert hdr["restfreq"][0] == pytest.approx(f["restfreq"])

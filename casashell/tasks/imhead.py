@@ -153,7 +153,7 @@ class ImageHeader:
                     u = c["units"][i]
                     d = dict(ctype=c["axes"][i], crval=_to_rad(float(c["crval"][i]), u),
                              cdelt=_to_rad(float(c["cdelt"][i]), u),
-                             crpix=float(c["crpix"][i]), cunit="rad")
+                             crpix=float(c["crpix"][i]), cunit="rad", _unit=u)
                 elif kind == "spectral":
                     if "wcs" in c:
                         w = c["wcs"]
@@ -216,23 +216,32 @@ class ImageHeader:
         return best
 
     def _posstring(self, npix):
+        """World position of a pixel (numpy order) as CASA writes it:
+        'hh:mm:ss.sss, +dd.mm.ss.sss, I, 1.415e+09Hz'."""
         import numpy as np
         if npix is None:
             return ""
         axes = self.axes()
+        try:
+            world = list(self._im.toworld([int(p) for p in npix]))[::-1]
+        except Exception:  # noqa: BLE001 - fall back to the linear approximation
+            world = [a["crval"] if isinstance(a["crval"], float) else 0.0 for a in axes]
         pix = list(npix)[::-1]
         parts = []
         for i, a in enumerate(axes):
-            p = pix[i]
             if a["ctype"] == "Stokes":
                 st = a["crval"]
-                parts.append(str(st[p]) if p < len(st) else "?")
+                parts.append(str(st[pix[i]]) if pix[i] < len(st) else "?")
             elif a["cunit"] == "rad":
-                v = a["crval"] + (p - a["crpix"]) * a["cdelt"]  # linear approximation
-                parts.append(f"{np.degrees(v):.6f}deg")
+                v = _to_rad(float(world[i]), a.get("_unit", "rad"))
+                if a["ctype"] == "Right Ascension":
+                    parts.append(_hms(v))
+                elif a["ctype"] == "Declination":
+                    parts.append(_dms(v))
+                else:
+                    parts.append(f"{np.degrees(v):.6f}deg")
             else:
-                v = a["crval"] + (p - a["crpix"]) * a["cdelt"]
-                parts.append(f"{v:.9g}{a['cunit']}")
+                parts.append(f"{float(world[i]):.6g}{a['cunit']}")
         return ", ".join(parts)
 
     # -- header ------------------------------------------------------------------
@@ -281,14 +290,14 @@ class ImageHeader:
             h["minpixpos"] = np.array(list(pmin)[::-1], dtype=np.int32)
             h["minpos"] = self._posstring(pmin)
         h["object"] = self.imageinfo.get("objectname", "").strip()
-        h["observer"] = self.coords.get("observer", "")
+        h["observer"] = self.coords.get("observer", "").strip()
         h["projection"] = d["projection"] if d else ""
         s = next((self.coords[k] for k in self.coords if k.startswith("spectral")), None)
         if s is not None:
             h["reffreqtype"] = s.get("system", "")
             h["restfreq"] = np.atleast_1d(s.get("restfreqs", [s.get("restfreq", 0.0)]))
         h["shape"] = np.array(self.shape, dtype=np.int32)
-        h["telescope"] = self.coords.get("telescope", "")
+        h["telescope"] = self.coords.get("telescope", "").strip()
         return h
 
     def _masks(self):
@@ -597,6 +606,25 @@ class ImageHeader:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+
+def _hms(rad):
+    import math
+    h = (math.degrees(rad) / 15.0) % 24.0
+    ms = round(h * 3600.0 * 1000.0)
+    hh, rem = divmod(ms, 3600 * 1000)
+    mm, rem = divmod(rem, 60 * 1000)
+    return f"{hh % 24:02d}:{mm:02d}:{rem / 1000.0:06.3f}"
+
+
+def _dms(rad):
+    import math
+    d = math.degrees(rad)
+    sign = "-" if d < 0 else "+"
+    ms = round(abs(d) * 3600.0 * 1000.0)
+    dd, rem = divmod(ms, 3600 * 1000)
+    mm, rem = divmod(rem, 60 * 1000)
+    return f"{sign}{dd:02d}.{mm:02d}.{rem / 1000.0:06.3f}"
 
 
 def _is_number(s):
