@@ -157,7 +157,7 @@ class FlagVersions:
             with ct.table(self.vis, ack=False) as ms:
                 self._copy_flags(ms, tmp, old_table, merge)
             if name in existing and merge == "replace":
-                stamp = time.strftime("%Y%m%d%H%M%S")
+                stamp = str(int(time.time()))   # CASA: <name>.old.<unix seconds>
                 oldname = f"{name}.old.{stamp}"
                 while oldname in existing:
                     oldname += "x"
