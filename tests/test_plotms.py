@@ -348,3 +348,23 @@ def test_time_average_uvdist_and_row_order(syn, tmp_path):
     np.logical_or.at(anyg, inv, good.any(axis=1))
     assert len(off1) == int(anyg.sum())
     np.testing.assert_allclose(np.sort(off1[:, 0]), np.sort(mean_uvd[anyg]), rtol=1e-9)
+
+
+def test_selection_parameters_reach_the_plot(syn):
+    names = list(ct.table(os.path.join(syn, "ANTENNA"), ack=False).getcol("NAME"))
+    d = _read(syn, ["ANTENNA1", "ANTENNA2", "SCAN_NUMBER", "UVW", "FLAG", "FLAG_ROW"])
+    good = ~(d["FLAG"] | d["FLAG_ROW"][:, None, None])
+    plotms(vis=syn, antenna=f"{names[0]}&{names[1]}", showgui=False)
+    m = (d["ANTENNA1"] == 0) & (d["ANTENNA2"] == 1)
+    assert plotting.LAST["info"]["npoints"] == int(good[m].sum()) > 0
+    plotms(vis=syn, scan="2,4", correlation="LL", spw="1:10~19", showgui=False)
+    m = np.isin(d["SCAN_NUMBER"], [2, 4])
+    spw = _ddid_spw(syn)[_read(syn, ["DATA_DESC_ID"])["DATA_DESC_ID"]]
+    m &= spw == 1
+    assert plotting.LAST["info"]["npoints"] == int(good[m][:, 10:20, 3].sum())
+    plotms(vis=syn, uvrange="100~300m", showgui=False, xaxis="uvdist")
+    uvd = np.hypot(d["UVW"][:, 0], d["UVW"][:, 1])
+    m = (uvd >= 100) & (uvd <= 300)
+    info = plotting.LAST["info"]
+    assert info["npoints"] == int(good[m].sum())
+    assert 100 <= info["pages"][0][0]["xrange"][0] <= info["pages"][0][0]["xrange"][1] <= 300
