@@ -205,3 +205,33 @@ def test_save_fallback_copy_matches(ms_copy, monkeypatch):
     with ct.table(os.path.join(vis + ".flagversions", "flags.py"), ack=False) as t:
         np.testing.assert_array_equal(t.getcol("FLAG"), f0)
         np.testing.assert_array_equal(t.getcol("FLAG_ROW"), r0)
+
+
+def test_sigint_during_a_block_write_is_held_until_flag_row_is_written(ms_copy, monkeypatch):
+    """A real SIGINT arriving between the FLAG and FLAG_ROW writes of a block
+    takes effect only after FLAG_ROW is written: the MS stays consistent."""
+    import signal
+
+    from casashell.ms import flagio
+
+    vis = ms_copy(MS_NAME)
+    f0, _ = flags(vis)
+    real = flagio.write_cells
+    state = {"sent": False}
+
+    def write_then_signal(table, column, rows, values):
+        real(table, column, rows, values)
+        if column == "FLAG" and os.path.basename(table.name()) == MS_NAME and not state["sent"]:
+            state["sent"] = True
+            signal.raise_signal(signal.SIGINT)     # arrives before FLAG_ROW is written
+
+    monkeypatch.setattr(flagio, "write_cells", write_then_signal)
+    monkeypatch.setattr(flagio, "DEFAULT_BLOCK_BYTES", 200_000)
+    with pytest.raises(KeyboardInterrupt):
+        flagdata(vis=vis, mode="manual", spw="0,1")
+    monkeypatch.undo()
+    f1, r1 = flags(vis)
+    np.testing.assert_array_equal(r1, f1.reshape(len(f1), -1).all(axis=1))
+    assert f0.sum() < f1.sum() < f1.size
+    flagmanager(vis=vis, mode="restore", versionname="flagdata_1")
+    np.testing.assert_array_equal(flags(vis)[0], f0)
