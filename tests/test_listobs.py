@@ -368,3 +368,68 @@ def test_row_subsets_read_by_span_or_reference(data_dir, step):
             got[int(info.groups.keys[i, 4])] = got.get(int(info.groups.keys[i, 4]), 0) + \
                 int(info.groups.nrows[i])
         assert got == spw_rows
+
+
+# -- a synthetic MS: two observations, three fields with intents, two pol setups
+
+@pytest.fixture(scope="module")
+def synth_ms(tmp_path_factory):
+    from casashell.ms.generate import make_ms
+    path = str(tmp_path_factory.mktemp("synth") / "syn.ms")
+    make_ms(path, nant=5, nfield=3, nscan=5, nspw=2, nchan=4, ncorr=[4, 2],
+            ntimes_per_scan=3, nobs=2)
+    return path
+
+
+def test_synthetic_scans_intents_observations(synth_ms, tmp_path):
+    with ct.table(synth_ms, ack=False) as t:
+        obs = t.getcol("OBSERVATION_ID")
+        scan = t.getcol("SCAN_NUMBER")
+        fld = t.getcol("FIELD_ID")
+        state = t.getcol("STATE_ID")
+    with ct.table(os.path.join(synth_ms, "STATE"), ack=False) as t:
+        modes = t.getcol("OBS_MODE")
+    with ct.table(os.path.join(synth_ms, "FIELD"), ack=False) as t:
+        names = t.getcol("NAME")
+    lf = tmp_path / "x.txt"
+    rec = listobs(vis=synth_ms, listfile=str(lf))
+    lines = lf.read_text().splitlines()
+    # one block per observation, each with its own scans
+    for o in np.unique(obs):
+        i = lines.index(f"   ObservationID = {o}         ArrayID = 0")
+        scans = np.unique(scan[obs == o])
+        block = lines[i + 2:i + 2 + len(scans)]
+        for line, s in zip(block, scans):
+            m = scan == s
+            f = int(np.unique(fld[m])[0])
+            intents = sorted({x for st in np.unique(state[m]) for x in modes[st].split(",")})
+            assert int(line[39:43]) == s
+            assert int(line[45:50]) == f and line[51:71].rstrip() == names[f]
+            assert int(line[71:81]) == int(m.sum())
+            assert line.endswith("] [" + ",".join(intents) + "]")
+            assert rec[f"scan_{s}"]["0"]["StateId"] == int(state[m].min())
+    # fields: rows per field
+    j = lines.index("Fields: 3")
+    for k, f in enumerate(range(3)):
+        assert int(lines[j + 2 + k].split()[-1]) == int((fld == f).sum())
+    assert "(2 unique spectral windows and 2 unique polarization setups)" in lines[j + 5]
+    assert lines[j + 7].endswith("  RR  RL  LR  LL") and lines[j + 8].endswith("  RR  LL")
+    # two OBSERVATION rows: the per-observation table
+    assert lines[6].startswith("  Telescope Observation Date    Observer")
+    assert lines[7].startswith("  VLA       2010/04/26/06:00:00 ")
+
+
+def test_intent_selection_on_synthetic(synth_ms):
+    with ct.table(synth_ms, ack=False) as t:
+        state = t.getcol("STATE_ID")
+    with ct.table(os.path.join(synth_ms, "STATE"), ack=False) as t:
+        modes = t.getcol("OBS_MODE")
+    target = [i for i, m in enumerate(modes) if "OBSERVE_TARGET" in m]
+    rec = listobs(vis=synth_ms, intent="*TARGET*")
+    assert rec["numrecords"] == int(np.isin(state, target).sum())
+    assert rec["nfields"] == 1 and rec["field_2"]["name"] == "NGC5548"
+
+
+def test_listfile_in_missing_directory(data_dir, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        listobs(vis=os.path.join(data_dir, SRC1), listfile=str(tmp_path / "no" / "x.txt"))

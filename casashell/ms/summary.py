@@ -945,7 +945,16 @@ def _observation(info: MSInfo, verbose: bool) -> str:
                  + "Observer".ljust(15) + "Project".ljust(15)]
         for i in range(len(info.projects)):
             tr = info.obs_time_ranges[i] if i < len(info.obs_time_ranges) else []
-            trt = "[" + ", ".join(fmt_g(x) for x in tr) + "]"
+            # the start of the observation (CASA prints the raw TIME_RANGE
+            # array here, which tells a reader nothing)
+            if tr:
+                day, ticks = _split_mjd_seconds(tr[0], 0)
+                d = _MJD0 + _dt.timedelta(days=day)
+                h, rem = divmod(ticks, 3600)
+                trt = (f"{d.year:04d}/{d.month:02d}/{d.day:02d}/"
+                       f"{h:02d}:{rem // 60:02d}:{rem % 60:02d}")
+            else:
+                trt = ""
             lines.append("  " + str(info.telescopes[i]).ljust(10) + trt.ljust(20)
                          + str(info.observers[i]).ljust(15) + str(info.projects[i]).ljust(15))
         s += "\n" + "\n".join(lines)
