@@ -105,6 +105,11 @@ def test_spw_baseline_auto_axes_on_real_data(data_dir, tmp_path):
         assert sum(rows) == nrow
         if axis == "spw":
             assert [set(_col(s, "DATA_DESC_ID").tolist()) for s in subs] == [{0}, {1}]
+            # split of sub-MSs holding one spw each: the output ids are the whole MS's
+            from casashell.tasks import split
+            split(vis=ms, outputvis=str(tmp_path / "o.ms"), width=2, datacolumn="data")
+            split(vis=mms, outputvis=str(tmp_path / "o.mms"), width=2, datacolumn="data")
+            assert_same_ms(str(tmp_path / "o.ms"), str(tmp_path / "o.mms"))
         if axis == "baseline":
             bls = [set(zip(_col(s, "ANTENNA1").tolist(), _col(s, "ANTENNA2").tolist()))
                    for s in subs]

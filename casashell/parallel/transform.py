@@ -41,9 +41,22 @@ class GlobalIdTransformer(Transformer):
         if missing:
             raise RuntimeError(f"data description {sorted(missing)[0]} of {self.plan.vis} "
                                f"is not in the Multi-MS selection")
-        self.dds = copy.deepcopy(ids["dds"])
+        # the local data descriptions (those of this sub-MS's rows) get the
+        # global output ids; the subtables are written from the global set
+        for d, dd in self.dds.items():
+            g = ids["dds"][d]
+            dd.new_spw, dd.new_pol, dd.new_ddid = g.new_spw, g.new_pol, g.new_ddid
+        self._global_dds = copy.deepcopy(ids["dds"])
         self.fields = list(ids["fields"])
         self.field_map = {f: i for i, f in enumerate(self.fields)}
         self.spw_map = dict(ids["spw_map"])
         self.pol_keys = list(ids["pol_keys"])
         self.dd_keys = list(ids["dd_keys"])
+
+    def _write_subtables(self, tin, tout, path):
+        local = self.dds
+        self.dds = self._global_dds
+        try:
+            super()._write_subtables(tin, tout, path)
+        finally:
+            self.dds = local
