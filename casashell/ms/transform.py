@@ -28,13 +28,11 @@ the selected channel range is read) and written with row-contiguous
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field as dcfield
 
 import numpy as np
 
-from .writer import (copy_subtable, create_main_table, open_subtable, staged_output,
-                     subtable_names)
+from .writer import copy_subtable, create_main_table, staged_output, subtable_names
 
 DATA_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA", "FLOAT_DATA")
 
@@ -601,7 +599,7 @@ class Transformer:
         pols = [k[0] for k in self.pol_keys]
         dst = copy_subtable(tin, "POLARIZATION", tout, path, pols)
         with ct.table(dst, readonly=False, ack=False) as t:
-            for i, (pol, cidx) in enumerate(self.pol_keys):
+            for i, (_pol, cidx) in enumerate(self.pol_keys):
                 cidx = list(cidx)
                 ctype = t.getcell("CORR_TYPE", i)
                 cprod = t.getcell("CORR_PRODUCT", i)
@@ -766,7 +764,6 @@ class Transformer:
         chanavg = any(d.width > 1 for d in self.dds.values())
         needs_weights = averaging or chanavg or bool(plan.hanning) or bool(plan.regrid)
         # scalar columns
-        out_scal = {}
         srt = np.argsort(rows, kind="stable")
         rs = rows[srt]
         inv = np.empty_like(srt)

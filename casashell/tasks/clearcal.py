@@ -46,7 +46,6 @@ def clearcal(vis, field, spw, intent, addmodel):
                 add_array_column(t, c, like=src, valuetype="complex")
                 casalog.post(f"Adding {c} column to {vis}")
             targets = [c for c in ("MODEL_DATA", "CORRECTED_DATA") if c in t.colnames()]
-            n = 0
             for c in targets:
                 # new columns are filled for every row, existing ones for the selection
                 for r in row_groups_by_shape(t, None if c in new else rows):
@@ -62,7 +61,6 @@ def clearcal(vis, field, spw, intent, addmodel):
                     ref.putcol(c, val, **kw)
                     if not contiguous:
                         ref.close()
-                    n += cnt
             t.flush()
         except BaseException:
             # leave the MS as it was: drop the columns this call added

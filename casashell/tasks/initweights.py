@@ -21,7 +21,6 @@ _MODES = ["nyq", "sigma", "weight", "ones", "delwtsp", "delsigsp", "tsys", "tint
       ],
       history="vis")
 def initweights(vis, wtmode, tsystable, interp, spwmap, dowtsp):
-    import numpy as np
     from casacore import tables as ct
 
     from ..logsink import casalog

@@ -42,8 +42,6 @@ def split(vis, outputvis, keepmms, field, spw, scan, antenna, correlation, timer
           intent, array, uvrange, observation, feed, datacolumn, keepflags, width, timebin,
           combine):
     from ..logsink import casalog
-    from ..ms.transform_params import parse_timebin, parse_combine, chanbin_per_spw
-    from ..ms.transform import Plan, run
     from ..ms.writer import check_new_output
 
     out = check_new_output(outputvis)
