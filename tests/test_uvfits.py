@@ -314,3 +314,22 @@ def test_more_than_255_antennas(tmp_path):
     y = _sorted_main(ms, ["ANTENNA1", "ANTENNA2", "TIME"])
     for c in x:
         np.testing.assert_array_equal(x[c], y[c])
+
+
+def test_decreasing_frequencies_roundtrip(synthetic, tmp_path):
+    """A spw whose frequency falls with channel number (lower sideband) next to a
+    rising one: both come back with the same channel frequencies."""
+    import shutil
+    ms = str(tmp_path / "lsb.ms")
+    shutil.copytree(synthetic, ms)
+    with ct.table(os.path.join(ms, "SPECTRAL_WINDOW"), readonly=False, ack=False) as s:
+        f = s.getcell("CHAN_FREQ", 1)
+        s.putcell("CHAN_FREQ", 1, f[::-1].copy())
+        s.putcell("NET_SIDEBAND", 1, -1)
+        want = s.getcol("CHAN_FREQ")
+    out = str(tmp_path / "lsb.uvfits")
+    exportuvfits(vis=ms, fitsfile=out, datacolumn="data")
+    back = str(tmp_path / "back.ms")
+    importuvfits(fitsfile=out, vis=back)
+    np.testing.assert_allclose(_col(back, "CHAN_FREQ", "SPECTRAL_WINDOW"), want, atol=1e-3)
+    assert list(_col(back, "NET_SIDEBAND", "SPECTRAL_WINDOW")) == [1, -1]

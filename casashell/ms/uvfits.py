@@ -333,8 +333,13 @@ def _spectral_windows(uv):
             tbw = np.atleast_1d(d.field(cols.index("TOTAL BANDWIDTH"))[r]).astype(float)
             sb = (np.atleast_1d(d.field(cols.index("SIDEBAND"))[r]).astype(int)
                   if "SIDEBAND" in cols else np.ones(nif, dtype=int))
+            # the FREQ axis increment gives the direction of IF 1; an IF whose sideband
+            # differs from IF 1's runs the other way (CH WIDTH is a magnitude)
+            base = 1.0 if f["cdelt"] >= 0 else -1.0
+            sb0 = 1 if sb[0] >= 0 else -1
             for i in range(nif):
-                width = abs(chw[i]) * (1 if sb[i] >= 0 else -1) if chw[i] != 0 else f["cdelt"]
+                sign = base * (1 if (1 if sb[i] >= 0 else -1) == sb0 else -1)
+                width = sign * abs(chw[i]) if chw[i] != 0 else f["cdelt"]
                 ref = f["crval"] + iff[i]
                 freqs = ref + (np.arange(nchan) + 1 - f["crpix"]) * width
                 spws.append(dict(freqs=freqs, width=np.full(nchan, width),
