@@ -334,3 +334,15 @@ if importlib.util.find_spec("casatasks") is not None:   # only where CASA is ins
               datacolumn="data")
         res = casa_listobs(vis=out, listfile="")
         assert res["nrows"] == len(cols(out, "TIME")[0])
+
+
+def test_table_info_kept(data_dir, tmp_path):
+    vis = os.path.join(data_dir, DAY2)
+    out = str(tmp_path / "i.ms")
+    split(vis=vis, outputvis=out, spw="1", datacolumn="data")
+    with ct.table(out, ack=False) as t, ct.table(vis, ack=False) as t0:
+        assert t.info()["type"] == "Measurement Set" == t0.info()["type"]
+    for name in ("ANTENNA", "SPECTRAL_WINDOW", "FIELD"):
+        with ct.table(os.path.join(out, name), ack=False) as t, \
+                ct.table(os.path.join(vis, name), ack=False) as t0:
+            assert t.info()["type"] == t0.info()["type"]

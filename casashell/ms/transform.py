@@ -868,7 +868,8 @@ class Transformer:
             wrow = w.mean(axis=1).astype(np.float32)
             res["WEIGHT"] = wrow
             res["SIGMA"] = _inv_sqrt(wrow)
-            res["SIGMA_SPECTRUM"] = _inv_sqrt(w)
+            if self.has_ss:
+                res["SIGMA_SPECTRUM"] = _inv_sqrt(w)
             row_allflag[m_out] = flag.reshape(len(flag), -1).all(axis=1)
             results.append((m_out, res))
 

@@ -390,6 +390,10 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
                             with ct.table(src, ack=False) as st:
                                 st.copy(os.path.join(work, name), deep=True, valuecopy=True,
                                         copynorows=(name == "POINTING" and not copypointing))
+                                info = st.info()
+                            with ct.table(os.path.join(work, name), readonly=False,
+                                          ack=False) as dt:
+                                dt.putinfo(info)
                             tout.putkeyword(name, "Table: " + os.path.join(work, name))
                     merger = _Merger(work, inputs[0], freqtol, dirtol, respectname)
                     offset = 0

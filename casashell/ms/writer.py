@@ -152,6 +152,10 @@ def create_main_table(path: str, in_table, columns: dict, cell_shapes: dict, nro
 
     desc, dminfo = main_table_layout(in_table.getdesc(), columns, cell_shapes)
     t = ct.table(path, desc, nrow=int(nrow), dminfo=dminfo, ack=False, readonly=False)
+    info = in_table.info()
+    if not info.get("type"):
+        info = dict(info, type="Measurement Set")
+    t.putinfo(info)
     kws = in_table.getkeywords()
     for key, val in kws.items():
         if isinstance(val, str) and val.startswith("Table: "):
@@ -183,6 +187,7 @@ def copy_subtable(in_table, name: str, out_table, out_path: str, rows=None):
     src_path = src[len("Table: "):] if isinstance(src, str) else str(src)
     dst = os.path.join(out_path, name)
     with ct.table(src_path, ack=False) as st:
+        info = st.info()
         if rows is None:
             st.copy(dst, deep=True, valuecopy=True)
         else:
@@ -191,6 +196,8 @@ def copy_subtable(in_table, name: str, out_table, out_path: str, rows=None):
                 ref.copy(dst, deep=True, valuecopy=True)
             finally:
                 ref.close()
+    with ct.table(dst, readonly=False, ack=False) as dt:
+        dt.putinfo(info)
     out_table.putkeyword(name, "Table: " + dst)
     return dst
 
