@@ -368,3 +368,36 @@ def test_selection_parameters_reach_the_plot(syn):
     info = plotting.LAST["info"]
     assert info["npoints"] == int(good[m].sum())
     assert 100 <= info["pages"][0][0]["xrange"][0] <= info["pages"][0][0]["xrange"][1] <= 300
+
+
+def test_gui_zoom_redraws_raster_from_the_grid(monkeypatch):
+    """In the window, zooming re-pools the raster for the region shown: the image
+    then covers just that region, with finer cells."""
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    plotms(vis=REAL, xaxis="uvdist", yaxis="amp", showgui=True)
+    fig = plotting.LAST["figure"]
+    try:
+        p = plotting.LAST["info"]["pages"][0][0]
+        assert p["mode"] == "raster"
+        ax = p["axes"]
+        im = ax.images[-1]
+        x0, x1, y0, y1 = im.get_extent()
+        cell_before = (x1 - x0) / im.get_array().shape[1]
+        lo, hi = 100.0, 300.0                      # zoom on 100-300 m
+        ax.set_xlim(lo, hi)
+        nx0, nx1, ny0, ny1 = im.get_extent()
+        assert lo - cell_before <= nx0 and nx1 <= hi + cell_before
+        cell_after = (nx1 - nx0) / im.get_array().shape[1]
+        assert cell_after < cell_before / 1.5       # finer than the full view's cells
+        assert ax.get_xlim() == pytest.approx((lo, hi))
+        # every column in the zoomed image still corresponds to real uv distances
+        d = _read(REAL, ["UVW", "FLAG", "FLAG_ROW"])
+        good = ~(d["FLAG"] | d["FLAG_ROW"][:, None, None])
+        uvd = np.hypot(d["UVW"][:, 0], d["UVW"][:, 1])[good.any(axis=(1, 2))]
+        occ = np.nonzero(im.get_array()[..., 3].any(axis=0))[0]
+        centres = nx0 + (occ + 0.5) * cell_after
+        near = np.min(np.abs(centres[:, None] - uvd[None, :]), axis=1)
+        assert near.max() <= 3 * cell_after   # dots are at most a few cells wide
+    finally:
+        fig._casashell_window.close()
+        plotting.WINDOWS.clear()

@@ -47,9 +47,10 @@ class _Axis:
         span = vmax - vmin
         if not np.isfinite(span) or span <= 0:
             span = max(abs(vmin) * 1e-6, 1e-9)
-        # the first data fill the middle half, leaving room to grow either side
-        self.step = span / (self.n * 0.5) * (1 + 1e-9)
-        self.lo = vmin - self.step * (self.n * 0.25)
+        # the first data fill 90 % of the cells; later data outside make the grid
+        # double its cell size (so it ends between half and 90 % full)
+        self.step = span / (self.n * 0.9) * (1 + 1e-9)
+        self.lo = vmin - self.step * (self.n * 0.05)
 
     def covers(self, vmin, vmax):
         return vmin >= self.lo and vmax < self.lo + self.n * self.step
@@ -259,8 +260,12 @@ def _rgb(c):
 
 
 def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0, marker="s",
-           flagged_color=FLAGGED_COLOR, flagged_marker="s"):
-    """Draw ``panel`` on matplotlib axes ``ax``; returns 'scatter' or 'raster'."""
+           flagged_color=FLAGGED_COLOR, flagged_marker="s", interactive=False):
+    """Draw ``panel`` on matplotlib axes ``ax``; returns 'scatter' or 'raster'.
+
+    ``interactive``: a raster is redrawn from the full-resolution grid for the
+    region shown whenever the view changes (zoom, pan), so zooming in by up to the
+    grid's oversampling (about 2x) shows real detail."""
     if panel.total == 0:
         return "empty"
     if panel.is_scatter():
@@ -281,17 +286,44 @@ def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0, marker="s",
                    rasterized=len(xs) > 20000)
         return "scatter"
     # raster: pool the grid to about the axes' pixel size, then draw each cell
-    rgba = None
+    layers = []
+    size = int(round(markersize))
     for grid, flagged in ((panel.flag_grid, True), (panel.grid, False)):
         if grid.ax.lo is None:
             continue
-        img = _pooled_rgba(grid, colors, axes_px, flagged, int(round(markersize)),
-                           flagged_color)
-        ext = img[1]
-        ax.imshow(img[0], origin="lower", extent=ext, aspect="auto",
-                  interpolation="nearest", zorder=1 if flagged else 2)
-        rgba = img
-    return "raster" if rgba is not None else "empty"
+        img, ext = _pooled_rgba(grid, colors, axes_px, flagged, size, flagged_color)
+        artist = ax.imshow(img, origin="lower", extent=ext, aspect="auto",
+                           interpolation="nearest", zorder=1 if flagged else 2)
+        layers.append((artist, grid, flagged))
+    if interactive and layers:
+        busy = []
+
+        def redraw(_ax):
+            if busy:
+                return
+            busy.append(1)
+            try:
+                view = tuple(_ax.get_xlim()) + tuple(_ax.get_ylim())
+                bbox = _ax.get_window_extent()
+                px = (max(10, int(bbox.width)), max(10, int(bbox.height)))
+                for artist, grid, flagged in layers:
+                    got = _pooled_rgba(grid, colors, px, flagged, size, flagged_color,
+                                       view=view)
+                    if got is None:
+                        artist.set_visible(False)
+                        continue
+                    artist.set_visible(True)
+                    artist.set_data(got[0])
+                    artist.set_extent(got[1])
+                _ax.set_xlim(view[0], view[1])
+                _ax.set_ylim(view[2], view[3])
+            finally:
+                busy.clear()
+
+        ax.callbacks.connect("xlim_changed", redraw)
+        ax.callbacks.connect("ylim_changed", redraw)
+        ax._casashell_redraw = redraw
+    return "raster" if layers else "empty"
 
 
 def _dilate(pc, pk, size):
@@ -313,19 +345,41 @@ def _dilate(pc, pk, size):
     return oc[lo:lo + ny, lo:lo + nx], core
 
 
-def _pooled_rgba(grid, colors, axes_px, flagged, size=1, flagged_color=FLAGGED_COLOR):
+def _pooled_rgba(grid, colors, axes_px, flagged, size=1, flagged_color=FLAGGED_COLOR,
+                 view=None):
     """RGBA image of a grid pooled by an integer factor towards ``axes_px`` (w, h);
-    occupied cells drawn as ``size``-pixel squares."""
+    occupied cells drawn as ``size``-pixel squares.  ``view`` (x0, x1, y0, y1)
+    limits it to the cells in that region (None when none is occupied there)."""
     cnt, cat = grid.count, grid.categories_grid()
+    ax_, ay_ = grid.ax, grid.ay
+    vr0, vc0, vr1, vc1 = 0, 0, cnt.shape[0], cnt.shape[1]
+    if view is not None:
+        xa, xb = sorted(view[:2])
+        ya, yb = sorted(view[2:])
+        vc0 = int(np.clip(np.floor((xa - ax_.lo) / ax_.step), 0, cnt.shape[1]))
+        vc1 = int(np.clip(np.ceil((xb - ax_.lo) / ax_.step), 0, cnt.shape[1]))
+        vr0 = int(np.clip(np.floor((ya - ay_.lo) / ay_.step), 0, cnt.shape[0]))
+        vr1 = int(np.clip(np.ceil((yb - ay_.lo) / ay_.step), 0, cnt.shape[0]))
+        if vc1 <= vc0 or vr1 <= vr0:
+            return None
+    sub = cnt[vr0:vr1, vc0:vc1]
     # crop to occupied cells
-    rows = np.nonzero(cnt.any(axis=1))[0]
-    cols = np.nonzero(cnt.any(axis=0))[0]
-    r0, r1 = rows[0], rows[-1] + 1
-    c0, c1 = cols[0], cols[-1] + 1
+    rows = np.nonzero(sub.any(axis=1))[0]
+    cols = np.nonzero(sub.any(axis=0))[0]
+    if len(rows) == 0:
+        return None
+    r0, r1 = vr0 + rows[0], vr0 + rows[-1] + 1
+    c0, c1 = vc0 + cols[0], vc0 + cols[-1] + 1
+    if view is not None:
+        # pool relative to the whole view so cells keep their size on screen
+        fy_ = max(1, -(-(vr1 - vr0) // max(1, int(axes_px[1]))))
+        fx_ = max(1, -(-(vc1 - vc0) // max(1, int(axes_px[0]))))
+        axes_px = (max(1, (c1 - c0) // fx_), max(1, (r1 - r0) // fy_))
     cnt = cnt[r0:r1, c0:c1]
     cat = cat[r0:r1, c0:c1]
-    fy = max(1, (r1 - r0) // max(1, int(axes_px[1])))
-    fx = max(1, (c1 - c0) // max(1, int(axes_px[0])))
+    # at most one cell per screen pixel (a finer image would lose cells when drawn)
+    fy = max(1, -(-(r1 - r0) // max(1, int(axes_px[1]))))
+    fx = max(1, -(-(c1 - c0) // max(1, int(axes_px[0]))))
     ny, nx = -(-cnt.shape[0] // fy), -(-cnt.shape[1] // fx)
     pc = np.zeros((ny * fy, nx * fx), dtype=np.int64)
     pk = np.full((ny * fy, nx * fx), -1, dtype=np.int64)
@@ -341,7 +395,6 @@ def _pooled_rgba(grid, colors, axes_px, flagged, size=1, flagged_color=FLAGGED_C
     else:
         img[occupied, :3] = _rgba_of(pk[occupied], colors)[:, :3]
     img[occupied, 3] = 1.0
-    ax_, ay_ = grid.ax, grid.ay
     x0 = ax_.lo + c0 * ax_.step
     y0 = ay_.lo + r0 * ay_.step
     ext = (x0, x0 + nx * fx * ax_.step, y0, y0 + ny * fy * ay_.step)

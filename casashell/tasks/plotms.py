@@ -346,7 +346,8 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                 mode = raster.render(ax, p, colors, panel_px, markersize=size, dpi=dpi,
                                      marker=_MARKERS[symbolshape], flagged_color=flag_color,
                                      flagged_marker=_MARKERS[flaggedsymbolshape]
-                                     if customflaggedsymbol else "s")
+                                     if customflaggedsymbol else "s",
+                                     interactive=interactive)
             lx, ly = _limits(p.xrange if p else [0, 1], fixed_x, xr if xselfscale else None), \
                 _limits(p.yrange if p else [0, 1], fixed_y, yr if yselfscale else None)
             ax.set_xlim(*lx)
