@@ -101,9 +101,13 @@ def copy_rows(vis: str, rows, dst: str, datacolumn: str = "all", flagbackup: boo
 
 
 def resolve_numsubms(numsubms, ngroups: int) -> int:
+    """'auto': the worker threads of the configured scheduler (the local
+    cluster's ``cores``), at most the number of groups."""
     if isinstance(numsubms, str):
-        from .executor import _settings
-        n = _settings(None)[1]
+        from .executor import _settings, get_client, have_distributed
+        addr, n = _settings(None)
+        if addr and have_distributed():
+            n = max(1, sum(get_client().nthreads().values()))
     else:
         n = int(numsubms)
     return max(1, min(n, ngroups))
