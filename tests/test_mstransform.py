@@ -163,3 +163,16 @@ def test_usewtspectrum_creates_column(ms_copy, tmp_path):
     ows, = cols(out, "WEIGHT_SPECTRUM")
     assert ows.dtype == np.float32 and ows.shape == (int((dd == 1).sum()), 64, 4)
     np.testing.assert_array_equal(ows, np.repeat(w[dd == 1][:, None, :], 64, axis=1))
+
+
+def test_reindex_false_keeps_ids(data_dir, tmp_path):
+    vis = os.path.join(data_dir, DAY2)
+    out = str(tmp_path / "r.ms")
+    mstransform(vis=vis, outputvis=out, datacolumn="data", spw="1:0~31", correlation="LL",
+                reindex=False)
+    odd, od = cols(out, "DATA_DESC_ID", "DATA")
+    assert set(odd.tolist()) == {1} and od.shape[1:] == (32, 1)
+    nchan = sub(out, "SPECTRAL_WINDOW", "NUM_CHAN").tolist()
+    assert nchan == [64, 32]                      # spw 0 row kept as it was
+    assert sub(out, "POLARIZATION", "NUM_CORR").tolist() == [1]
+    assert sub(out, "POLARIZATION", "CORR_TYPE").tolist() == [[8]]

@@ -28,6 +28,7 @@ the selected channel range is read) and written with row-contiguous
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field as dcfield
 
 import numpy as np
@@ -101,6 +102,7 @@ class Plan:
     hanning: bool | set = False           # True, or the set of spws to smooth
     regrid: dict | None = None            # spw -> (new_freqs, new_widths) for regridding
     combinespws: bool = False
+    reindex: bool = True                  # False: keep every subtable row and all ids
     block_bytes: int = 48 << 20
     extra: dict = dcfield(default_factory=dict)
 
@@ -373,6 +375,18 @@ class Transformer:
         self.fields = sorted(int(f) for f in np.unique(fsel))
         self.field_map = {f: i for i, f in enumerate(self.fields)}
         del fields_all
+        if not plan.reindex:
+            if plan.combinespws:
+                raise ValueError("combinespws=True needs reindex=True")
+            with _subtable(tin, "FIELD") as t:
+                nfield = t.nrows()
+            self.fields = list(range(nfield))
+            self.field_map = {f: f for f in self.fields}
+            self.spw_map = {s_: s_ for s_ in range(len(self.spw_nchan))}
+            self.spw_rep = dict(self.spw_map)
+            self._rep_set = set(self.spw_map)
+            for dd in self.dds.values():
+                dd.new_spw, dd.new_pol, dd.new_ddid = dd.spw, dd.pol, dd.ddid
         # input cell shape per ddid (to know when a span of rows is uniform)
         self.shape_id = np.zeros(len(dd_spw), np.int64)
         shapes = {}
@@ -534,8 +548,34 @@ class Transformer:
                 shapes[c] = [1, ncorr, nchan]
         return shapes
 
+    def _write_subtables_kept(self, tin, tout, path):
+        """reindex=False: every subtable whole; only the spws / polarizations whose
+        channels or correlations changed are rewritten (in their own rows)."""
+        from casacore import tables as ct
+        for name in subtable_names(tin):
+            copy_subtable(tin, name, tout, path, None)
+        by_spw = {}
+        for dd in self.dds.values():
+            by_spw.setdefault(dd.spw, dd)
+        with ct.table(os.path.join(path, "SPECTRAL_WINDOW"), readonly=False, ack=False) as t:
+            for spw, dd in by_spw.items():
+                self._rewrite_spw_row(t, spw, dd)
+        with ct.table(os.path.join(path, "POLARIZATION"), readonly=False, ack=False) as t:
+            done = set()
+            for dd in self.dds.values():
+                if dd.pol in done or len(dd.corr_idx) == dd.in_ncorr:
+                    continue
+                done.add(dd.pol)
+                cidx = list(dd.corr_idx)
+                t.putcell("CORR_TYPE", dd.pol, np.asarray(t.getcell("CORR_TYPE", dd.pol))[cidx])
+                t.putcell("CORR_PRODUCT", dd.pol,
+                          np.asarray(t.getcell("CORR_PRODUCT", dd.pol))[cidx])
+                t.putcell("NUM_CORR", dd.pol, len(cidx))
+
     def _write_subtables(self, tin, tout, path):
         from casacore import tables as ct
+        if not self.plan.reindex:
+            return self._write_subtables_kept(tin, tout, path)
         names = subtable_names(tin)
         for name in names:
             if name in ("FIELD", "SPECTRAL_WINDOW", "DATA_DESCRIPTION", "POLARIZATION",

@@ -34,6 +34,14 @@ def hanningsmooth(vis, outputvis, keepmms, field, spw, scan, antenna, correlatio
     if sel_text(smooth_spw).strip():
         from ..ms.selection import select
         hanning = set(select(vis, spw=sel_text(smooth_spw)).spws)
+    if datacolumn.lower() == "corrected":
+        from casacore import tables as ct
+        with ct.table(vis, ack=False) as t:
+            if "CORRECTED_DATA" not in t.colnames():
+                casalog.post("Input CORRECTED_DATA does not exist. Will use DATA", "WARN")
+                datacolumn = "data"
     casalog.post("Hanning smoothing the spectra of " + vis)
-    _run_split(vis, out, values, datacolumn, True, 1, "0s", "", casalog, hanning=hanning)
+    # as CASA: the output keeps the input's ids (no re-indexing of the subtables)
+    _run_split(vis, out, values, datacolumn, True, 1, "0s", "", casalog, hanning=hanning,
+               reindex=False)
     return None

@@ -62,7 +62,7 @@ from .split import _SEL
           Param("ddistart", "int", -1, "Hidden parameter for internal use only"),
           Param("taql", "string", "", "Table query for nested selections"),
           Param("monolithic_processing", "bool", False, "Hidden parameter for internal use only"),
-          Param("reindex", "bool", True, "Re-index the output subtables (False: not supported)"),
+          Param("reindex", "bool", True, "Re-index the output subtables (False: keep every row and the input ids)"),
       ],
       history="outputvis")
 def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, field, spw,
@@ -82,7 +82,7 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
     unsupported = [(createmms, "createmms=True (Multi-MS output)"),
                    (realmodelcol, "realmodelcol=True"), (docallib, "docallib=True"),
                    (douvcontsub, "douvcontsub=True"), (preaverage, "preaverage=True"),
-                   (not reindex, "reindex=False"), (bool(taql), "taql"),
+                   (bool(taql), "taql"),
                    (timeaverage and maxuvwdistance > 0, "maxuvwdistance"),
                    (regridms and nspw != 1, "nspw != 1"),
                    (regridms and bool(phasecenter), "phasecenter")]
@@ -111,7 +111,7 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
                 combine=parse_combine(timespan, "timespan") if timeaverage else (),
                 keepflags=bool(keepflags), hanning=bool(hanning), regrid=regrid,
                 combinespws=bool(combinespws),
-                extra={"usewtspectrum": bool(usewtspectrum)})
+                reindex=bool(reindex), extra={"usewtspectrum": bool(usewtspectrum)})
     info = run(plan, out, log=lambda m, p="INFO": casalog.post(m, p))
     casalog.post(f"Wrote {info['nrows']} rows to {out}")
     return None

@@ -64,7 +64,7 @@ def _widths(width):
 
 
 def _run_split(vis, out, values, datacolumn, keepflags, width, timebin, combine, casalog,
-               hanning=False, regrid=None):
+               hanning=False, regrid=None, reindex=True):
     from ..ms.transform_params import parse_timebin, parse_combine, chanbin_per_spw, \
         make_selection
     from ..ms.transform import Plan, run
@@ -74,7 +74,8 @@ def _run_split(vis, out, values, datacolumn, keepflags, width, timebin, combine,
     plan = Plan(vis=vis, rows=sel.rows, channels=sel.channels,
                 correlations=sel.correlations, datacolumn=datacolumn, chanbin=chanbin,
                 timebin=parse_timebin(timebin), combine=parse_combine(combine),
-                keepflags=bool(keepflags), hanning=hanning, regrid=regrid)
+                keepflags=bool(keepflags), hanning=hanning, regrid=regrid,
+                reindex=reindex)
     info = run(plan, out, log=lambda m, p="INFO": casalog.post(m, p))
     casalog.post(f"Wrote {info['nrows']} rows to {out} (fields {info['fields']}, "
                  f"spectral windows {info['spws']})")
