@@ -401,3 +401,29 @@ def test_gui_zoom_redraws_raster_from_the_grid(monkeypatch):
     finally:
         fig._casashell_window.close()
         plotting.WINDOWS.clear()
+
+
+def test_overplot_and_panels_with_clearplots_false(syn, tmp_path):
+    """CASA's multi-call plots: plotindex=1 draws over the previous plot (in another
+    colour), another rowindex/colindex adds a panel to the same figure."""
+    plotms(vis=syn, xaxis="time", yaxis="amp", spw="0:0~3", correlation="RR",
+           gridrows=1, gridcols=2, showgui=False)
+    fig = plotting.LAST["figure"]
+    ax = plotting.LAST["info"]["pages"][0][0]["axes"]
+    n0 = plotting.LAST["info"]["npoints"]
+    out = str(tmp_path / "over.png")
+    plotms(vis=syn, xaxis="time", yaxis="amp", ydatacolumn="data", spw="1:0~3",
+           correlation="LL", gridrows=1, gridcols=2, plotindex=1, clearplots=False,
+           plotfile=out, showgui=False)
+    assert plotting.LAST["figure"] is fig
+    assert plotting.LAST["info"]["pages"][0][0]["axes"] is ax
+    assert len(ax.collections) == 2            # two scatter layers in one panel
+    assert _pixels(out, raster.PALETTE[1]) > 100 and _pixels(out, raster.PALETTE[0]) > 100
+    plotms(vis=syn, xaxis="uvdist", yaxis="phase", spw="0:0~3", gridrows=1, gridcols=2,
+           colindex=1, clearplots=False, showgui=False)
+    assert plotting.LAST["figure"] is fig and len(fig.axes) == 2
+    assert fig.axes[1].get_xlabel() == "UVdist (m)"
+    assert n0 > 0
+    with pytest.raises(ValueError, match="plotindex > 0"):
+        plotms(vis=syn, gridrows=2, gridcols=2, plotindex=1, clearplots=False,
+               showgui=False)

@@ -150,10 +150,11 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
           Param("height", "int", -1, "Height of the exported image in pixels (-1: 600)"),
           Param("overwrite", "bool", False, "Overwrite an existing plotfile"),
           Param("showgui", "bool", True, "Show the plot in a window when there is a display"),
-          Param("clearplots", "bool", True, "Accepted for compatibility (every call makes a "
-                "new plot)"),
-          Param("plotindex", "int", 0, "Index of the plot (only 0: one plot per call)",
-                range=(0, 0)),
+          Param("clearplots", "bool", True, "Start a new figure (False: add to the previous "
+                "plotms figure of the same grid: another panel, or an overplot with "
+                "plotindex > 0)"),
+          Param("plotindex", "int", 0, "Index of the plot in its panel: > 0 draws over the "
+                "previous plotms plot (with clearplots=False)", range=(0, 15)),
           Param("callib", ["string", "stringVec"], "", "On-the-fly calibration (not "
                 "supported: must be empty)"),
           Param("headeritems", "string", "", "Accepted for compatibility (no page header)"),
@@ -322,11 +323,31 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                 npages=npages, pages=[], files=[], colors={int(k): v for k, v in colors.items()},
                 categories=cats, category_labels={int(c): _cat_label(req.coloraxis, c, ctx)
                                                   for c in cats})
+    # clearplots=False: draw into the previous plotms figure (another panel, or over a
+    # panel with plotindex > 0)
+    reuse = None
+    if not clearplots and not req.iteraxis:
+        prev = plotting.LAST if plotting.LAST.get("task") == "plotms" else {}
+        pinfo = prev.get("info", {})
+        if prev.get("figure") is not None and pinfo.get("grid") == (gridrows, gridcols) \
+                and not pinfo.get("iterated"):
+            reuse = prev
+    if plotindex > 0 and reuse is None:
+        raise ValueError("plotindex > 0 draws over the previous plotms plot: make that plot "
+                         "first (same gridrows/gridcols, no iteraxis) and pass "
+                         "clearplots=False")
+    if plotindex > 0 and not req.coloraxis and not customsymbol:
+        colors = {c: raster.PALETTE[plotindex % len(raster.PALETTE)] for c in colors}
+    slots_axes = dict(reuse["info"].get("slots", {})) if reuse else {}
     figures = []
     for page in pages_to_draw:
         interactive_page = showgui and page == 0
-        fig, interactive = plotting.new_figure(figsize=(width / dpi, height / dpi), dpi=dpi,
-                                               showgui=interactive_page)
+        if reuse is not None:
+            fig = reuse["figure"]
+            interactive = hasattr(fig, "_casashell_window")
+        else:
+            fig, interactive = plotting.new_figure(figsize=(width / dpi, height / dpi),
+                                                   dpi=dpi, showgui=interactive_page)
         page_info = []
         if req.iteraxis:
             vals = it_values[page * ppp:(page + 1) * ppp]
@@ -334,7 +355,14 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
         else:
             slots = [(rowindex, colindex, it_values[0])]
         for r, c, v in slots:
-            ax = fig.add_subplot(gridrows, gridcols, r * gridcols + c + 1)
+            over = reuse is not None and (r, c) in slots_axes
+            if over:
+                ax = slots_axes[(r, c)]
+                old_x, old_y = ax.get_xlim(), ax.get_ylim()
+            else:
+                ax = fig.add_subplot(gridrows, gridcols, r * gridcols + c + 1)
+                if not req.iteraxis:
+                    slots_axes[(r, c)] = ax
             p = panels.get(v)
             mode = "empty"
             if p is not None:
@@ -350,6 +378,11 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                                      interactive=interactive)
             lx, ly = _limits(p.xrange if p else [0, 1], fixed_x, xr if xselfscale else None), \
                 _limits(p.yrange if p else [0, 1], fixed_y, yr if yselfscale else None)
+            if over:  # the panel shows both plots
+                if fixed_x is None:
+                    lx = (min(lx[0], old_x[0]), max(lx[1], old_x[1]))
+                if fixed_y is None:
+                    ly = (min(ly[0], old_y[0]), max(ly[1], old_y[1]))
             ax.set_xlim(*lx)
             ax.set_ylim(*ly)
             ax.set_xlabel(xlabel or _axis_label(xaxis, req.xdc),
@@ -404,7 +437,13 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
             if verbose:
                 casalog.post(f"Plot exported to {written}")
         if interactive:
-            plotting.show(fig)
+            if reuse is not None:
+                fig.canvas.draw_idle()
+            else:
+                plotting.show(fig)
+    info["grid"] = (gridrows, gridcols)
+    info["iterated"] = bool(req.iteraxis)
+    info["slots"] = slots_axes
     plotting.LAST.clear()
     plotting.LAST.update(task="plotms", figure=figures[0], figures=figures, info=info)
     casalog.post(f"plotms finished in {_time.time() - t_start:.2f} s", "INFO1")
