@@ -419,7 +419,8 @@ class Transformer:
 
     # -- row grouping ------------------------------------------------------------
     def _drop_flagged_rows(self):
-        """keepflags=False: drop rows whose selected data are all flagged."""
+        """keepflags=False: drop rows with FLAG_ROW set or every FLAG set (whole
+        cells, before the channel/correlation selection, as CASA's split)."""
         from casacore import tables as ct
         keep = np.ones(len(self.rows), bool)
         step = 200_000
@@ -431,11 +432,8 @@ class Transformer:
             dd = self.ddid_all[r]
             for d in np.unique(dd):
                 m = dd == d
-                info = self.dds[int(d)]
-                blc, trc = info.blc_trc
                 with ct.table(self.plan.vis, ack=False) as reader:
-                    f = _read(reader, "FLAG", r[m], blc, trc, self._shape_ok)
-                f = f[:, info.chan_idx - blc[0]][:, :, info.corr_idx - blc[1]]
+                    f = _read(reader, "FLAG", r[m], None, None, self._shape_ok)
                 keep[i:i + step][m] = ~f.reshape(len(f), -1).all(axis=1)
         keep &= ~frow
         dropped = int((~keep).sum())

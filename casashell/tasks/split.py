@@ -53,8 +53,17 @@ def split(vis, outputvis, keepmms, field, spw, scan, antenna, correlation, timer
 
 
 def _widths(width):
-    if isinstance(width, str):
-        width = [int(w) for w in width.replace(" ", "").split(",") if w] or [1]
+    if isinstance(width, str) or (isinstance(width, list) and width and
+                                  isinstance(width[0], str)):
+        text = width if isinstance(width, str) else ",".join(width)
+        parts = [w for w in text.replace(" ", "").split(",") if w]
+        if not parts or not all(p.isdigit() for p in parts):
+            from ..logsink import casalog
+            casalog.post("Parameter width is invalid. Using 1 as default", "WARN")
+            return 1
+        width = [int(w) for w in parts]
+        if len(width) == 1:
+            width = width[0]
     elif isinstance(width, (list, tuple)):
         width = [int(w) for w in width]
     ws = width if isinstance(width, list) else [width]
