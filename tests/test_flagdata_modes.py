@@ -371,8 +371,12 @@ def test_rflag_calculate_returns_thresholds_and_writes_nothing(synth):
     r = flagdata(vis=synth, mode="rflag", action="calculate")
     assert r["type"] == "list"
     rep = r["report0"]
-    assert rep["type"] == "rflag" and len(rep["timedev"]) > 0 and all(
-        v > 0 for v in rep["freqdev"])
+    assert rep["type"] == "rflag" and len(rep["timedev"]) > 0
+    # one [field, spw, value] per chunk (scan x field x spw)
+    (scan, dd) = cols(synth, "SCAN_NUMBER", "DATA_DESC_ID")
+    nchunks = len(set(zip(scan.tolist(), dd.tolist())))
+    assert len(rep["timedev"]) == len(rep["freqdev"]) == nchunks
+    assert all(v[2] > 0 for v in rep["freqdev"]) and all(v[2] > 0 for v in rep["timedev"])
     (f1,) = cols(synth, "FLAG")
     np.testing.assert_array_equal(f0, f1)
 
@@ -620,3 +624,65 @@ def test_clip_channelavg_flags_whole_bins(synth):
     expect = f0 | np.repeat(bad, 4, axis=1)
     assert bad.any() and not bad.all()
     np.testing.assert_array_equal(f1, expect)
+
+
+def test_rflag_thresholds_match_a_direct_computation(synth):
+    """The chunk thresholds, recomputed here with plain loops over baselines."""
+    flag, data, scan, dd, fid, a1, a2, tm = cols(synth, "FLAG", "DATA", "SCAN_NUMBER",
+                                                 "DATA_DESC_ID", "FIELD_ID", "ANTENNA1",
+                                                 "ANTENNA2", "TIME")
+    s0 = scan.min()
+    chunk = (scan == s0) & (dd == 0)
+    field = int(fid[chunk][0])
+    nchan = flag.shape[1]
+    tsum = np.zeros(nchan)
+    tcnt = np.zeros(nchan)
+    fsum = np.zeros(nchan)
+    fcnt = np.zeros(nchan)
+    for b in sorted(set(zip(a1[chunk].tolist(), a2[chunk].tolist()))):
+        rows = np.flatnonzero(chunk & (a1 == b[0]) & (a2 == b[1]))
+        rows = rows[np.argsort(tm[rows])]
+        v, f = data[rows], flag[rows]                    # (time, chan, corr)
+        for t in range(1, len(rows) - 1):                # windows of 3 integrations
+            for c in range(nchan):
+                for p in range(4):
+                    ok = ~f[t - 1:t + 2, c, p]
+                    if ok.any():
+                        w = v[t - 1:t + 2, c, p][ok]
+                        tsum[c] += np.sqrt(w.real.var() + w.imag.var())
+                        tcnt[c] += 1
+        for t in range(len(rows)):
+            for p in range(4):
+                ok = ~f[t, :, p]
+                if ok.any():
+                    re, im = v[t, :, p].real, v[t, :, p].imag
+                    dre = np.abs(re - np.median(re[ok]))
+                    dim = np.abs(im - np.median(im[ok]))
+                    fsum[ok] += dre[ok] + dim[ok]
+                    fcnt[ok] += 2
+
+    def thr(s, n):
+        avg = np.where(n > 0, s / np.maximum(n, 1), 0.0)
+        med = np.median(avg)
+        return med + 1.4826 * np.median(np.abs(avg - med))
+
+    r = flagdata(vis=synth, mode="rflag", action="calculate")["report0"]
+    td = [v for v in r["timedev"] if v[0] == field and v[1] == 0]
+    fd = [v for v in r["freqdev"] if v[0] == field and v[1] == 0]
+    assert td and fd
+    assert any(abs(v[2] - thr(tsum, tcnt)) < 1e-6 * thr(tsum, tcnt) for v in td)
+    assert any(abs(v[2] - thr(fsum, fcnt)) < 1e-6 * thr(fsum, fcnt) for v in fd)
+
+
+def test_rflag_user_thresholds_per_field_spw(synth):
+    (fid, dd) = cols(synth, "FIELD_ID", "DATA_DESC_ID")
+    r = flagdata(vis=synth, mode="rflag", action="calculate",
+                 timedev=[[0, 0, 0.123], [1, 1, 0.456]], freqdev=0.789)["report0"]
+    for f, s, v in r["timedev"]:
+        if (f, s) == (0, 0):
+            assert v == 0.123
+        elif (f, s) == (1, 1):
+            assert v == 0.456
+        else:
+            assert v != 0.123 and v != 0.456          # computed for the others
+    assert all(v == 0.789 for _, _, v in r["freqdev"])

@@ -148,89 +148,178 @@ def tfcrop(data, flags, present, mask, timecutoff=4.0, freqcutoff=3.0, timefit="
     return new
 
 
-def _shift_time(x, k):
-    """``x`` moved by ``k`` slots along the time axis (axis 1), zero-filled."""
-    if k == 0:
-        return x
-    out = np.zeros_like(x)
-    if k > 0:
-        out[:, :-k] = x[:, k:]
-    else:
-        out[:, -k:] = x[:, :k]
-    return out
+def _median_plus_mad(avg: np.ndarray) -> float:
+    """median + 1.4826 x MAD of per-channel averages (the chunk threshold)."""
+    if avg.size == 0:
+        return 0.0
+    med = float(np.median(avg))
+    return med + MAD_TO_SIGMA * float(np.median(np.abs(avg - med)))
 
 
-def rflag_stats(data, flags, present, mask, winsize=3):
-    """Per point sliding-window time RMS and spectral deviation, and per
-    (baseline, time, correlation) the robust spectral RMS.
+class RFlag:
+    """RFlag-style flagging of one chunk (scan x field x spw), in two passes.
 
-    Returns (trms (nb, nt, nchan, ncorr), sdev (nb, nt, nchan, ncorr),
-    srms (nb, nt, ncorr)); NaN where nothing valid.  Single precision.
+    Time analysis: for every full window of ``winsize`` integrations of a
+    baseline (centred on each integration that has one), channel and
+    correlation, the scatter of the unflagged values, sqrt(var(Re) +
+    var(Im)).  Spectral analysis: for every integration and correlation, the
+    medians of Re and Im over the unflagged channels, each channel's
+    deviations |Re - med|, |Im - med|, and the robust spectral scatter
+    1.4826 x median(deviation) of Re and of Im.
+
+    Thresholds (unless ``timedev``/``freqdev`` give them): the per-channel
+    averages of the window scatter (or of the deviations) over baselines,
+    times and correlations, reduced to median + 1.4826 x MAD over the
+    selected channels.  A window whose scatter exceeds ``timedevscale`` x
+    timedev is flagged entirely; a channel whose Re or Im deviation exceeds
+    ``freqdevscale`` x freqdev is flagged; a whole spectrum is flagged when
+    its spectral scatter is above ``spectralmax`` or below ``spectralmin``.
     """
-    valid = _valid(flags, present, mask)
-    cplx = np.iscomplexobj(data)
-    z = np.where(valid, data, 0).astype(np.complex64 if cplx else np.float32, copy=False)
-    okf = valid.astype(np.float32)
-    half = max(1, int(winsize) // 2)
-    offsets = range(-half, half + 1)
-    n = np.zeros(okf.shape, np.float32)
-    s1 = np.zeros(z.shape, z.dtype)
-    for k in offsets:
-        n += _shift_time(okf, k)
-        s1 += _shift_time(z, k)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / n
-        del s1
-        ss = np.zeros(okf.shape, np.float32)
-        for k in offsets:
-            ss += _shift_time(okf, k) * np.abs(_shift_time(z, k) - mean) ** 2
-        trms = np.sqrt(ss / n)
-    del ss, mean
-    trms[(n < 2) | ~valid] = np.nan
-    del n
-    # spectral: deviation from the median over channels (real, imag separately)
-    if cplx:
-        re = np.where(valid, z.real, np.nan)
-        med = _nanmedian(re, axis=2).astype(np.float32)
-        dev_re = re - med[:, :, None]
-        del re
-        im = np.where(valid, z.imag, np.nan)
-        medi = _nanmedian(im, axis=2).astype(np.float32)
-        sdev = np.hypot(dev_re, im - medi[:, :, None])
-        del dev_re, im
-    else:
-        re = np.where(valid, z, np.nan)
-        med = _nanmedian(re, axis=2).astype(np.float32)
-        sdev = np.abs(re - med[:, :, None])
-        del re
-    srms = MAD_TO_SIGMA * _nanmedian(sdev, axis=2)            # (nb, nt, ncorr)
-    return trms, sdev, srms
+
+    #: working memory per cell of the chunk (bytes), for sizing baseline subsets
+    cell_bytes = 120
+
+    def __init__(self, winsize=3, timedev=None, freqdev=None, timedevscale=5.0,
+                 freqdevscale=5.0, spectralmax=1e6, spectralmin=0.0, extendflags=True):
+        self.winsize = max(1, int(winsize))
+        self.timedev = timedev
+        self.freqdev = freqdev
+        self.tscale = float(timedevscale)
+        self.fscale = float(freqdevscale)
+        self.smax = float(spectralmax)
+        self.smin = float(spectralmin)
+        self.extendflags = extendflags
+        self.reports = []           # [field, spw, timedev, freqdev] per chunk
+
+    # -- statistics ---------------------------------------------------------
+    def _window(self, nt):
+        w = min(self.winsize, nt)
+        return (w - 1) // 2
+
+    def _time_scatter(self, data, valid):
+        """(nb, nt - 2*delta, nchan, ncorr) window scatter, NaN if empty."""
+        nt = data.shape[1]
+        delta = self._window(nt)
+        nwin = nt - 2 * delta
+        if nwin <= 0:
+            return np.zeros((data.shape[0], 0) + data.shape[2:]), delta
+        cplx = np.iscomplexobj(data)
+        shape = (data.shape[0], nwin) + data.shape[2:]
+        n = np.zeros(shape, np.float32)
+        s_re = np.zeros(shape)
+        s_im = np.zeros(shape)
+        q = np.zeros(shape)
+        for k in range(-delta, delta + 1):
+            sl = slice(delta + k, delta + k + nwin)
+            v = valid[:, sl]
+            d = data[:, sl]
+            n += v
+            dr = np.where(v, d.real, 0).astype(np.float64)
+            s_re += dr
+            q += dr * dr
+            del dr
+            if cplx:
+                di = np.where(v, d.imag, 0).astype(np.float64)
+                s_im += di
+                q += di * di
+                del di
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = q / n - (s_re / n) ** 2 - (s_im / n) ** 2
+        out = np.sqrt(np.clip(var, 0, None))
+        out[n == 0] = np.nan
+        return out, delta
+
+    @staticmethod
+    def _spectral(data, valid):
+        """Medians over channels and deviations, as CASA's 'simple median'."""
+        def part(x):
+            xv = np.where(valid, x, np.nan)
+            med = _nanmedian(xv, axis=2)                        # (nb, nt, ncorr)
+            dev_all = np.abs(x - np.nan_to_num(med)[:, :, None])
+            std = MAD_TO_SIGMA * _nanmedian(np.where(valid, dev_all, np.nan), axis=2)
+            empty = ~np.isfinite(med)
+            std = np.where(empty, 1000.0, std)                  # no unflagged channel
+            return dev_all, std
+
+        dev_re, std_re = part(data.real.astype(np.float32))
+        if np.iscomplexobj(data):
+            dev_im, std_im = part(data.imag.astype(np.float32))
+        else:
+            dev_im, std_im = np.zeros_like(dev_re), np.zeros_like(std_re)
+        return dev_re, dev_im, std_re, std_im
+
+    def statistics(self, data, flags, present, mask):
+        valid = _valid(flags, present, mask)
+        self._chan_sel = mask.any(axis=1)
+        ts, _ = self._time_scatter(data, valid)
+        fin = np.isfinite(ts)
+        tsum = np.where(fin, ts, 0).sum(axis=(0, 1, 3))
+        tcnt = fin.sum(axis=(0, 1, 3)).astype(np.float64)
+        dev_re, dev_im, _, _ = self._spectral(data, valid)
+        fsum = (np.where(valid, dev_re, 0) + np.where(valid, dev_im, 0)).sum(axis=(0, 1, 3))
+        fcnt = valid.sum(axis=(0, 1, 3)).astype(np.float64) * (2 if np.iscomplexobj(data) else 1)
+        return tsum, tcnt, fsum, fcnt
+
+    def thresholds(self, parts, ctx):
+        tsum = sum(p[0] for p in parts)
+        tcnt = sum(p[1] for p in parts)
+        fsum = sum(p[2] for p in parts)
+        fcnt = sum(p[3] for p in parts)
+        sel = self._chan_sel
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tavg = np.where(tcnt > 0, tsum / np.maximum(tcnt, 1), 0.0)[sel]
+            favg = np.where(fcnt > 0, fsum / np.maximum(fcnt, 1), 0.0)[sel]
+        td = _lookup(self.timedev, ctx)
+        fd = _lookup(self.freqdev, ctx)
+        if td is None:
+            td = _median_plus_mad(tavg)
+        if fd is None:
+            fd = _median_plus_mad(favg)
+        self.reports.append([ctx.get("field", -1), ctx.get("spw", -1), float(td), float(fd)])
+        return self.tscale * td, self.fscale * fd
+
+    # -- flagging -------------------------------------------------------------
+    def apply(self, data, flags, present, mask, thresholds):
+        noise, scutof = thresholds
+        valid = _valid(flags, present, mask)
+        new = flags.copy()
+        bad = np.zeros(flags.shape, bool)
+        ts, delta = self._time_scatter(data, valid)
+        if ts.shape[1] > 0:
+            with np.errstate(invalid="ignore"):
+                win_bad = ts > noise
+            nwin = ts.shape[1]
+            for k in range(-delta, delta + 1):
+                bad[:, delta + k:delta + k + nwin] |= win_bad
+        dev_re, dev_im, std_re, std_im = self._spectral(data, valid)
+        with np.errstate(invalid="ignore"):
+            whole = (std_re > self.smax) | (std_im > self.smax) | \
+                (std_re < self.smin) | (std_im < self.smin)
+            bad |= (dev_re > scutof) | (dev_im > scutof)
+        bad |= whole[:, :, None, :]
+        new |= bad & present[:, :, None, None] & mask[None, None]
+        if self.extendflags:
+            new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0)
+        return new
+
+    def __call__(self, data, flags, present, mask, ctx=None):
+        thr = self.thresholds([self.statistics(data, flags, present, mask)], ctx or {})
+        return self.apply(data, flags, present, mask, thr)
 
 
-def rflag(data, flags, present, mask, winsize=3, timedev=None, freqdev=None,
-          timedevscale=5.0, freqdevscale=5.0, spectralmax=1e6, spectralmin=0.0,
-          extendflags=True):
-    """RFlag-style flagging; returns (new_flags, timedev_used, freqdev_used)."""
-    trms, sdev, srms = rflag_stats(data, flags, present, mask, winsize)
-    if timedev is None:
-        # per channel and correlation: median over baselines and times
-        td = _nanmedian(trms.reshape(-1, *trms.shape[2:]), axis=0)
-    else:
-        td = np.full(trms.shape[2:], float(timedev))
-    if freqdev is None:
-        fd = _nanmedian(srms.reshape(-1, srms.shape[-1]), axis=0)   # per correlation
-    else:
-        fd = np.full(srms.shape[-1], float(freqdev))
-    valid = _valid(flags, present, mask)
-    new = flags.copy()
-    with np.errstate(invalid="ignore"):
-        bad_t = trms > timedevscale * td[None, None]
-        bad_f = sdev > freqdevscale * fd[None, None, None, :]
-        whole = (srms > spectralmax) | (srms < spectralmin)
-    new |= (bad_t | bad_f | whole[:, :, None, :]) & valid
-    if extendflags:
-        new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0)
-    return new, td, fd
+def _lookup(value, ctx):
+    """A user threshold: None, a number, or [[field, spw, value], ...]."""
+    if value in (None, "", []):
+        return None
+    if isinstance(value, (int, float, np.floating, np.integer)):
+        return float(value)
+    if isinstance(value, str):
+        return float(value)
+    rows = [list(r) for r in value if isinstance(r, (list, tuple, np.ndarray)) and len(r) >= 3]
+    for f, s, v in ((int(r[0]), int(r[1]), float(r[2])) for r in rows):
+        if f == ctx.get("field") and s == ctx.get("spw"):
+            return v
+    return None
 
 
 def extend_time(flags, present, mask, extendpols=True, growtime=50.0, growfreq=50.0,

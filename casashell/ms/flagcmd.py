@@ -344,42 +344,62 @@ class Plan:
                     c.get("extendflags", True))
             need_data = True
         else:  # rflag
-            extra = {"timedev": [], "freqdev": []}
-
-            def algo(data, flags, present, mask):
-                td = _scalar_or_none(c.get("timedev", ""))
-                fd = _scalar_or_none(c.get("freqdev", ""))
-                new, tdv, fdv = flagalgos.rflag(
-                    _expr_values(data, self.clip_expr, keep_complex=True), flags, present, mask,
-                    c.get("winsize", 3), td, fd, c.get("timedevscale", 5.0),
-                    c.get("freqdevscale", 5.0), c.get("spectralmax", 1e6),
-                    c.get("spectralmin", 0.0), c.get("extendflags", True))
-                extra["timedev"].append(_finite_median(tdv))
-                extra["freqdev"].append(_finite_median(fdv))
-                return new
+            algo = _ExprRFlag(self.clip_expr, c.get("winsize", 3),
+                              _user_dev(c.get("timedev", "")), _user_dev(c.get("freqdev", "")),
+                              c.get("timedevscale", 5.0), c.get("freqdevscale", 5.0),
+                              c.get("spectralmax", 1e6), c.get("spectralmin", 0.0),
+                              c.get("extendflags", True))
+            extra = algo
             need_data = True
         stats = flagging.run_grouped(self.vis, self.info, sel, algo, write=write,
                                      ntime=c.get("ntime", "scan"),
                                      combinescans=c.get("combinescans", False),
                                      datacolumn=c.get("datacolumn", "DATA"),
                                      need_data=need_data)
+        if self.mode == "rflag":
+            reps = algo.reports
+            extra = {"timedev": [[r[0], r[1], r[2]] for r in reps],
+                     "freqdev": [[r[0], r[1], r[3]] for r in reps]}
+            for r in reps:
+                casalog.post(f"rflag field {r[0]} spw {r[1]}: timedev {r[2]:.6g} "
+                             f"freqdev {r[3]:.6g} (thresholds x timedevscale/freqdevscale)")
         return extra, stats
 
 
-def _finite_median(v):
-    v = np.asarray(v, float)
-    v = v[np.isfinite(v)]
-    return float(np.median(v)) if v.size else 0.0
+def _make_expr_rflag():
+    from . import flagalgos
+
+    class ExprRFlag(flagalgos.RFlag):
+        """RFlag on the values of a correlation expression (complex for ABS)."""
+
+        def __init__(self, expr, *args):
+            super().__init__(*args)
+            self.expr = expr
+
+        def statistics(self, data, flags, present, mask):
+            return super().statistics(_expr_values(data, self.expr, keep_complex=True),
+                                      flags, present, mask)
+
+        def apply(self, data, flags, present, mask, thresholds):
+            return super().apply(_expr_values(data, self.expr, keep_complex=True),
+                                 flags, present, mask, thresholds)
+
+    return ExprRFlag
 
 
-def _scalar_or_none(v):
+def _ExprRFlag(expr, *args):
+    return _make_expr_rflag()(expr, *args)
+
+
+def _user_dev(v):
+    """rflag's timedev/freqdev: '' -> None, a number, or [[field, spw, value], ...]."""
     if v in ("", None, []):
         return None
-    if isinstance(v, (list, tuple)):
-        # [[field, spw, value], ...]: use the median of the given values
-        vals = [float(x[-1]) for x in v if isinstance(x, (list, tuple)) and x]
-        return float(np.median(vals)) if vals else None
-    return float(v)
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        return float(v)
+    return [list(r) for r in v]
 
 
 def _expr_values(data, expr, keep_complex=False):
@@ -544,7 +564,8 @@ def run_flagdata(values: dict):
     if action == "calculate" and rflag_reports:
         out = {"type": "list"}
         for i, r in enumerate(rflag_reports):
-            out[f"report{i}"] = {"type": "rflag", "timedev": r["timedev"], "freqdev": r["freqdev"]}
+            out[f"report{i}"] = {"type": "rflag", "name": "Rflag",
+                                 "timedev": r["timedev"], "freqdev": r["freqdev"]}
         return out
     return {}
 

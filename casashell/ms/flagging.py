@@ -1279,18 +1279,20 @@ def run_grouped(vis: str, info: MSInfo, sel, algo, write: bool, ntime="scan",
 
         def flush(key):
             g_rows = np.sort(np.concatenate(open_rows.pop(key)))
-            d = open_dd.pop(key)
+            d, f = open_dd.pop(key)
             seen.pop(key, None)
             mask = _sel_mask(sel, info, d)
             if mask.any():
+                ctx = {"field": f, "spw": int(info.ddid_spw[d]), "ddid": d}
                 _run_group(t, info, g_rows, d, mask, algo, write, stats, datacolumn,
-                           need_data, max_bytes)
+                           need_data, max_bytes, ctx)
 
         span_rows = 1 << 18
         for si, s0 in enumerate(range(0, len(rows), span_rows)):
             r = rows[s0:s0 + span_rows]
             scan = flagio.read_scalar(t, "SCAN_NUMBER", r).astype(np.int64)
             dd = flagio.read_scalar(t, "DATA_DESC_ID", r).astype(np.int64)
+            fld = flagio.read_scalar(t, "FIELD_ID", r).astype(np.int64)
             win = np.zeros(len(r), np.int64) if combinescans else scan
             if window is not None:
                 tim = flagio.read_scalar(t, "TIME", r)
@@ -1298,14 +1300,14 @@ def run_grouped(vis: str, info: MSInfo, sel, algo, write: bool, ntime="scan",
                     t_origin = float(tim[0])
                 w = np.floor((tim - t_origin) / window).astype(np.int64)
                 win = _combine_keys(win, w)
-            gkey = _combine_keys(win, dd)
+            gkey = _combine_keys(win, dd, fld)      # one field per chunk, as CASA
             uk, inv = np.unique(gkey, return_inverse=True)
             inv = inv.reshape(-1)
             order = np.argsort(inv, kind="stable")
             bounds = np.flatnonzero(np.diff(inv[order])) + 1
             for k, idx in zip(uk.tolist(), np.split(order, bounds)):
                 open_rows.setdefault(k, []).append(r[idx])
-                open_dd[k] = int(dd[idx[0]])
+                open_dd[k] = (int(dd[idx[0]]), int(fld[idx[0]]))
                 seen[k] = si
             for k in [k for k, last in seen.items() if last < si]:
                 flush(k)
@@ -1333,25 +1335,33 @@ def _seconds(text: str) -> float:
 
 
 def _run_group(t, info, g_rows, ddid, mask, algo, write, stats, datacolumn, need_data,
-               max_bytes):
+               max_bytes, ctx=None):
+    """One chunk.  ``algo`` is a function ``(data, flags, present, mask) ->
+    flags`` or an object with ``statistics(...)`` (partial sums),
+    ``thresholds(list of partial sums, ctx)`` and ``apply(..., thresholds)``:
+    the thresholds then come from the whole chunk even when it is processed
+    in subsets of baselines (read twice in that case)."""
     a1 = flagio.read_scalar(t, "ANTENNA1", g_rows)
     a2 = flagio.read_scalar(t, "ANTENNA2", g_rows)
     tm = flagio.read_scalar(t, "TIME", g_rows)
     nchan, ncorr = info.shapes[ddid]
     bl = a1.astype(np.int64) * 65536 + a2
     ubl, bl_idx = np.unique(bl, return_inverse=True)
+    bl_idx = bl_idx.reshape(-1)
     utime, t_idx = np.unique(tm, return_inverse=True)
-    cell = nchan * ncorr * (64 if need_data else 6)
+    t_idx = t_idx.reshape(-1)
+    cell = nchan * ncorr * getattr(algo, "cell_bytes", 64 if need_data else 6)
     per_bl = len(utime) * cell
     nb_chunk = max(1, int(max_bytes // max(per_bl, 1)))
-    for b0 in range(0, len(ubl), nb_chunk):
+    starts = list(range(0, len(ubl), nb_chunk))
+
+    def load(b0):
         sel_b = (bl_idx >= b0) & (bl_idx < b0 + nb_chunk)
         r = g_rows[sel_b]
         bi = bl_idx[sel_b] - b0
         ti = t_idx[sel_b]
         nb = int(bi.max()) + 1
         flags = flagio.read_cells(t, "FLAG", r)
-        before = flags.copy()
         cube_f = np.ones((nb, len(utime), nchan, ncorr), bool)
         present = np.zeros((nb, len(utime)), bool)
         cube_f[bi, ti] = flags
@@ -1362,7 +1372,27 @@ def _run_group(t, info, g_rows, ddid, mask, algo, write, stats, datacolumn, need
             cube_d = np.zeros((nb, len(utime), nchan, ncorr), data.dtype)
             cube_d[bi, ti] = data
             del data
-        new = algo(cube_d, cube_f, present, mask)
+        return r, bi, ti, flags, cube_d, cube_f, present
+
+    two_pass = hasattr(algo, "statistics")
+    thresholds = None
+    cached = None
+    if two_pass:
+        parts = []
+        for b0 in starts:
+            loaded = load(b0)
+            parts.append(algo.statistics(*loaded[4:], mask))
+            if len(starts) == 1:
+                cached = loaded
+        thresholds = algo.thresholds(parts, ctx or {})
+    for b0 in starts:
+        r, bi, ti, flags, cube_d, cube_f, present = cached if cached is not None else load(b0)
+        cached = None
+        before = flags
+        if two_pass:
+            new = algo.apply(cube_d, cube_f, present, mask, thresholds)
+        else:
+            new = algo(cube_d, cube_f, present, mask)
         after = before | (new[bi, ti] & mask[None])
         stats.add(before, after, mask)
         if write and not np.array_equal(before, after):
