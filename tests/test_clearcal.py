@@ -67,3 +67,12 @@ def test_failure_removes_new_columns(ms_copy, monkeypatch):
     with ct.table(vis, ack=False) as t:
         assert "CORRECTED_DATA" not in t.colnames()
         assert "MODEL_DATA" not in t.colnames()
+
+
+def test_selection_ignored_when_creating(ms_copy, tmp_path):
+    vis = ms_copy(DAY2)
+    clearcal(vis=vis, spw="1")
+    with ct.table(vis, ack=False) as t:
+        np.testing.assert_array_equal(t.getcol("CORRECTED_DATA"), t.getcol("DATA"))
+    assert "Need to create scratch columns; ignoring selection." in \
+        open(str(tmp_path / "casa-test.log")).read()

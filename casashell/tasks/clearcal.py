@@ -39,6 +39,10 @@ def clearcal(vis, field, spw, intent, addmodel):
         new = []
         if "CORRECTED_DATA" not in cols:
             new.append("CORRECTED_DATA")
+            if rows is not None:
+                # as CASA: creating the scratch columns initializes every row
+                casalog.post("Need to create scratch columns; ignoring selection.")
+                rows = None
         if "MODEL_DATA" not in cols and addmodel:
             new.append("MODEL_DATA")
         try:
