@@ -236,3 +236,20 @@ def test_failed_submss_restores_the_others(pair, tmp_path):
     with ct.table(mms, ack=False) as t:
         assert "MODEL_DATA" not in t.colnames()
         assert t.nrows() == sum(ct.table(s, ack=False).nrows() for s in subs)
+
+
+def test_without_distributed_the_submss_run_in_the_session(pair, tmp_path, monkeypatch):
+    from casashell.tasks import flagdata, split
+    ms, mms = pair
+    monkeypatch.setattr(executor, "have_distributed", lambda: False)
+    kw = dict(mode="manual", field="J1407+2827", spw="1:2~5")
+    flagdata(vis=ms, **kw)
+    flagdata(vis=mms, **kw)
+    assert_same_ms(ms, mms, cols=("FLAG",))
+    split(vis=ms, outputvis=str(tmp_path / "a.ms"), width=2, datacolumn="data")
+    split(vis=mms, outputvis=str(tmp_path / "a.mms"), width=2, datacolumn="data")
+    assert_same_ms(str(tmp_path / "a.ms"), str(tmp_path / "a.mms"))
+    lines = log_lines(tmp_path)
+    assert sum("dask.distributed is not installed: processing the sub-MSs one after "
+               "the other in this process" in ln for ln in lines) == 2
+    assert any(f"\tflagdata::worker-{os.getpid()}::casa\t" in ln for ln in lines)
