@@ -97,3 +97,30 @@ def test_failure_leaves_nothing(data_dir, tmp_path, monkeypatch):
         concat(vis=[os.path.join(data_dir, M1), os.path.join(data_dir, M2)],
                concatvis=str(tmp_path / "c.ms"))
     assert os.listdir(tmp_path) == ["casa-test.log"]
+
+
+def test_chronological_order_and_scratch_columns(data_dir, tmp_path):
+    import shutil
+    early = str(tmp_path / "early.ms")
+    shutil.copytree(os.path.join(data_dir, M2), early)
+    with ct.table(early, readonly=False, ack=False) as t:
+        for c in ("TIME", "TIME_CENTROID"):
+            t.putcol(c, t.getcol(c) - 3600.0)
+        desc = t.getcoldesc("DATA")
+        t.addcols(ct.maketabdesc(ct.makecoldesc("CORRECTED_DATA", desc)))
+        t.putcol("CORRECTED_DATA", t.getcol("DATA") * 2)
+    out = str(tmp_path / "c.ms")
+    concat(vis=[os.path.join(data_dir, M1), early], concatvis=out)
+    d1, = cols(os.path.join(data_dir, M1), "DATA")
+    de, ce = cols(early, "DATA", "CORRECTED_DATA")
+    d, c, t = cols(out, "DATA", "CORRECTED_DATA", "TIME")
+    n = len(de)
+    # the earlier MS comes first
+    np.testing.assert_array_equal(d[:n], de)
+    np.testing.assert_array_equal(c[:n], ce)
+    # the MS without CORRECTED_DATA gets CORRECTED_DATA = DATA
+    np.testing.assert_array_equal(d[n:], d1)
+    np.testing.assert_array_equal(c[n:], d1)
+    with pytest.raises(ValueError, match="positive"):
+        concat(vis=[os.path.join(data_dir, M1), early], concatvis=str(tmp_path / "x.ms"),
+               visweightscale=[1.0, -2.0])

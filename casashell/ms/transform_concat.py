@@ -358,9 +358,13 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
             with ct.table(v, ack=False) as t:
                 colsets.append(set(t.colnames()))
         common = set.intersection(*colsets)
+        union = set.union(*colsets)
+        # scratch columns: present in the output if any input has them; inputs without
+        # them get the defaults (MODEL_DATA 1, CORRECTED_DATA = DATA), as CASA
+        scratch = [c for c in ("MODEL_DATA", "CORRECTED_DATA") if c in union]
         data_cols = [c for c in ("DATA", "FLOAT_DATA", "MODEL_DATA", "CORRECTED_DATA")
-                     if c in common]
-        dropped = sorted(set.union(*colsets) - common)
+                     if c in common or c in scratch]
+        dropped = sorted(union - common - set(scratch))
         if dropped:
             log(f"Columns not in every input MS are not written: {', '.join(dropped)}", "WARN")
         total = 0
@@ -373,6 +377,9 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
         for c in t0.colnames():
             if c in common and c != "FLAG_CATEGORY":
                 columns[c] = c
+        for c in scratch:
+            if c not in columns:
+                columns[c] = c if c in colsets[0] else "DATA"
         shapes = {c: shp for c in columns if c in data_cols or c in
                   ("FLAG", "WEIGHT_SPECTRUM", "SIGMA_SPECTRUM")}
         for c in ("WEIGHT", "SIGMA"):
@@ -451,8 +458,16 @@ def _copy_rows(vis, tout, columns, maps, offset, scale):
             oref = tout if out_contig else tout.selectrows(out_rows.tolist())
             okw = dict(startrow=int(out_rows[0]), nrow=cnt) if out_contig else {}
             try:
+                have = set(t.colnames())
                 for c in columns:
-                    v = ref.getcol(c, **kw)
+                    if c in have:
+                        v = ref.getcol(c, **kw)
+                    elif c == "CORRECTED_DATA":
+                        v = ref.getcol("DATA", **kw)
+                    elif c == "MODEL_DATA":
+                        v = np.ones(ref.getcol("FLAG", **kw).shape, np.complex64)
+                    else:
+                        continue
                     mp = maps.get(c)
                     if mp is not None and len(mp):
                         ok = (v >= 0) & (v < len(mp))

@@ -39,17 +39,47 @@ def concat(vis, concatvis, freqtol, dirtol, respectname, timesort, copypointing,
     if not os.path.isdir(os.path.dirname(target)):
         raise FileNotFoundError(f"The directory {os.path.dirname(target)} of concatvis "
                                 f"does not exist")
+    weights = [float(x) for x in visweightscale] if visweightscale else None
+    if weights is not None:
+        if len(weights) != len(inputs):
+            raise ValueError("parameter visweightscale must have same number of elements as "
+                             "parameter vis")
+        if any(w < 0 for w in weights):
+            raise ValueError("parameter visweightscale must only contain positive numbers")
+    # as CASA: the MSs are concatenated in chronological order (earliest integration)
+    from casacore import tables as ct
+    starts = []
+    for v in inputs:
+        with ct.table(v, ack=False) as t:
+            starts.append(float(t.getcol("TIME").min()) if t.nrows() else float("inf"))
+    order = sorted(range(len(inputs)), key=lambda i: starts[i])
+    if order != list(range(len(inputs))):
+        casalog.post("The list of input MSs is not in chronological order and needed to be "
+                     "sorted; the order is: " + ", ".join(inputs[i] for i in order))
+        inputs = [inputs[i] for i in order]
+        if weights is not None:
+            weights = [weights[i] for i in order]
     appending = os.path.exists(target)
+    weights_for_target = False
+    if appending and target in inputs:
+        if inputs[0] != target:
+            raise RuntimeError("If concatvis is set to the name of an existing MS in vis, it "
+                               "must be the chronologically first. I.e. in this case you "
+                               f"should set concatvis to {inputs[0]}")
+        k = inputs.index(target)
+        inputs.pop(k)
+        if weights is not None:
+            weights = [weights[k]] + weights[:k] + weights[k + 1:]
+            weights_for_target = True
     if appending:
         # as CASA: an existing concatvis is the first MS and the others are appended
         check_ms(target)
-        if target in inputs:
-            raise ValueError(f"concatvis {concatvis} is also one of the inputs")
         inputs = [target] + inputs
-        casalog.post(f"{concatvis} exists: the input MSs are appended to it")
+        if weights is not None and not weights_for_target:
+            weights = [1.0] + weights
+        casalog.post(f"Will be concatenating into the existing ms {concatvis}", "WARN")
     ftol = tc.parse_quantity(freqtol, tc._FREQ, 1.0, "freqtol")
     dtol = tc.parse_quantity(dirtol, tc._ANG, tc._ANG["mas"], "dirtol")
-    weights = [float(x) for x in visweightscale] if visweightscale else None
     dest = target if not appending else \
         os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.new-{uuid.uuid4().hex[:8]}")
     n = tc.concat(inputs, dest, freqtol=ftol, dirtol=dtol, respectname=respectname,
