@@ -150,3 +150,30 @@ def test_errors(image, tmp_path):
     txt.write_text("hello")
     with pytest.raises(OSError, match="neither a CASA image nor a FITS file"):
         imhead(imagename=str(txt), mode="list")
+
+
+def test_add_and_del(image, tmp_path):
+    path, _ = image
+    imhead(imagename=path, mode="add", hdkey="mykey", hdvalue="hello")
+    assert images.image(path).miscinfo()["mykey"] == "hello"
+    assert imhead(imagename=path, mode="get", hdkey="mykey") == "hello"
+    assert imhead(imagename=path, mode="list")["mykey"] == "hello"
+    with pytest.raises(ValueError, match="already exists"):
+        imhead(imagename=path, mode="add", hdkey="mykey", hdvalue="again")
+    imhead(imagename=path, mode="del", hdkey="mykey")
+    assert "mykey" not in images.image(path).miscinfo()
+    imhead(imagename=path, mode="put", hdkey="beammajor", hdvalue="4arcsec")
+    assert "major" in images.image(path).imageinfo()["restoringbeam"]
+    imhead(imagename=path, mode="del", hdkey="beammajor")
+    assert "beammajor" not in imhead(imagename=path, mode="list")
+    with pytest.raises(ValueError, match="cannot be deleted"):
+        imhead(imagename=path, mode="del", hdkey="crval1")
+    fitsfile = str(tmp_path / "c.fits")
+    images.image(path).tofits(fitsfile)
+    imhead(imagename=fitsfile, mode="add", hdkey="PIPEVER", hdvalue="1.2")
+    assert fits.getheader(fitsfile)["PIPEVER"] == "1.2"
+    assert imhead(imagename=fitsfile, mode="get", hdkey="pipever") == "1.2"
+    imhead(imagename=fitsfile, mode="del", hdkey="PIPEVER")
+    assert "PIPEVER" not in fits.getheader(fitsfile)
+    with pytest.raises(ValueError, match="cannot be deleted"):
+        imhead(imagename=fitsfile, mode="del", hdkey="NAXIS1")

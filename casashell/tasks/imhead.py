@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from ._framework import Param, task
 
-_MODES = ["summary", "list", "get", "put", "history"]
+_MODES = ["summary", "list", "get", "put", "add", "del", "history"]
 
 
 @task(summary="List, get and put image header parameters", category="information",
       params=[
           Param("imagename", "path", "", "Name of the input image (CASA image or FITS file)"),
           Param("mode", "string", "summary", "Mode of operation: summary, list, get, put, "
-                "history", allowed=_MODES,
+                "add, del, history", allowed=_MODES,
                 sub={"get": {"hdkey": ""}, "put": {"hdkey": "", "hdvalue": ""},
+                     "add": {"hdkey": "", "hdvalue": ""}, "del": {"hdkey": ""},
                      "summary": {"verbose": False}}),
           Param("hdkey", "string", "", "The keyword to get or put (e.g. object, crval1, "
                 "bunit, beammajor, restfreq)"),
@@ -42,6 +43,18 @@ def imhead(imagename, mode, hdkey, hdvalue, verbose):
             raise ValueError("mode='put' needs hdkey")
         img.put(hdkey, hdvalue)
         casalog.post(f"{hdkey.lower()} set to {_show(img.get(hdkey))} in {imagename}")
+        return True
+    if mode == "add":
+        if not hdkey:
+            raise ValueError("mode='add' needs hdkey")
+        img.add(hdkey, hdvalue)
+        casalog.post(f"{hdkey} added to {imagename}")
+        return True
+    if mode == "del":
+        if not hdkey:
+            raise ValueError("mode='del' needs hdkey")
+        img.delete(hdkey)
+        casalog.post(f"{hdkey} deleted from {imagename}")
         return True
     if mode == "history":
         lines = img.history()
@@ -130,6 +143,7 @@ class ImageHeader:
         self.coords = info["coordinates"]
         self.imageinfo = info["imageinfo"]
         self.unit = info.get("unit", "") or im.unit()
+        self.miscinfo = dict(info.get("miscinfo", {}) or {}) if self.is_casa else {}
         self.shape_np = list(im.shape())
         self.shape = self.shape_np[::-1]  # CASA axis order
 
@@ -298,6 +312,8 @@ class ImageHeader:
             h["restfreq"] = np.atleast_1d(s.get("restfreqs", [s.get("restfreq", 0.0)]))
         h["shape"] = np.array(self.shape, dtype=np.int32)
         h["telescope"] = self.coords.get("telescope", "").strip()
+        for k, v in sorted(self.miscinfo.items()):   # user keywords (CASA images)
+            h.setdefault(k, v)
         return h
 
     def _masks(self):
@@ -315,6 +331,12 @@ class ImageHeader:
     def get(self, key):
         key = key.lower()
         h = self.header()
+        if key not in h and not self.is_casa:
+            from astropy.io import fits
+            card = key.upper()
+            hdr = fits.getheader(self.path)
+            if card in hdr:
+                return hdr[card]
         if key not in h:
             raise ValueError(f"hdkey {key!r} is not in the header of {self.path} "
                              f"(known: {', '.join(h)})")
@@ -408,6 +430,79 @@ class ImageHeader:
                          f"{self.shape[i]:>7d} {a['crpix']:>11.2f} {rv:>16s} {inc:>16s}  "
                          f"{a['cunit'] if a['cunit'] != 'rad' else ''}")
         return "\n".join(lines)
+
+    # -- add / del ---------------------------------------------------------------
+    def add(self, key, value):
+        """A standard keyword (as put) or a user keyword (miscinfo / a FITS card)."""
+        import re
+        lk = key.lower()
+        if lk in _STANDARD or re.fullmatch(r"(crval|cdelt|crpix|ctype|cunit)\d+", lk):
+            return self.put(key, value)
+        if self.is_casa:
+            if key in self.miscinfo:
+                raise ValueError(f"user keyword {key!r} already exists in {self.path}; "
+                                 f"use mode='put'")
+            self._edit_casa_keywords(lambda kw, t: kw.setdefault("miscinfo", {}).update(
+                {key: value}))
+        else:
+            self._edit_fits(lambda hdr: _fits_add(hdr, key, value))
+        self._load()
+
+    def delete(self, key):
+        lk = key.lower()
+        if lk in ("beammajor", "beamminor", "beampa"):
+            if self.is_casa:
+                self._edit_casa_keywords(lambda kw, t: kw.setdefault("imageinfo", {}).pop(
+                    "restoringbeam", None))
+            else:
+                self._edit_fits(lambda hdr: [hdr.remove(c, ignore_missing=True)
+                                             for c in ("BMAJ", "BMIN", "BPA")])
+        elif lk in ("object", "telescope", "observer", "bunit", "imtype"):
+            self.put(lk, "")
+            return
+        elif self.is_casa and key in self.miscinfo:
+            def drop(kw, t):
+                misc = dict(kw.get("miscinfo", {}))
+                misc.pop(key, None)
+                kw["miscinfo"] = misc
+            self._edit_casa_keywords(drop)
+        elif not self.is_casa:
+            from astropy.io import fits
+            if key.upper() not in fits.getheader(self.path) or key.upper() in _FITS_STRUCTURAL:
+                raise ValueError(f"hdkey {key!r} cannot be deleted from {self.path}")
+            self._edit_fits(lambda hdr: hdr.remove(key.upper()))
+        else:
+            raise ValueError(f"hdkey {key!r} cannot be deleted (only the beam, object, "
+                             f"telescope, observer, bunit, imtype and user keywords)")
+        self._load()
+
+    def _edit_casa_keywords(self, change):
+        from casacore import tables as ct
+        self._im = None
+        t = ct.table(self.path, readonly=False, ack=False)
+        try:
+            kw = {k: t.getkeyword(k) for k in ("imageinfo", "miscinfo")
+                  if k in t.keywordnames()}
+            change(kw, t)
+            for k, v in kw.items():
+                t.putkeyword(k, v)
+        finally:
+            t.close()
+
+    def _edit_fits(self, change):
+        import os
+        from astropy.io import fits
+        self._im = None
+        folder = os.path.dirname(os.path.abspath(self.path))
+        tmp = os.path.join(folder, f".{os.path.basename(self.path)}.tmp{os.getpid()}")
+        try:
+            with fits.open(self.path) as hl:
+                change(hl[0].header)
+                hl.writeto(tmp, output_verify="silentfix")
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     # -- put -----------------------------------------------------------------------
     def put(self, key, value):
@@ -606,6 +701,21 @@ class ImageHeader:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+
+_STANDARD = {"object", "telescope", "observer", "bunit", "imtype", "restfreq", "beammajor",
+             "beamminor", "beampa", "date-obs", "equinox", "projection", "reffreqtype"}
+_FITS_STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "NAXIS4",
+                    "EXTEND", "BSCALE", "BZERO"}
+
+
+def _fits_add(hdr, key, value):
+    card = key.upper()
+    if len(card) > 8:
+        raise ValueError(f"FITS keyword {key!r} is longer than 8 characters")
+    if card in hdr:
+        raise ValueError(f"FITS keyword {card} already exists; use mode='put'")
+    hdr[card] = value
 
 
 def _hms(rad):
