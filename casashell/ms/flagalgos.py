@@ -167,13 +167,14 @@ class RFlag:
     deviations |Re - med|, |Im - med|, and the robust spectral scatter
     1.4826 x median(deviation) of Re and of Im.
 
-    Thresholds (unless ``timedev``/``freqdev`` give them): the per-channel
-    averages of the window scatter (or of the deviations) over baselines,
-    times and correlations, reduced to median + 1.4826 x MAD over the
-    selected channels.  A window whose scatter exceeds ``timedevscale`` x
-    timedev is flagged entirely; a channel whose Re or Im deviation exceeds
-    ``freqdevscale`` x freqdev is flagged; a whole spectrum is flagged when
-    its spectral scatter is above ``spectralmax`` or below ``spectralmin``.
+    Thresholds (unless ``timedev``/``freqdev`` give them, which are then
+    used as they are): ``timedevscale`` (``freqdevscale``) x the median +
+    1.4826 x MAD over the selected channels of the per-channel averages of
+    the window scatter (of the deviations) over baselines, times and
+    correlations.  A window whose scatter exceeds the time threshold is
+    flagged entirely; a channel whose Re or Im deviation exceeds the
+    spectral threshold is flagged; a whole spectrum is flagged when its
+    spectral scatter is above ``spectralmax`` or below ``spectralmin``.
     """
 
     #: working memory per cell of the chunk (bytes), for sizing baseline subsets
@@ -189,7 +190,7 @@ class RFlag:
         self.smax = float(spectralmax)
         self.smin = float(spectralmin)
         self.extendflags = extendflags
-        self.reports = []           # [field, spw, timedev, freqdev] per chunk
+        self._totals = {}           # (field, spw) -> accumulated statistics
 
     # -- statistics ---------------------------------------------------------
     def _window(self, nt):
@@ -269,14 +270,34 @@ class RFlag:
         with np.errstate(invalid="ignore", divide="ignore"):
             tavg = np.where(tcnt > 0, tsum / np.maximum(tcnt, 1), 0.0)[sel]
             favg = np.where(fcnt > 0, fsum / np.maximum(fcnt, 1), 0.0)[sel]
+        # user thresholds are used as given; computed ones are scaled (as CASA)
         td = _lookup(self.timedev, ctx)
         fd = _lookup(self.freqdev, ctx)
+        key = (ctx.get("field", -1), ctx.get("spw", -1))
+        acc = self._totals.setdefault(key, [0.0, 0.0, 0.0, 0.0, sel, td, fd])
+        acc[0] = acc[0] + tsum
+        acc[1] = acc[1] + tcnt
+        acc[2] = acc[2] + fsum
+        acc[3] = acc[3] + fcnt
         if td is None:
-            td = _median_plus_mad(tavg)
+            td = self.tscale * _median_plus_mad(tavg)
         if fd is None:
-            fd = _median_plus_mad(favg)
-        self.reports.append([ctx.get("field", -1), ctx.get("spw", -1), float(td), float(fd)])
-        return self.tscale * td, self.fscale * fd
+            fd = self.fscale * _median_plus_mad(favg)
+        return td, fd
+
+    @property
+    def reports(self):
+        """[[field, spw, timedev, freqdev], ...]: the thresholds (scaled, or as
+        given) from the statistics of all chunks of each field and spw."""
+        out = []
+        for (f, s), (tsum, tcnt, fsum, fcnt, sel, utd, ufd) in sorted(self._totals.items()):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tavg = np.where(tcnt > 0, tsum / np.maximum(tcnt, 1), 0.0)[sel]
+                favg = np.where(fcnt > 0, fsum / np.maximum(fcnt, 1), 0.0)[sel]
+            td = utd if utd is not None else self.tscale * _median_plus_mad(tavg)
+            fd = ufd if ufd is not None else self.fscale * _median_plus_mad(favg)
+            out.append([f, s, float(td), float(fd)])
+        return out
 
     # -- flagging -------------------------------------------------------------
     def apply(self, data, flags, present, mask, thresholds):

@@ -361,8 +361,8 @@ class Plan:
             extra = {"timedev": [[r[0], r[1], r[2]] for r in reps],
                      "freqdev": [[r[0], r[1], r[3]] for r in reps]}
             for r in reps:
-                casalog.post(f"rflag field {r[0]} spw {r[1]}: timedev {r[2]:.6g} "
-                             f"freqdev {r[3]:.6g} (thresholds x timedevscale/freqdevscale)")
+                casalog.post(f"rflag field {r[0]} spw {r[1]}: time threshold {r[2]:.6g}, "
+                             f"spectral threshold {r[3]:.6g}")
         return extra, stats
 
 
