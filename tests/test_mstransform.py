@@ -176,3 +176,15 @@ def test_reindex_false_keeps_ids(data_dir, tmp_path):
     assert nchan == [64, 32]                      # spw 0 row kept as it was
     assert sub(out, "POLARIZATION", "NUM_CORR").tolist() == [1]
     assert sub(out, "POLARIZATION", "CORR_TYPE").tolist() == [[8]]
+
+
+def test_parameter_checks_as_casa(data_dir, tmp_path):
+    vis = os.path.join(data_dir, DAY2)
+    out = str(tmp_path / "p.ms")
+    with pytest.raises(ValueError, match="chanbin must be > 1"):
+        mstransform(vis=vis, outputvis=out, datacolumn="data", chanaverage=True, chanbin=1)
+    with pytest.raises(ValueError, match="timebin must be > '0s'"):
+        mstransform(vis=vis, outputvis=out, datacolumn="data", timeaverage=True, timebin="0s")
+    with pytest.raises(ValueError, match="tileshape"):
+        mstransform(vis=vis, outputvis=out, datacolumn="data", tileshape=[4, 4])
+    assert not os.path.exists(out)

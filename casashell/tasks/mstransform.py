@@ -89,6 +89,16 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
     for bad, what in unsupported:
         if bad:
             raise ValueError(f"mstransform: {what} is not supported by casashell")
+    tileshape = list(tileshape)
+    if len(tileshape) == 1:
+        if tileshape[0] not in (0, 1):
+            raise ValueError("When tileshape has one element, it should be either 0 or 1.")
+    elif len(tileshape) != 3:
+        raise ValueError("Parameter tileshape must have 1 or 3 elements.")
+    if chanaverage and isinstance(chanbin, int) and chanbin <= 1:
+        raise ValueError("Parameter chanbin must be > 1 to do channel averaging")
+    if timeaverage and not parse_timebin(timebin) > 0:
+        raise ValueError("Parameter timebin must be > '0s' to do time averaging")
     out = check_new_output(outputvis)
     values = dict(field=field, spw=spw, scan=scan, antenna=antenna, correlation=correlation,
                   timerange=timerange, intent=intent, array=array, uvrange=uvrange,
