@@ -5,7 +5,6 @@ monolithic MS; failures restore the sub-MSs; worker logs reach the log."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -253,3 +252,23 @@ def test_without_distributed_the_submss_run_in_the_session(pair, tmp_path, monke
     assert sum("dask.distributed is not installed: processing the sub-MSs one after "
                "the other in this process" in ln for ln in lines) == 2
     assert any(f"\tflagdata::worker-{os.getpid()}::casa\t" in ln for ln in lines)
+
+
+def test_split_keepflags_false_with_a_fully_flagged_submss(pair, tmp_path):
+    from casashell.tasks import flagdata, split
+    ms, mms = pair
+    from casashell.ms.mms import submss_names
+    # flag all of the sub-MS holding the fewest (scan, spw) groups
+    groups = []
+    for s in submss_names(mms):
+        c = sorted_columns(s, ("SCAN_NUMBER", "DATA_DESC_ID"))
+        groups.append(sorted(set(zip(c["SCAN_NUMBER"].tolist(), c["DATA_DESC_ID"].tolist()))))
+    full = min(groups, key=len)
+    for v in (ms, mms):
+        for scan, spw in full:
+            flagdata(vis=v, mode="manual", scan=str(scan), spw=str(spw))
+    a, b = str(tmp_path / "k.ms"), str(tmp_path / "k.mms")
+    split(vis=ms, outputvis=a, keepflags=False, datacolumn="data")
+    split(vis=mms, outputvis=b, keepflags=False, datacolumn="data")
+    assert_same_ms(a, b)
+    assert len(submss_names(b)) == len(groups) - 1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from casashell import config
-from test_parallel import assert_same_ms, sorted_columns, use_config
+from test_parallel import assert_same_ms, use_config
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -208,7 +208,15 @@ def transform_subms(plan_kw: dict, sel: dict, out: str, global_ids: dict,
         plan = Plan(rows=s.rows, **plan_kw)
         tr = GlobalIdTransformer(plan, out, lambda m, p="INFO": casalog.post(m, p),
                                  global_ids)
-        info = tr.run()
+        try:
+            info = tr.run()
+        except ValueError as exc:
+            # nothing of this sub-MS is written (every selected row flagged with
+            # keepflags=False, or no selected channel/correlation): others may be
+            text = str(exc)
+            if "keepflags=False" in text or text.startswith("The data selection matches no"):
+                return "__skipped__"
+            raise
         info.update(tr.summary)
         casalog.post(f"Wrote {info['nrows']} rows to {os.path.basename(out)}")
         return info
