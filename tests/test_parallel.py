@@ -272,3 +272,15 @@ def test_split_keepflags_false_with_a_fully_flagged_submss(pair, tmp_path):
     split(vis=mms, outputvis=b, keepflags=False, datacolumn="data")
     assert_same_ms(a, b)
     assert len(submss_names(b)) == len(groups) - 1
+
+
+def test_a_dead_local_worker_restarts_the_cluster(pair, tmp_path):
+    from casashell.tasks import flagdata
+    ms, mms = pair
+    client = executor.get_client()
+    victim = executor._cluster.procs[-1]
+    victim.kill()
+    victim.wait()
+    assert flagdata(vis=mms, mode="summary") == flagdata(vis=ms, mode="summary")
+    assert executor._cluster.alive() and executor.get_client() is not client
+    assert any("local dask cluster has died: restarting" in ln for ln in log_lines(tmp_path))

@@ -66,7 +66,11 @@ def get_client(cfg=None):
     key = (addr, None if addr else cores)
     with _lock:
         if _client is not None and _key == key and _client.status == "running":
-            return _client
+            if _cluster is None or _cluster.alive():
+                return _client
+            from ..logsink import casalog
+            casalog.post("A process of the local dask cluster has died: restarting the "
+                         "cluster", "WARN")
         _close_locked()
         if not have_distributed():
             raise RuntimeError("Multi-MS parallel processing needs dask.distributed: "
@@ -230,6 +234,9 @@ class LocalProcessCluster:
             raise
         finally:
             log.close()
+
+    def alive(self) -> bool:
+        return bool(self.procs) and all(p.poll() is None for p in self.procs)
 
     def close(self) -> None:
         import shutil
