@@ -156,6 +156,7 @@ def _expected_timeavg(vis, timebin, combine_scan):
     """Independent time averaging: per baseline, greedy bins within each segment."""
     t, a1, a2, scan, d, f, s, iv = cols(vis, "TIME", "ANTENNA1", "ANTENNA2", "SCAN_NUMBER",
                                         "DATA", "FLAG", "SIGMA", "INTERVAL")
+    uvw, wrow, expo = cols(vis, "UVW", "WEIGHT", "EXPOSURE")
     w = 1 / s.astype(np.float64) ** 2
     segs = [None] if combine_scan else sorted(set(scan.tolist()))
     out = {}
@@ -181,7 +182,17 @@ def _expected_timeavg(vis, timebin, combine_scan):
                 v = np.where(allf, (dd * ww).sum(0) / ww.sum(0),
                              (dd * ww * good).sum(0) / np.where(allf, 1, sw))
                 mid = ((t[rr] - iv[rr] / 2).min() + (t[rr] + iv[rr] / 2).max()) / 2
-                out[(seg, b, bl)] = (v, allf, np.where(allf, ww.sum(0), sw), mid)
+                # row weights: WEIGHT summed over correlations not entirely flagged
+                rw = np.array([np.where(~f[r].all(axis=0), wrow[r].astype(np.float64), 0.0).sum()
+                               for r in rr])
+                if (rw > 0).any():
+                    u = (uvw[rr] * rw[:, None]).sum(0) / rw.sum()
+                    ex = expo[rr][rw > 0].sum()
+                else:
+                    u = uvw[rr].mean(0)
+                    ex = expo[rr].sum()
+                span = (t[rr] + iv[rr] / 2).max() - (t[rr] - iv[rr] / 2).min()
+                out[(seg, b, bl)] = (v, allf, np.where(allf, ww.sum(0), sw), mid, u, ex, span)
     return out
 
 
@@ -195,7 +206,7 @@ def test_time_average_across_scans(ms_copy, tmp_path, combine):
     od, of, ows, oa1, oa2, oscan = cols(out, "DATA", "FLAG", "WEIGHT_SPECTRUM", "ANTENNA1",
                                         "ANTENNA2", "SCAN_NUMBER")
     assert len(od) == len(exp)
-    ot, = cols(out, "TIME")
+    ot, ouvw, oexp, oiv = cols(out, "TIME", "UVW", "EXPOSURE", "INTERVAL")
     assert np.all(np.diff(ot) >= -50)   # output in (bin) time order
     # match output rows to expected bins by baseline and time within the baseline
     for bl in set(zip(oa1.tolist(), oa2.tolist())):
@@ -204,8 +215,10 @@ def test_time_average_across_scans(ms_copy, tmp_path, combine):
         keys = sorted((k for k in exp if k[2] == bl), key=lambda k: exp[k][3])
         assert len(rows) == len(keys)
         for r, k in zip(rows, keys):
-            v, allf, wsum, mid = exp[k]
+            v, allf, wsum, mid, u, ex, span = exp[k]
             assert abs(ot[r] - mid) < 1e-3
+            np.testing.assert_allclose(ouvw[r], u, rtol=1e-9, atol=1e-9)
+            assert np.isclose(oexp[r], ex) and np.isclose(oiv[r], span)
             np.testing.assert_allclose(od[r], v, rtol=2e-6, atol=1e-6)
             np.testing.assert_array_equal(of[r], allf)
             np.testing.assert_allclose(ows[r], wsum, rtol=1e-5)

@@ -827,8 +827,9 @@ class Transformer:
             seg_dd = dd_of
         results = []  # (positions in block, {col: array})
         row_allflag = np.zeros(n_out, bool)
+        row_w = np.zeros(n_in) if averaging else None   # row weights (0: row flagged)
         if plan.combinespws:
-            results, row_allflag = self._combined(tin, rows, seg_starts, scal, dd_of)
+            results, row_allflag = self._combined(tin, rows, seg_starts, scal, dd_of, row_w)
         for d in ([] if plan.combinespws else np.unique(dd_of)):
             dd = self.dds[int(d)]
             m_in = np.nonzero(dd_of == d)[0]
@@ -844,6 +845,8 @@ class Transformer:
                 fr = scal["FLAG_ROW"][m_in]
                 if fr.any():
                     flag = flag | fr[:, None, None]
+            if averaging:
+                self._note_row_weights(row_w, m_in, arr["WEIGHT"], flag)
             datas = [arr[s] for _, s in self.colmap]
             res = {}
             dd_weights = averaging or dd.width > 1 or self._smooth(dd.spw) or \
@@ -915,7 +918,7 @@ class Transformer:
         # scalar / UVW columns of the output rows
         out_scal = {}
         if averaging:
-            out_scal = self._average_scalars(scal, seg_starts, results, n_out, sel)
+            out_scal = self._average_scalars(scal, seg_starts, row_w)
         else:
             out_scal = dict(scal)
         if "FIELD_ID" in out_scal:
@@ -965,7 +968,17 @@ class Transformer:
             w = np.broadcast_to(arr["WEIGHT"].astype(np.float32)[:, None, :], shape)
         return np.ascontiguousarray(w, dtype=np.float32)
 
-    def _combined(self, tin, rows, seg_starts, scal, dd_of):
+    @staticmethod
+    def _note_row_weights(row_w, m_in, weight, flag):
+        """Row weight for TIME_CENTROID/UVW/EXPOSURE averages: the sum of WEIGHT over
+        the correlations that are not entirely flagged (0 for a flagged row)."""
+        corr_ok = ~flag.all(axis=1)                       # (n, ncorr)
+        row_w[m_in] = np.where(corr_ok, weight.astype(np.float64), 0.0).sum(axis=1)
+        # a row with unflagged data but zero weights still counts (tiny weight)
+        live = corr_ok.any(axis=1) & (row_w[m_in] <= 0)
+        row_w[m_in[live]] = 1e-30
+
+    def _combined(self, tin, rows, seg_starts, scal, dd_of, row_w=None):
         """combinespws: every row regridded onto the common grid, then the rows of
         one output row (same time bin and baseline, any spw) combined."""
         plan = self.plan
@@ -986,6 +999,8 @@ class Transformer:
                 fr = scal["FLAG_ROW"][m_in]
                 if fr.any():
                     flag = flag | fr[:, None, None]
+            if row_w is not None:
+                self._note_row_weights(row_w, m_in, arr["WEIGHT"], flag)
             datas = [arr[s] for _, s in self.colmap]
             w = self._avg_weights(arr, flag.shape)
             if self._smooth(dd.spw):
@@ -1010,31 +1025,61 @@ class Transformer:
         res["SIGMA_SPECTRUM"] = _inv_sqrt(w)
         return [(np.arange(n_out), res)], flag.reshape(n_out, -1).all(axis=1)
 
-    def _average_scalars(self, scal, seg_starts, results, n_out, sel):
+    def _average_scalars(self, scal, seg_starts, row_w):
+        """Row values of averaged rows.
+
+        TIME is the midpoint of the first and last input times, INTERVAL the span
+        from the start of the first to the end of the last integration; EXPOSURE
+        the sum over unflagged input rows; TIME_CENTROID and UVW the means
+        weighted by the row weights of unflagged rows (plain means when every
+        input row is flagged); ids come from the first input row.
+        """
         n_in = len(next(iter(scal.values())))
-        counts = np.diff(np.append(seg_starts, n_in))
+        counts = np.diff(np.append(seg_starts, n_in)).astype(float)
         out = {}
-        first = seg_starts
         for c, a in scal.items():
-            out[c] = a[first]
+            out[c] = a[seg_starts]
+        live = row_w > 0
+        nlive = np.add.reduceat(live.astype(float), seg_starts)
+        wsum = np.add.reduceat(row_w, seg_starts)
+        use_w = nlive > 0
+        wt = np.where(use_w[np.repeat(np.arange(len(seg_starts)), counts.astype(int))],
+                      row_w, 1.0)
+        den = np.where(use_w, wsum, counts)
         if "TIME" in scal:
             t = scal["TIME"]
-            iv = scal.get("INTERVAL", np.zeros(n_in))
-            lo = np.minimum.reduceat(t - iv / 2, seg_starts)
-            hi = np.maximum.reduceat(t + iv / 2, seg_starts)
-            out["TIME"] = (lo + hi) / 2
+            tmin = np.minimum.reduceat(t, seg_starts)
+            tmax = np.maximum.reduceat(t, seg_starts)
+            out["TIME"] = tmin + (tmax - tmin) / 2
             if "INTERVAL" in scal:
-                out["INTERVAL"] = hi - lo
+                iv = scal["INTERVAL"]
+                # the intervals of the first and the last integration
+                big = np.iinfo(np.int64).max
+                idx = np.arange(n_in)
+                first_i = np.minimum.reduceat(np.where(t == np.repeat(tmin, counts.astype(int)),
+                                                       idx, big), seg_starts)
+                last_i = np.minimum.reduceat(np.where(t == np.repeat(tmax, counts.astype(int)),
+                                                      idx, big), seg_starts)
+                span = tmax - tmin
+                out["INTERVAL"] = np.where(span > 0, span + iv[first_i] / 2 + iv[last_i] / 2,
+                                           iv[first_i])
         if "TIME_CENTROID" in scal:
-            out["TIME_CENTROID"] = np.add.reduceat(scal["TIME_CENTROID"], seg_starts) / counts
+            tc = scal["TIME_CENTROID"]
+            base = np.repeat(tc[seg_starts], counts.astype(int))
+            out["TIME_CENTROID"] = tc[seg_starts] + \
+                np.add.reduceat((tc - base) * wt, seg_starts) / den
         if "EXPOSURE" in scal:
-            ex = np.add.reduceat(scal["EXPOSURE"], seg_starts)
+            ex = scal["EXPOSURE"]
+            rep_use = np.repeat(use_w, counts.astype(int))
+            ex_used = np.where(rep_use & ~live, 0.0, ex)
+            exs = np.add.reduceat(ex_used, seg_starts)
             if self.plan.combinespws and "INTERVAL" in out:
                 # rows of several spws cover the same time: not summed over spws
-                ex = np.minimum(ex, out["INTERVAL"])
-            out["EXPOSURE"] = ex
+                exs = np.minimum(exs, out["INTERVAL"])
+            out["EXPOSURE"] = exs
         if "UVW" in scal:
-            out["UVW"] = np.add.reduceat(scal["UVW"], seg_starts, axis=0) / counts[:, None]
+            out["UVW"] = np.add.reduceat(scal["UVW"] * wt[:, None], seg_starts, axis=0) / \
+                den[:, None]
         return out
 
     # convenience
