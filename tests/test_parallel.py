@@ -284,3 +284,17 @@ def test_a_dead_local_worker_restarts_the_cluster(pair, tmp_path):
     assert flagdata(vis=mms, mode="summary") == flagdata(vis=ms, mode="summary")
     assert executor._cluster.alive() and executor.get_client() is not client
     assert any("local dask cluster has died: restarting" in ln for ln in log_lines(tmp_path))
+
+
+def test_tfcrop_rflag_extend_equal(pair):
+    from casashell.tasks import flagdata
+    ms, mms = pair
+    for kw in (dict(mode="tfcrop", datacolumn="data", timecutoff=3.0, freqcutoff=3.0),
+               dict(mode="rflag", datacolumn="corrected", timedevscale=4.0),
+               dict(mode="extend", growtime=40.0, growfreq=40.0)):
+        n0 = flagdata(vis=ms, mode="summary")["flagged"]
+        flagdata(vis=ms, **kw)
+        flagdata(vis=mms, **kw)
+        assert flagdata(vis=ms, mode="summary")["flagged"] > n0, kw     # it flagged data
+        assert_same_ms(ms, mms, cols=("FLAG",))
+    assert flagdata(vis=ms, mode="summary") == flagdata(vis=mms, mode="summary")
