@@ -44,105 +44,182 @@ def _nanmedian(a, axis):
     return np.where(n > 0, out, np.nan)
 
 
-def _nanmean(a, axis):
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(a, axis=axis)
-
-
-def _robust_sigma(resid, axis):
-    med = _nanmedian(resid, axis=axis)
-    mad = _nanmedian(np.abs(resid - np.expand_dims(med, axis) if not isinstance(axis, tuple)
-                            else resid - _expand(med, axis)), axis=axis)
-    return MAD_TO_SIGMA * mad
-
-
-def _expand(a, axes):
-    for ax in sorted(axes):
-        a = np.expand_dims(a, ax)
-    return a
-
-
-def _piecewise_fit(y, w, npieces, degree):
-    """Weighted least-squares fit along the last axis of ``y`` (..., n) with
-    ``npieces`` independent polynomial pieces of ``degree``; ``w`` is 0/1.
-    Returns the fitted curve (..., n)."""
-    n = y.shape[-1]
-    out = np.zeros_like(y, dtype=float)
-    npieces = max(1, min(int(npieces), max(1, n // max(2, degree + 2))))
-    edges = np.linspace(0, n, npieces + 1).round().astype(int)
-    yz = np.where(w > 0, y, 0.0)
-    for p in range(npieces):
-        lo, hi = edges[p], edges[p + 1]
-        if hi <= lo:
+def _lane_polyfit(y, w, left, right, deg):
+    """Least-squares polynomial of degree ``deg`` through y[:, left:right+1]
+    (weights w, 0 or 1) for every lane; lanes with too few points for it get
+    a line, and NaN with fewer than two points."""
+    seg_y = y[:, left:right + 1]
+    seg_w = w[:, left:right + 1]
+    m = right - left + 1
+    x = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
+    cnt = seg_w.sum(axis=1)
+    out = np.full(seg_y.shape, np.nan)
+    groups = [(deg, cnt > deg)]
+    if deg > 1:
+        groups.append((1, (cnt <= deg) & (cnt >= 2)))
+    for d, use in groups:
+        if not use.any():
             continue
-        x = np.linspace(-1, 1, hi - lo) if hi - lo > 1 else np.zeros(1)
-        deg = min(degree, hi - lo - 1)
-        V = np.vander(x, deg + 1)                         # (m, k)
-        ww = w[..., lo:hi]
-        # normal equations per leading index: (V^T W V) c = V^T W y
-        A = np.einsum("...m,mk,ml->...kl", ww, V, V)
-        b = np.einsum("...m,mk,...m->...k", ww, V, yz[..., lo:hi])
-        A = A + np.eye(deg + 1) * 1e-9
-        try:
-            c = np.linalg.solve(A, b[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            c = np.zeros(b.shape)
-        out[..., lo:hi] = np.einsum("mk,...k->...m", V, c)
+        V = np.vander(x, d + 1)
+        ww = seg_w[use]
+        A = np.einsum("lm,mk,mj->lkj", ww, V, V) + np.eye(d + 1) * 1e-12
+        b = np.einsum("lm,mk,lm->lk", ww, V, seg_y[use])
+        c = np.linalg.solve(A, b[..., None])[..., 0]
+        out[use] = c @ V.T
     return out
 
 
-def _tf_step(amp, valid, avg_axis, cutoff, fitname, maxnpieces):
-    """One tfcrop pass: average over ``avg_axis`` (1 = time, giving spectra;
-    2 = channel, giving time series), fit along the other axis, flag points
-    whose |amplitude - fit| exceeds ``cutoff`` robust sigmas of their
-    baseline and correlation."""
-    cnt = valid.sum(axis=avg_axis, dtype=np.int32)
-    tot = np.where(valid, amp, 0).sum(axis=avg_axis, dtype=np.float64)
+def _casa_piecewise_fit(y, valid, maxnpieces, maxdeg):
+    """tfcrop's base fit along the last axis of y (lanes, n).
+
+    Five passes: pass j uses min(2j+1, maxnpieces) pieces of degree 1, 1, 2,
+    3, 3 (at most ``maxdeg``); the fit is smoothed with a 5-point running
+    mean; points lying more than 3 (later 2) x the rms of the fit residuals
+    *above* the fit are left out of the next pass.
+    """
+    L, n = y.shape
+    w = valid.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = tot / cnt
-    ok = cnt > 0
-    y = np.where(ok, mean, 0.0)                            # (nb, n, ncorr)
-    deg = 1 if fitname == "line" else 2
-    npieces = 1 if fitname == "line" else maxnpieces
-    fit = _piecewise_fit(np.moveaxis(y, 1, -1), np.moveaxis(ok.astype(float), 1, -1),
-                         npieces, deg)
-    fit = np.expand_dims(np.moveaxis(fit, -1, 1).astype(amp.dtype), avg_axis)
-    absr = np.abs(amp - fit)
-    sig = MAD_TO_SIGMA * _nanmedian(np.where(valid, absr, np.nan), axis=(1, 2))
-    with np.errstate(invalid="ignore"):
-        return (absr > cutoff * sig[:, None, None, :]) & valid
+        lane_mean = (w * y).sum(axis=1) / w.sum(axis=1)
+    fit = np.where(valid, y, lane_mean[:, None])
+    for j in range(5):
+        npieces = min(2 * j + 1, int(maxnpieces))
+        deg = min(1 if j <= 1 else (2 if j == 2 else 3), int(maxdeg))
+        npieces = max(1, min(npieces, n))
+        psize = n // npieces
+        front = (n % npieces) // 2
+        new = np.empty_like(fit)
+        for p in range(npieces):
+            if npieces == 1:
+                left, right = 0, n - 1
+            else:
+                left = front + p * psize
+                right = left + psize
+                if p == 0:
+                    left, right = 0, front + psize
+                if p == npieces - 1:
+                    right = n - 1
+            right = min(right, n - 1)
+            new[:, left:right + 1] = _lane_polyfit(y, w, left, right, deg)
+        # a piece with fewer than two usable points keeps the previous fit
+        fit = np.where(np.isfinite(new), new, fit)
+        # running 5-point mean, in place from low to high index
+        for i in range(2, n - 2):
+            fit[:, i] = fit[:, i - 2:i + 3].mean(axis=1)
+        cnt = w.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt((w * (y - fit) ** 2).sum(axis=1) / np.maximum(cnt, 1))
+            tol = 3.0 if j < 2 else 2.0
+            out = (y - fit) > tol * sd[:, None]
+        w = np.where(out, 0.0, w)
+    return fit
+
+
+def _tf_step(amp, flags, present, mask, direction, cutoff, fitname, maxnpieces, winstats,
+             halfwin):
+    """One tfcrop direction on a cube (nb, nt, nchan, ncorr); returns new flags."""
+    sel = mask[None, None] & present[:, :, None, None]
+    cur = flags | ~sel
+    nb, nt, nch, nc = amp.shape
+    if direction == "freq":     # fit along channels, rows are times
+        a = np.moveaxis(amp, 2, -1)           # (nb, nt, ncorr, nchan)
+        f = np.moveaxis(cur, 2, -1)
+    else:                       # fit along time, rows are channels
+        a = np.moveaxis(amp, 1, -1)           # (nb, nchan, ncorr, nt)
+        f = np.moveaxis(cur, 1, -1)
+    rows = a.shape[1]
+    n = a.shape[-1]
+    ok = ~f
+    cnt = ok.sum(axis=1)                                        # (nb, ncorr, n)
+    tot = np.where(ok, a, 0).sum(axis=1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = np.where(cnt > 0, tot / np.maximum(cnt, 1), 0.0)
+    lanes = avg.reshape(-1, n)
+    lvalid = (cnt > 0).reshape(-1, n)
+    if fitname == "poly":
+        fit = _casa_piecewise_fit(lanes, lvalid, maxnpieces, 4)
+    else:
+        fit = _casa_piecewise_fit(lanes, lvalid, 1, 1)
+    fit = fit.reshape(nb, 1, nc, n).astype(np.float32)
+    anyok = lvalid.any(axis=1).reshape(nb, 1, nc, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = np.where(ok, a / fit, np.float32(0.0))            # (nb, rows, nc, n)
+    newf = f.copy()
+    # robust per-row rejection about 1
+    prev = np.zeros(norm.shape[:-1])
+    active = np.ones(norm.shape[:-1], bool)
+    for _ in range(5):
+        okn = ~newf
+        k = okn.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dev = np.abs(norm - np.float32(1.0))
+            sd = np.sqrt(np.where(okn, dev * dev, np.float32(0)).sum(axis=-1) / k)
+            hit = okn & (dev > cutoff * sd[..., None]) & active[..., None]
+            del dev
+        newf |= hit
+        active &= ~(np.abs(prev - sd) < 0.1)
+        prev = sd
+        if not active.any():
+            break
+    if winstats in ("sum", "std", "both") and halfwin > 0 and n > 2 * halfwin:
+        dev = norm - 1.0                                         # flagged points are 0 here
+        win = 2 * halfwin + 1
+        wsum = np.zeros(dev.shape[:-1] + (n - 2 * halfwin,))
+        wsq = np.zeros_like(wsum)
+        for k_ in range(win):
+            seg = dev[..., k_:k_ + n - 2 * halfwin]
+            wsum += np.abs(seg)
+            wsq += seg * seg
+        with np.errstate(invalid="ignore"):
+            thr = cutoff * sd[..., None]
+            extra = np.zeros(dev.shape, bool)
+            if winstats in ("sum", "both"):
+                extra[..., halfwin:n - halfwin] |= wsum / win > thr
+            if winstats in ("std", "both"):
+                extra[..., halfwin:n - halfwin] |= np.sqrt(wsq / win) > thr
+        newf |= extra
+    newf &= anyok
+    newf |= f
+    if direction == "freq":
+        out = np.moveaxis(newf, -1, 2)
+    else:
+        out = np.moveaxis(newf, -1, 1)
+    return (out & sel) | flags
 
 
 def tfcrop(data, flags, present, mask, timecutoff=4.0, freqcutoff=3.0, timefit="line",
            freqfit="poly", maxnpieces=7, flagdimension="freqtime", extendflags=True,
-           iterations=3):
-    """TFCrop-style outlier detection on amplitudes.
+           usewindowstats="none", halfwin=1):
+    """TFCrop on amplitudes, per baseline and correlation of a chunk.
 
-    For each baseline and correlation: (freq) the time-averaged spectrum is
-    fitted with a piecewise polynomial (``freqfit='poly'``, ``maxnpieces``
-    pieces of degree 2) or a line; every point whose amplitude deviates
-    from the fit by more than ``freqcutoff`` robust sigmas (1.4826 x the
-    median absolute residual of that baseline/correlation) is flagged.
-    (time) the channel-averaged time series is fitted the same way
-    (``timefit``) and points deviating by more than ``timecutoff`` sigmas
-    are flagged.  Both steps are iterated, each time excluding what was
-    flagged.
+    For each direction (``flagdimension``: freq then time by default):
+    average the unflagged amplitudes across the other axis; fit that with
+    tfcrop's iterative piecewise polynomial (``freqfit``/``timefit`` 'poly'
+    with up to ``maxnpieces`` pieces, or 'line'); divide every row of the
+    plane by the fit and flag, row by row, points whose ratio differs from 1
+    by more than ``cutoff`` x the rms of the row's ratios about 1 (repeated
+    up to five times while the rms keeps changing by 0.1 or more);
+    optionally flag points whose sliding-window mean |ratio - 1| (``sum``) or
+    rms (``std``) over 2 x ``halfwin`` + 1 points exceeds the same limit.
     """
     amp = np.abs(data).astype(np.float32)
     new = flags.copy()
     dims = flagdimension.lower()
-    order = ["time", "freq"] if dims == "timefreq" else ["freq", "time"]
-    for _ in range(int(iterations)):
-        for d in order:
-            if d not in dims:
-                continue
-            valid = _valid(new, present, mask)
-            if d == "freq":
-                new |= _tf_step(amp, valid, 1, freqcutoff, freqfit, maxnpieces)
-            else:
-                new |= _tf_step(amp, valid, 2, timecutoff, timefit, maxnpieces)
+    if dims == "time":
+        order = ["time"]
+    elif dims == "freq":
+        order = ["freq"]
+    elif dims == "timefreq":
+        order = ["time", "freq"]
+    else:
+        order = ["freq", "time"]
+    for d in order:
+        if d == "freq":
+            new = _tf_step(amp, new, present, mask, "freq", freqcutoff, freqfit, maxnpieces,
+                           usewindowstats, halfwin)
+        else:
+            new = _tf_step(amp, new, present, mask, "time", timecutoff, timefit, maxnpieces,
+                           usewindowstats, halfwin)
     if extendflags:
         new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0)
     return new

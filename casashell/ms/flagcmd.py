@@ -332,16 +332,14 @@ class Plan:
                     flagnearfreq=c.get("flagnearfreq", False))
             need_data = False
         elif self.mode == "tfcrop":
-            if c.get("usewindowstats", "none") not in ("none", ""):
-                casalog.post("tfcrop: usewindowstats is not implemented; ignored", "WARN")
-
             def algo(data, flags, present, mask):
                 return flagalgos.tfcrop(
                     _expr_values(data, self.clip_expr), flags, present, mask,
                     c.get("timecutoff", 4.0), c.get("freqcutoff", 3.0),
                     c.get("timefit", "line"), c.get("freqfit", "poly"),
                     c.get("maxnpieces", 7), c.get("flagdimension", "freqtime"),
-                    c.get("extendflags", True))
+                    c.get("extendflags", True), c.get("usewindowstats", "none"),
+                    c.get("halfwin", 1))
             need_data = True
         else:  # rflag
             algo = _ExprRFlag(self.clip_expr, c.get("winsize", 3),
