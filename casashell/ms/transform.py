@@ -132,11 +132,36 @@ def _read(t, col, rows, blc=None, trc=None, shape_ok=None):
     if span <= 3 * n and (shape_ok is None or shape_ok(first, last)):
         full = get(t, first, span)
         return full[rows - first]
+    breaks = np.nonzero(np.diff(rows) != 1)[0] + 1
+    if len(breaks) + 1 <= max(1, n // 16):
+        # long contiguous runs (e.g. one spw's baselines per time): read each run
+        bounds = np.concatenate([[0], breaks, [n]])
+        parts = [get(t, int(rows[a]), int(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+        return np.concatenate(parts, axis=0)
     sub = t.selectrows(rows.tolist())
     try:
         return get(sub)
     finally:
         sub.close()
+
+
+def _put_rows(t, col, rows, values):
+    """Write ``values`` to sorted ``rows``: by contiguous runs when they are long,
+    else through a reference table."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(rows)
+    breaks = np.nonzero(np.diff(rows) != 1)[0] + 1
+    if len(breaks) + 1 <= max(1, n // 16):
+        bounds = np.concatenate([[0], breaks, [n]])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            t.putcol(col, np.ascontiguousarray(values[a:b]), startrow=int(rows[a]),
+                     nrow=int(b - a))
+        return
+    ref = t.selectrows(rows.tolist())
+    try:
+        ref.putcol(col, np.ascontiguousarray(values))
+    finally:
+        ref.close()
 
 
 def _inv_sq(x):
@@ -951,9 +976,7 @@ class Transformer:
                 tout.putcol(c, np.ascontiguousarray(full), startrow=out0, nrow=n_out)
             else:
                 for pos, a in parts:
-                    ref = tout.selectrows((out0 + pos).tolist())
-                    ref.putcol(c, np.ascontiguousarray(a))
-                    ref.close()
+                    _put_rows(tout, c, out0 + pos, a)
 
     def _avg_weights(self, arr, shape):
         """Per-channel averaging weights (see the module docstring)."""
