@@ -97,3 +97,24 @@ def test_ids_kept_and_corrected_falls_back(data_dir, tmp_path):
                                + 0.25 * d[dd == 1][:, 2:], rtol=1e-5, atol=1e-7)
     log = open(str(tmp_path / "casa-test.log")).read()
     assert "Input CORRECTED_DATA does not exist. Will use DATA" in log
+
+
+def test_mixed_shapes_generated_ms(tmp_path):
+    """Two spws of different channel and correlation counts interleaved in time."""
+    from casashell.ms.generate import make_ms
+    vis = str(tmp_path / "mix.ms")
+    make_ms(vis, nant=6, nfield=1, nscan=2, nspw=2, nchan=[16, 8], ncorr=[4, 2],
+            ntimes_per_scan=4, seed=2)
+    out = str(tmp_path / "h.ms")
+    hanningsmooth(vis=vis, outputvis=out, datacolumn="data")
+    with ct.table(vis, ack=False) as a, ct.table(out, ack=False) as b:
+        assert a.nrows() == b.nrows()
+        dd = a.getcol("DATA_DESC_ID")
+        np.testing.assert_array_equal(b.getcol("DATA_DESC_ID"), dd)
+        for r in range(0, a.nrows(), 5):
+            x = a.getcell("DATA", r)
+            y = b.getcell("DATA", r)
+            assert y.shape == x.shape
+            np.testing.assert_allclose(y[1:-1], 0.25 * x[:-2] + 0.5 * x[1:-1] + 0.25 * x[2:],
+                                       rtol=1e-5, atol=1e-6)
+            assert b.getcell("FLAG", r)[[0, -1]].all()
