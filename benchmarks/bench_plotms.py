@@ -52,6 +52,9 @@ def cases(out):
         ("amp vs freq, avgtime=1e5 avgbl", dict(xaxis="frequency", yaxis="amp",
                                                 avgtime="100000", avgbaseline=True,
                                                 plotfile=os.path.join(out, "d.png"))),
+        ("amp vs time, iteraxis=baseline", dict(xaxis="time", yaxis="amp",
+                                                iteraxis="baseline", gridrows=3, gridcols=3,
+                                                plotfile=os.path.join(out, "e.png"))),
     ]
 
 

@@ -427,3 +427,12 @@ def test_overplot_and_panels_with_clearplots_false(syn, tmp_path):
     with pytest.raises(ValueError, match="plotindex > 0"):
         plotms(vis=syn, gridrows=2, gridcols=2, plotindex=1, clearplots=False,
                showgui=False)
+
+
+def test_iteraxis_corr_splits_the_correlation_axis(syn):
+    plotms(vis=syn, iteraxis="corr", gridrows=2, gridcols=2, showgui=False)
+    page = plotting.LAST["info"]["pages"][0]
+    d = _read(syn, ["FLAG", "FLAG_ROW"])
+    good = ~(d["FLAG"] | d["FLAG_ROW"][:, None, None])
+    assert [p["label"] for p in page] == ["Corr: RR", "Corr: RL", "Corr: LR", "Corr: LL"]
+    assert [p["npoints"] for p in page] == good.sum(axis=(0, 1)).tolist()

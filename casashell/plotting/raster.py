@@ -171,7 +171,8 @@ class Panel:
 
     def __init__(self, nx=1600, ny=1200, keep_points=200_000, xfixed=None, yfixed=None):
         self.grid = Grid(nx, ny, xfixed, yfixed)
-        self.flag_grid = Grid(nx, ny, xfixed, yfixed)
+        self._grid_args = (nx, ny, xfixed, yfixed)
+        self._flag_grid = None    # made when the first flagged point arrives
         self.keep_points = keep_points
         self.points = []          # list of (x, y, cat, flagged) while few
         self.kept = 0
@@ -181,6 +182,12 @@ class Panel:
         self.yrange = [np.inf, -np.inf]
         self.categories = {}      # category id -> points
 
+    @property
+    def flag_grid(self):
+        if self._flag_grid is None:
+            self._flag_grid = Grid(*self._grid_args)
+        return self._flag_grid
+
     def add(self, x, y, cat, flag, sel=None):
         """Add points: ``x``, ``y``, ``cat`` broadcastable to the shape of ``flag``
         (full); ``sel`` (full bool, optional) chooses the points to add, flagged ones
@@ -189,11 +196,12 @@ class Panel:
         shape = np.broadcast_shapes(x.shape, y.shape, cat.shape, flag.shape)
         flag = np.broadcast_to(flag, shape)
         base = np.ones(shape, bool) if sel is None else np.broadcast_to(sel, shape)
-        for flagged, grid in ((False, self.grid), (True, self.flag_grid)):
+        for flagged in (False, True):
             m = base & (flag if flagged else ~flag)
             n = int(np.count_nonzero(m))
             if n == 0:
                 continue
+            grid = self.flag_grid if flagged else self.grid
             xr = _range(x, m, shape)
             yr = _range(y, m, shape)
             if not all(np.isfinite(xr + yr)):
@@ -288,8 +296,8 @@ def render(ax, panel, colors, axes_px, markersize=2.0, dpi=100.0, marker="s",
     # raster: pool the grid to about the axes' pixel size, then draw each cell
     layers = []
     size = int(round(markersize))
-    for grid, flagged in ((panel.flag_grid, True), (panel.grid, False)):
-        if grid.ax.lo is None:
+    for grid, flagged in ((panel._flag_grid, True), (panel.grid, False)):
+        if grid is None or grid.ax.lo is None:
             continue
         img, ext = _pooled_rgba(grid, colors, axes_px, flagged, size, flagged_color)
         artist = ax.imshow(img, origin="lower", extent=ext, aspect="auto",

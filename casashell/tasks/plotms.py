@@ -266,14 +266,14 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     ppp = gridrows * gridcols
     panel_px = (max(50, int(width / gridcols * 0.8)), max(50, int(height / gridrows * 0.75)))
     expected = _expected_iterations(req.iteraxis, sel, ctx)
-    # memory for rasters: at most ~40 million cells over all panels
+    # memory for rasters (16 bytes a cell): at most ~20 million cells over all panels
     scale = 2.0 if not req.iteraxis else 1.0
     cells = panel_px[0] * panel_px[1] * scale * scale
-    if cells * expected > 40e6:
-        scale *= float(np.sqrt(40e6 / (cells * expected)))
+    if cells * expected > 20e6:
+        scale *= float(np.sqrt(20e6 / (cells * expected)))
     nx = max(64, int(panel_px[0] * scale))
     ny = max(48, int(panel_px[1] * scale))
-    keep = max(2000, 200_000 // max(1, min(expected, ppp)))
+    keep = max(2000, 200_000 // max(1, expected))   # points kept for exact scatters
     fixed_x = fixed_y = None
     if plotrange:
         if plotrange[0] != plotrange[1]:
@@ -285,21 +285,15 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     for batch in msdata.iter_points(vis, sel, req, ctx,
                                     log=lambda m, p="INFO": casalog.post(m, p)):
         nbatch += 1
-        it = batch["it"]
-        flag = batch["flag"]
-        base = None if show_flagged else ~flag
-        vals = np.unique(it)
-        for v in vals.tolist():
+        for v, part in _split_by_iteration(batch):
             if v == -1 and req.iteraxis == "antenna":
                 continue
-            m = base
-            if len(vals) > 1:
-                m = np.broadcast_to(it == v, flag.shape) if m is None else (m & (it == v))
             p = panels.get(v)
             if p is None:
                 p = panels[v] = raster.Panel(nx, ny, keep_points=keep, xfixed=fixed_x,
                                              yfixed=fixed_y)
-            p.add(batch["x"], batch["y"], batch["cat"], flag, m)
+            flag = part["flag"]
+            p.add(part["x"], part["y"], part["cat"], flag, None if show_flagged else ~flag)
     total = sum(p.npoints for p in panels.values())
     nflag = sum(p.nflagged for p in panels.values())
     if total + nflag == 0:
@@ -468,6 +462,35 @@ def _check_color(c, what):
 def _frames_of(vis):
     from ..ms.metadata import MSMetadata
     return {s.frame.upper() for s in MSMetadata(vis).spws}
+
+
+def _split_by_iteration(batch):
+    """Yield (iteration value, sub-batch): the batch's arrays cut along the one axis on
+    which the iteration key varies (rows, or correlations), with one sort."""
+    import numpy as np
+    it = np.asarray(batch["it"])
+    shape = np.broadcast_shapes(*(np.shape(batch[k]) for k in ("x", "y", "cat", "flag")))
+    varying = [k for k, n in enumerate(it.shape) if n > 1]
+    if not varying:
+        yield int(it.ravel()[0]), batch
+        return
+    k = varying[0]
+    key = it.reshape(-1) if it.ndim == 1 else np.moveaxis(it, k, 0).reshape(it.shape[k], -1)[:, 0]
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    starts = np.concatenate([[0], np.nonzero(np.diff(sk))[0] + 1, [len(sk)]])
+    if len(starts) == 2:
+        yield int(sk[0]), batch
+        return
+    full = {name: (np.broadcast_to(batch[name], shape) if name == "flag" else batch[name])
+            for name in ("x", "y", "cat", "flag")}
+    for a, b in zip(starts[:-1], starts[1:]):
+        idx = order[a:b]
+        part = {}
+        for name, arr in full.items():
+            arr = np.asarray(arr)
+            part[name] = np.take(arr, idx, axis=k) if arr.shape[k] > 1 else arr
+        yield int(sk[a]), part
 
 
 def _restfreq(text):
