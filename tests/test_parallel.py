@@ -123,14 +123,20 @@ def test_flagdata_clip_manual_equal_and_logged(pair, tmp_path):
         flagdata(vis=mms, **kw)
         assert_same_ms(ms, mms, cols=("FLAG", "FLAG_ROW"))
     assert flagdata(vis=ms, mode="summary") == flagdata(vis=mms, mode="summary")
-    # a backup per run in every sub-MS the run changed (the manual run: scan 3's only)
+    # a backup per run in every sub-MS (also those a selection skipped: same names)
     for sub in submss_names(mms):
-        scans = set(sorted_columns(sub, ("SCAN_NUMBER",))["SCAN_NUMBER"].tolist())
-        want = ["partition_1", "flagdata_1"]
-        want += [f"flagdata_{len(want)}"] if scans & {1, 2, 3} else []
-        want += [f"flagdata_{len(want)}"] if 3 in scans else []
-        want.append(f"flagdata_{len(want)}")
-        assert FlagVersions(sub).names() == want
+        assert FlagVersions(sub).names() == ["partition_1"] + [f"flagdata_{k}"
+                                                               for k in (1, 2, 3, 4)]
+    # flagmanager on the Multi-MS: the sub-MSs' versions
+    from casashell.tasks import flagmanager
+    lst = flagmanager(vis=mms, mode="list")
+    assert [lst[i]["name"] for i in range(5)] == FlagVersions(submss_names(mms)[0]).names()
+    flagmanager(vis=ms, mode="restore", versionname="flagdata_3")
+    flagmanager(vis=mms, mode="restore", versionname="flagdata_3")
+    assert_same_ms(ms, mms, cols=("FLAG", "FLAG_ROW"))
+    flagmanager(vis=mms, mode="delete", versionname="flagdata_4")
+    for sub in submss_names(mms):
+        assert FlagVersions(sub).names()[-1] == "flagdata_3"
     lines = log_lines(tmp_path)
     origins = {ln.split("\t")[2] for ln in lines if "\tflagdata::worker-" in ln}
     assert origins <= {"flagdata::worker-1::casa", "flagdata::worker-2::casa"}

@@ -11,8 +11,8 @@ import contextlib
 import threading
 
 #: tasks that run per sub-MS when their ``vis`` is a Multi-MS
-PARALLEL_TASKS = frozenset({"flagdata", "split", "mstransform", "hanningsmooth", "listobs",
-                            "clearcal", "initweights"})
+PARALLEL_TASKS = frozenset({"flagdata", "flagmanager", "split", "mstransform",
+                            "hanningsmooth", "listobs", "clearcal", "initweights"})
 
 _state = threading.local()
 

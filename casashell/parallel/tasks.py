@@ -6,6 +6,8 @@ flagdata       each sub-MS flagged by a worker (backup of its flags first when
                the run); summaries summed key by key, then ``minrel``...
                ``maxabs`` applied to the sums.  ``mode='list'`` and
                ``action='calculate'`` run on the reference MS in the session.
+flagmanager    save/restore/delete/rename in every sub-MS; list: the versions
+               that every sub-MS has.
 split,         every sub-MS transformed by a worker with the ids of the whole
 hanningsmooth, Multi-MS; ``keepmms=True`` (mstransform: always) writes a
 mstransform    Multi-MS, else the sub-MS outputs are joined into one MS.
@@ -145,7 +147,7 @@ def _flagdata(spec, values, subs):
     if failures(outcomes, subs):
         if backup:
             todo = [(s, o["result"][1]) for s, o in zip(subs, outcomes)
-                    if "error" not in o and o["result"][1]]
+                    if "error" not in o and o["result"][1] and not o.get("skipped")]
             res = map_tasks(worker.restore_flags, [(s, n, _level()) for s, n in todo])
             relay_logs(res)
             casalog.post(f"Restored the flags of {len(todo)} sub-MS(s) changed by this run",
@@ -326,7 +328,33 @@ def _transform(spec, values, subs):
     return None
 
 
-HANDLERS = {"flagdata": _flagdata, "clearcal": _inplace, "initweights": _inplace,
+def _flagmanager(spec, values, subs):
+    """Flag versions of a Multi-MS are those of its sub-MSs (SUBMSS/<sub>.flagversions)."""
+    from ..ms.flagversions import FlagVersions
+    from .executor import map_tasks
+    mms = os.path.abspath(values["vis"])
+    if values["mode"] == "list":
+        lists = [FlagVersions(s).list() for s in subs]
+        common = set.intersection(*[{n for n, _ in x} for x in lists])
+        entries = [(n, c) for n, c in lists[0] if n in common]
+        casalog.post(f"MS : {mms} (a Multi-MS: the versions saved in all of its "
+                     f"{len(subs)} sub-MSs)")
+        casalog.post("")
+        casalog.post("main : working copy in main table")
+        for n, c in entries:
+            casalog.post(f"{n} : {c}")
+        out = {i: {"name": n, "comment": c} for i, (n, c) in enumerate(entries)}
+        out["MS"] = mms
+        return out
+    outcomes = map_tasks(worker.run_impl, [(spec.name, dict(values, vis=s), {}, _level())
+                                           for s in subs])
+    relay_logs(outcomes)
+    raise_first_failure(spec.name, outcomes, subs)
+    return None
+
+
+HANDLERS = {"flagdata": _flagdata, "flagmanager": _flagmanager,
+            "clearcal": _inplace, "initweights": _inplace,
             "listobs": _listobs, "split": _transform, "hanningsmooth": _transform,
             "mstransform": _transform}
 

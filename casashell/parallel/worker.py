@@ -145,15 +145,16 @@ def flagdata_subms(values: dict, sel: dict, backup: bool, level: str = "INFO",
     restored if the run fails.  ``result`` is ``(summary, version_name)``."""
     def work():
         sub = values["vis"]
-        local = localize(sub, sel, explicit)
-        if local is None or (local and selection_empty(sub, local)):
-            return "__skipped__"
-        vals = dict(values, **{k: v for k, v in local.items()
-                               if k in values and k != "autocorr"})
         name = None
         if backup:
+            # every sub-MS gets the version, so that its name is the same in all
             from ..ms.flagversions import backup_flags
             name = backup_flags(sub, "flagdata")
+        local = localize(sub, sel, explicit)
+        if local is None or (local and selection_empty(sub, local)):
+            return ("__skipped__", name)
+        vals = dict(values, **{k: v for k, v in local.items()
+                               if k in values and k != "autocorr"})
         try:
             res = _impl("flagdata")(**vals)
         except BaseException:
@@ -163,8 +164,9 @@ def flagdata_subms(values: dict, sel: dict, backup: bool, level: str = "INFO",
             raise
         return (res, name)
     out = _outcome(work, level)
-    if out.get("result") == "__skipped__":
-        out["result"], out["skipped"] = (None, None), True
+    res = out.get("result")
+    if isinstance(res, tuple) and res[0] == "__skipped__":
+        out["result"], out["skipped"] = (None, res[1]), True
     return out
 
 
