@@ -595,10 +595,19 @@ class Transformer:
                           np.asarray(t.getcell("CORR_PRODUCT", dd.pol))[cidx])
                 t.putcell("NUM_CORR", dd.pol, len(cidx))
 
+    def _refresh_spw_rep(self):
+        """The input spw standing for each output spw, from ``spw_map`` (which a
+        subclass may have replaced after ``_prepare``)."""
+        self.spw_rep = {}
+        for s_ in sorted(self.spw_map):
+            self.spw_rep.setdefault(self.spw_map[s_], s_)
+        self._rep_set = set(self.spw_rep.values())
+
     def _write_subtables(self, tin, tout, path):
         from casacore import tables as ct
         if not self.plan.reindex:
             return self._write_subtables_kept(tin, tout, path)
+        self._refresh_spw_rep()
         names = subtable_names(tin)
         for name in names:
             if name in ("FIELD", "SPECTRAL_WINDOW", "DATA_DESCRIPTION", "POLARIZATION",
