@@ -66,6 +66,7 @@ def plotants(vis, figfile, antindex, logpos, exclude, checkbaselines, title, sho
         ax.set_xlabel("East (m)")
         ax.set_ylabel("North (m)")
         ax.set_aspect("equal", adjustable="datalim")
+        ax.margins(0.08)  # room for the labels of the outermost antennas
         ax.grid(True, alpha=0.3)
     ax.set_title(title or f"Antenna Positions for {os.path.basename(os.path.abspath(vis))}"
                  f" ({tel})", fontsize=10)
