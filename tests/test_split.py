@@ -359,3 +359,18 @@ def test_table_info_kept(data_dir, tmp_path):
         with ct.table(os.path.join(out, name), ack=False) as t, \
                 ct.table(os.path.join(vis, name), ack=False) as t0:
             assert t.info()["type"] == t0.info()["type"]
+
+
+def test_averaging_rules_by_hand():
+    """The arithmetic on a tiny spectrum, values worked out by hand."""
+    from casashell.ms.transform import channel_average
+    d = np.array([[[1 + 1j], [3 + 0j], [10 + 0j], [20 + 0j], [5 + 5j], [7 - 1j]]],
+                 np.complex64)                            # 1 row, 6 channels, 1 corr
+    f = np.array([[[False], [False], [True], [True], [False], [True]]])
+    w = np.array([[[1.0], [3.0], [2.0], [2.0], [0.0], [4.0]]], np.float32)
+    (m,), fl, wo = channel_average([d], f, w, 2)
+    # bin 0: (1*(1+1j) + 3*3) / 4 ; bin 1: all flagged -> mean of all weighted, flagged;
+    # bin 2: only unflagged channel has weight 0 -> its plain value, weight 0
+    np.testing.assert_allclose(m[0, :, 0], [(1 + 1j + 9) / 4, 15, 5 + 5j], rtol=1e-6)
+    assert fl[0, :, 0].tolist() == [False, True, False]
+    np.testing.assert_allclose(wo[0, :, 0], [4, 4, 0])
