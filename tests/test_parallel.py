@@ -5,6 +5,7 @@ monolithic MS; failures restore the sub-MSs; worker logs reach the log."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -77,9 +78,20 @@ def local_cluster():
     config._current = old
 
 
+@pytest.fixture(scope="module")
+def _pristine(local_cluster, tmp_path_factory):
+    return make_pair(str(tmp_path_factory.mktemp("pristine")))
+
+
 @pytest.fixture
-def pair(local_cluster, tmp_path):
-    return make_pair(str(tmp_path))
+def pair(_pristine, tmp_path):
+    """A fresh copy of the module's (monolithic MS, Multi-MS) pair."""
+    out = []
+    for src in _pristine:
+        dst = str(tmp_path / os.path.basename(src))
+        shutil.copytree(src, dst, symlinks=True)
+        out.append(dst)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------
