@@ -245,9 +245,9 @@ def hanning_smooth(data_list, flag, weight):
     """Hanning-smooth along axis 1 (channels): 1/4, 1/2, 1/4.
 
     The first and last channel are flagged and keep their values; a smoothed
-    channel is flagged if it or a neighbour is flagged.  Weights follow error
-    propagation: 1/w' = (1/16)/w[i-1] + (1/4)/w[i] + (1/16)/w[i+1]
-    (zero if any of the three is zero).
+    channel is flagged if it or a neighbour is flagged.  The weights are
+    returned unchanged: CASA's mstransform does not propagate weights through
+    the smoothing (only through averaging and regridding).
     """
     out = []
     for d in data_list:
@@ -260,14 +260,7 @@ def hanning_smooth(data_list, flag, weight):
         f[:, 1:-1] = flag[:, :-2] | flag[:, 1:-1] | flag[:, 2:]
     f[:, 0] = True
     f[:, -1] = True
-    w = weight.copy()
-    if weight.shape[1] >= 3:
-        a, b, c = weight[:, :-2], weight[:, 1:-1], weight[:, 2:]
-        pos = (a > 0) & (b > 0) & (c > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            var = (1.0 / 16) / a + 0.25 / b + (1.0 / 16) / c
-            w[:, 1:-1] = np.where(pos, 1.0 / var, 0.0)
-    return out, f, w
+    return out, f, weight
 
 
 # ---------------------------------------------------------------------------
@@ -883,14 +876,18 @@ class Transformer:
                 self._note_row_weights(row_w, m_in, arr["WEIGHT"], flag)
             datas = [arr[s] for _, s in self.colmap]
             res = {}
-            dd_weights = averaging or dd.width > 1 or self._smooth(dd.spw) or \
+            dd_weights = averaging or dd.width > 1 or \
                 bool(plan.regrid and dd.spw in plan.regrid)
             if not dd_weights:
+                out_flag = arr["FLAG"]
+                if self._smooth(dd.spw):
+                    # smoothing only: weights and sigmas are copied (as CASA)
+                    datas, out_flag, _ = hanning_smooth(datas, out_flag, None)
                 if "FLAG_ROW" in scal:
                     row_allflag[m_out] = scal["FLAG_ROW"][m_in]
                 for (o, s), dta in zip(self.colmap, datas):
                     res[o] = dta
-                res["FLAG"] = arr["FLAG"]
+                res["FLAG"] = out_flag
                 res["WEIGHT"] = arr["WEIGHT"]
                 if self.corrected_to_data:
                     res["SIGMA"] = _inv_sqrt(arr["WEIGHT"])
