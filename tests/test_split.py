@@ -374,3 +374,18 @@ def test_averaging_rules_by_hand():
     np.testing.assert_allclose(m[0, :, 0], [(1 + 1j + 9) / 4, 15, 5 + 5j], rtol=1e-6)
     assert fl[0, :, 0].tolist() == [False, True, False]
     np.testing.assert_allclose(wo[0, :, 0], [4, 4, 0])
+
+
+def test_sorted_table_keyword_not_copied(ms_copy, tmp_path):
+    """A SORTED_TABLE (a reference table over the main table) is not carried over."""
+    vis = ms_copy(DAY2)
+    with ct.table(vis, readonly=False, ack=False) as t:
+        ref = t.sort("TIME")
+        ref.rename(os.path.join(vis, "SORTED_TABLE"))
+        ref.close()
+        t.putkeyword("SORTED_TABLE", "Table: " + os.path.join(vis, "SORTED_TABLE"))
+    out = str(tmp_path / "s.ms")
+    split(vis=vis, outputvis=out, spw="0", datacolumn="data")
+    assert not os.path.exists(os.path.join(out, "SORTED_TABLE"))
+    with ct.table(out, ack=False) as t:
+        assert "SORTED_TABLE" not in t.keywordnames()

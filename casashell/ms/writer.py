@@ -167,11 +167,17 @@ def create_main_table(path: str, in_table, columns: dict, cell_shapes: dict, nro
     return t
 
 
+#: table keywords that are not subtables to copy (SORTED_TABLE is a reference
+#: table over the main table itself; CASA's outputs do not carry it)
+SKIPPED_TABLE_KEYWORDS = ("SORTED_TABLE",)
+
+
 def subtable_names(in_table) -> list[str]:
     """Names of the subtables linked from a main table's keywords."""
     out = []
     for key, val in in_table.getkeywords().items():
-        if isinstance(val, str) and val.startswith("Table: "):
+        if isinstance(val, str) and val.startswith("Table: ") and \
+                key not in SKIPPED_TABLE_KEYWORDS:
             out.append(key)
     return out
 
