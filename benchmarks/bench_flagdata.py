@@ -132,6 +132,9 @@ def main(argv=None):
         rows.append((name, statistics.median(r["seconds"] for r in res),
                      max(r["rss_mb"] for r in res), ""))
     fv.restore("bench_reset")
+    for n in fv.names():                 # the backups made by the timed runs
+        if n.startswith("flagdata_"):
+            fv.delete(n)
     print(f"\nMS: {ms} ({nrows:,} rows, {size / 1e9:.2f} GB); median of {args.runs} run(s), "
           f"peak RSS = max over runs")
     print(f"{'operation':<32}{'casashell':>11}{'peak RSS':>11}{'CASA 6.7':>11}")
