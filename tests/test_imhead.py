@@ -177,3 +177,19 @@ def test_add_and_del(image, tmp_path):
     assert "PIPEVER" not in fits.getheader(fitsfile)
     with pytest.raises(ValueError, match="cannot be deleted"):
         imhead(imagename=fitsfile, mode="del", hdkey="NAXIS1")
+
+
+def test_mask_excludes_pixels_from_statistics(tmp_path):
+    path = str(tmp_path / "m.im")
+    im = images.image(path, shape=[1, 1, 4, 4])
+    data = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    im.putdata(data)
+    mask = np.zeros(data.shape, bool)
+    mask[0, 0, 3, 3] = True          # python-casacore: True = masked out (the 15)
+    im.putmask(mask)
+    del im
+    hdr = imhead(imagename=path, mode="list")
+    assert hdr["datamax"] == 14.0 and hdr["datamin"] == 0.0
+    assert list(hdr["maxpixpos"]) == [2, 3, 0, 0]
+    assert list(hdr["masks"]) == ["mask0"]
+    assert imhead(imagename=path, mode="summary")["hasmask"] is True
