@@ -188,3 +188,29 @@ def test_parameter_checks_as_casa(data_dir, tmp_path):
     with pytest.raises(ValueError, match="tileshape"):
         mstransform(vis=vis, outputvis=out, datacolumn="data", tileshape=[4, 4])
     assert not os.path.exists(out)
+
+
+def test_outputs_pass_listobs(data_dir, tmp_path):
+    """Outputs of every writing path open in casacore and pass our listobs."""
+    from casashell.tasks import concat, hanningsmooth, listobs
+    vis = os.path.join(data_dir, DAY2)
+    outs = {}
+    outs["lsrk"] = str(tmp_path / "lsrk.ms")
+    mstransform(vis=vis, outputvis=outs["lsrk"], datacolumn="data", regridms=True,
+                mode="frequency", outframe="LSRK", spw="1")
+    outs["comb"] = str(tmp_path / "comb.ms")
+    mstransform(vis=vis, outputvis=outs["comb"], datacolumn="data", combinespws=True)
+    outs["tavg"] = str(tmp_path / "tavg.ms")
+    split(vis=vis, outputvis=outs["tavg"], datacolumn="data", timebin="20s", width=4)
+    outs["hs"] = str(tmp_path / "hs.ms")
+    hanningsmooth(vis=vis, outputvis=outs["hs"], spw="0")
+    outs["cat"] = str(tmp_path / "cat.ms")
+    concat(vis=[os.path.join(data_dir, "multi_1.ms"), os.path.join(data_dir, "multi_2.ms")],
+           concatvis=outs["cat"])
+    for name, out in outs.items():
+        with ct.table(out, ack=False) as t:
+            n = t.nrows()
+        res = listobs(vis=out, listfile=str(tmp_path / f"{name}.txt"))
+        assert res["numrecords"] == n > 0, name
+        text = open(str(tmp_path / f"{name}.txt")).read()
+        assert f"Data records: {n}" in text, name
