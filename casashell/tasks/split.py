@@ -33,8 +33,7 @@ _SEL = [
           Param("keepflags", "bool", True, "Keep completely flagged rows instead of dropping them"),
           Param("width", ["int", "intVec", "string", "stringVec"], 1,
                 "Number of channels to average to form one output channel"),
-          Param("timebin", "string", "0s", "Bin width for time averaging",
-                sub={}),
+          Param("timebin", "string", "0s", "Bin width for time averaging"),
           Param("combine", ["string", "stringVec"], "", "Span the timebin across scan, state, field or a combination"),
       ],
       history="outputvis")
