@@ -687,3 +687,28 @@ def test_rflag_user_thresholds_per_field_spw(synth):
         else:
             assert v != 0.123 and v != 0.456          # computed for the others
     assert all(v == 0.789 for _, _, v in r["freqdev"])
+
+
+def test_quack_and_elevation_on_real_vla_data(ms_copy):
+    """day2_TDEM0003 (one scan): quack the first 25 s, then an elevation cut
+    between the lowest and highest elevations of the scan."""
+    vis = ms_copy("day2_TDEM0003_10s_norx_1scan.ms")
+    f0, tm = cols(vis, "FLAG", "TIME")
+    flagdata(vis=vis, mode="quack", quackinterval=25.0, flagbackup=False)
+    (f1,) = cols(vis, "FLAG")
+    hit = tm <= tm.min() + 25.0
+    assert 0 < hit.sum() < len(hit)
+    assert f1[hit].all()
+    np.testing.assert_array_equal(f1[~hit], f0[~hit])
+    e1, e2 = _elevations(vis)
+    # a limit half-way between two elevations that occur, well clear of both
+    u = np.unique(np.concatenate([e1, e2]))
+    gaps = np.diff(u)
+    k = len(u) // 2 + int(np.argmax(gaps[len(u) // 2:] > 1e-3))
+    lo = float((u[k] + u[k + 1]) / 2)
+    flagdata(vis=vis, mode="elevation", lowerlimit=lo, flagbackup=False)
+    (f2,) = cols(vis, "FLAG")
+    low = (e1 < lo) | (e2 < lo)
+    assert 0 < low.sum() < len(low)
+    assert f2[low].all()
+    np.testing.assert_array_equal(f2[~low], f1[~low])

@@ -338,6 +338,10 @@ def run_rowwise(vis: str, info: MSInfo, sel, agents: list, write: bool,
             if not any(masks[int(d)].any() for d in uniq):
                 continue
             flags = flagio.read_cells(t, "FLAG", rows) if needs_flags else None
+            if flags is not None and flags.shape[1:] != info.shapes[int(uniq[0])]:
+                raise RuntimeError(
+                    f"{vis}: FLAG cells of row {int(rows[0])} have shape {flags.shape[1:]} but "
+                    f"its spectral window and polarization give {info.shapes[int(uniq[0])]}")
             before = flags.copy() if (flags is not None and modifies) else None
             shared = {}
             for d in uniq:
