@@ -436,3 +436,26 @@ def test_iteraxis_corr_splits_the_correlation_axis(syn):
     good = ~(d["FLAG"] | d["FLAG_ROW"][:, None, None])
     assert [p["label"] for p in page] == ["Corr: RR", "Corr: RL", "Corr: LR", "Corr: LL"]
     assert [p["npoints"] for p in page] == good.sum(axis=(0, 1)).tolist()
+
+
+def test_corrected_model_residual_columns(tmp_path):
+    from casashell.ms.generate import make_ms
+    path = str(tmp_path / "cm.ms")
+    make_ms(path, nant=4, nfield=1, nscan=1, nspw=1, nchan=4, ntimes_per_scan=2,
+            corrected=True, model=True, seed=5)
+    d = _read(path, ["DATA", "CORRECTED_DATA", "MODEL_DATA", "FLAG", "FLAG_ROW"])
+    good = ~(d["FLAG"] | d["FLAG_ROW"][:, None, None])
+    for dc, want in (("corrected", d["CORRECTED_DATA"]), ("model", d["MODEL_DATA"]),
+                     ("residual", d["CORRECTED_DATA"] - d["MODEL_DATA"]),
+                     ("data-model", d["DATA"] - d["MODEL_DATA"]),
+                     ("data/model", np.divide(d["DATA"], d["MODEL_DATA"],
+                                              out=np.full(d["DATA"].shape, np.nan, complex),
+                                              where=d["MODEL_DATA"] != 0))):
+        plotms(vis=path, xaxis="time", yaxis="real", ydatacolumn=dc, showgui=False)
+        info = plotting.LAST["info"]
+        off, _ = _scatter(info["pages"][0][0]["axes"])
+        # a zero model (the cross-hands) makes data/model infinite: not plotted
+        ok = good & np.isfinite(want)
+        np.testing.assert_allclose(np.sort(off[:, 1]), np.sort(want.real[ok]), rtol=1e-5,
+                                   atol=1e-6, err_msg=dc)
+        assert info["pages"][0][0]["axes"].get_ylabel() == f"Real:{dc}"

@@ -119,6 +119,10 @@ def baseline_index(a1, a2, nant):
     return lo * (nant + 1) - lo * (lo + 1) // 2 + hi
 
 
+def _uses_model(dc):
+    return "model" in dc or dc == "residual"
+
+
 def _data_value(chunk, colname_map, datacolumn):
     """Complex data of a chunk for a datacolumn expression."""
     dc = datacolumn
@@ -256,7 +260,7 @@ def iter_points(vis, sel, req, ctx, log=lambda m, p="INFO": None, max_bytes=64 <
                     f"{which}datacolumn='{dc}'", "WARN")
                 dc = dc.replace("corrected", "data").replace("residual", "data-model")
                 setattr(req, which + "dc", dc)
-            if "model" in dc and not colmap["model"]:
+            if _uses_model(dc) and not colmap["model"]:
                 if dc == "model":
                     log(f"{vis} has no MODEL_DATA column; the model is taken as 1 (a 1 Jy "
                         f"point source at the phase centre)", "WARN")
@@ -270,7 +274,7 @@ def iter_points(vis, sel, req, ctx, log=lambda m, p="INFO": None, max_bytes=64 <
                 dc = getattr(req, which + "dc")
                 need_cols["data"] |= dc.startswith("data")
                 need_cols["corrected"] |= dc.startswith(("corrected", "residual"))
-                need_cols["model"] |= "model" in dc
+                need_cols["model"] |= _uses_model(dc)
         readmap = {k: (colmap[k] if need_cols.get(k) else None) for k in ("data", "corrected",
                                                                          "model")}
         readmap["wtsp"] = colmap["wtsp"]
