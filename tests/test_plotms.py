@@ -459,3 +459,20 @@ def test_corrected_model_residual_columns(tmp_path):
         np.testing.assert_allclose(np.sort(off[:, 1]), np.sort(want.real[ok]), rtol=1e-5,
                                    atol=1e-6, err_msg=dc)
         assert info["pages"][0][0]["axes"].get_ylabel() == f"Real:{dc}"
+
+
+def test_scalar_versus_vector_channel_average(syn):
+    d = _read(syn, ["DATA_DESC_ID", "DATA", "FLAG", "FLAG_ROW", "TIME"])
+    rows = _ddid_spw(syn)[d["DATA_DESC_ID"]] == 0
+    v = d["DATA"][rows][:, :, 0]
+    g = ~(d["FLAG"][rows][:, :, 0] | d["FLAG_ROW"][rows][:, None])
+    ok = g.any(axis=1)
+    n = np.maximum(g.sum(axis=1), 1)
+    vector = np.abs((v * g).sum(axis=1) / n)[ok]
+    scalar = ((np.abs(v) * g).sum(axis=1) / n)[ok]
+    assert np.all(scalar >= vector - 1e-4)      # |mean| <= mean |.|
+    for sc, want in ((False, vector), (True, scalar)):
+        plotms(vis=syn, xaxis="time", yaxis="amp", spw="0", correlation="RR",
+               avgchannel="64", scalar=sc, showgui=False)
+        off, _ = _scatter(plotting.LAST["info"]["pages"][0][0]["axes"])
+        np.testing.assert_allclose(np.sort(off[:, 1]), np.sort(want), rtol=1e-5)
