@@ -712,3 +712,13 @@ def test_quack_and_elevation_on_real_vla_data(ms_copy):
     assert 0 < low.sum() < len(low)
     assert f2[low].all()
     np.testing.assert_array_equal(f2[~low], f1[~low])
+
+
+def test_autocorr_on_data_without_autocorrelations_is_a_noop(ms_copy):
+    vis = ms_copy("day2_TDEM0003_10s_norx_1scan.ms")       # cross-correlations only
+    (f0,) = cols(vis, "FLAG")
+    assert flagdata(vis=vis, mode="manual", autocorr=True) == {}
+    (f1,) = cols(vis, "FLAG")
+    np.testing.assert_array_equal(f0, f1)
+    with pytest.raises(ValueError, match="antenna"):      # bad names still are errors
+        flagdata(vis=vis, mode="manual", autocorr=True, antenna="nosuch")

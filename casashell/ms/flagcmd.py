@@ -309,6 +309,10 @@ class Plan:
             casalog.post(f"{self.mode}: correlation '{self.cmd.get('correlation')}' applies "
                          f"to calibration tables only; nothing to do for an MS", "WARN")
             return None, None
+        if len(sel.rows) == 0:
+            casalog.post(f"{self.mode}: the selection holds no data (autocorr=True on data "
+                         f"without autocorrelations); nothing to flag", "WARN")
+            return None, None
         if self.kind in ("row", "summary"):
             stats = flagging.run_rowwise(self.vis, self.info, sel, self.agents,
                                          write=write and self.kind == "row")

@@ -168,7 +168,10 @@ def select_rows(vis: str, info: MSInfo, autocorr: bool = False, **sel):
             return fast
     kwargs = {k: sel.get(k, "") for k in SELECTION_KEYS}
     if autocorr:
+        # flagging the autocorrelations of data that have none is a no-op (as
+        # in CASA), not an error: pipelines do it unconditionally
         kwargs["autocorr"] = True
+        kwargs["allow_empty"] = True
     return select(vis, **kwargs)
 
 
