@@ -389,3 +389,16 @@ def test_sorted_table_keyword_not_copied(ms_copy, tmp_path):
     assert not os.path.exists(os.path.join(out, "SORTED_TABLE"))
     with ct.table(out, ack=False) as t:
         assert "SORTED_TABLE" not in t.keywordnames()
+
+
+def test_flag_cmd_with_spw_warned(ms_copy, tmp_path):
+    vis = ms_copy(DAY2)
+    with ct.table(os.path.join(vis, "FLAG_CMD"), readonly=False, ack=False) as t:
+        t.addrows(1)
+        t.putcell("COMMAND", 0, "antenna='ea01' spw='1:10~20'")
+    out = str(tmp_path / "f.ms")
+    split(vis=vis, outputvis=out, spw="1", datacolumn="data")
+    with ct.table(os.path.join(out, "FLAG_CMD"), ack=False) as t:
+        assert t.getcol("COMMAND") == ["antenna='ea01' spw='1:10~20'"]
+    log = open(str(tmp_path / "casa-test.log")).read()
+    assert "1 FLAG_CMD command(s) select spectral windows" in log

@@ -588,6 +588,27 @@ class Transformer:
                           np.asarray(t.getcell("CORR_PRODUCT", dd.pol))[cidx])
                 t.putcell("NUM_CORR", dd.pol, len(cidx))
 
+    def _warn_flag_cmd(self, path):
+        """FLAG_CMD commands naming spws are copied as they are: say so when the spw
+        ids or channel numbers of the output differ from the input's."""
+        from casacore import tables as ct
+        changed = any(k != v for k, v in self.spw_map.items()) or any(
+            dd.width > 1 or dd.chan_idx[0] != 0 or len(dd.chan_idx) != dd.in_nchan
+            for dd in self.dds.values()) or bool(self.plan.regrid)
+        if not changed:
+            return
+        try:
+            with ct.table(path, ack=False) as t:
+                if t.nrows() == 0 or "COMMAND" not in t.colnames():
+                    return
+                n = sum(1 for c in t.getcol("COMMAND") if "spw" in str(c))
+        except RuntimeError:
+            return
+        if n:
+            self.log(f"{n} FLAG_CMD command(s) select spectral windows; they were copied "
+                     f"unchanged and still use the input's spw ids and channel numbers",
+                     "WARN")
+
     def _refresh_spw_rep(self):
         """The input spw standing for each output spw, from ``spw_map`` (which a
         subclass may have replaced after ``_prepare``)."""
@@ -618,6 +639,8 @@ class Transformer:
             finally:
                 sub.close()
             dst = copy_subtable(tin, name, tout, path, keep)
+            if name == "FLAG_CMD":
+                self._warn_flag_cmd(dst)
             if keep is not None and keep:
                 with ct.table(dst, readonly=False, ack=False) as t:
                     s = t.getcol("SPECTRAL_WINDOW_ID")
