@@ -84,7 +84,7 @@ def main(argv=None):
                                             "nchan", "ncorr", "integration", "config",
                                             "flag_fraction", "corrected", "model")}
     params["ntimes_per_scan"] = per_scan
-    params["generator_version"] = 4
+    params["generator_version"] = 5
     out = os.path.abspath(args.out)
     stamp = out + ".json"
     if os.path.isdir(out) and os.path.isfile(stamp) and not args.force:

@@ -73,6 +73,23 @@ def test_structure(small):
         assert "make_ms" in h.getcell("MESSAGE", 0)
 
 
+def test_corr_product_layout_as_in_real_ms(small, data_dir):
+    """CORR_PRODUCT holds one (receptor, receptor) pair per correlation, read
+    the same way as in an MS written by CASA."""
+    path, _ = small
+    with ct.table(os.path.join(data_dir, "day2_TDEM0003_10s_norx_1scan.ms", "POLARIZATION"),
+                  ack=False) as t:
+        real = t.getcell("CORR_PRODUCT", 0)
+    with ct.table(os.path.join(path, "POLARIZATION"), ack=False) as t:
+        ours = t.getcell("CORR_PRODUCT", 0)
+    assert real.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]       # RR RL LR LL
+    assert ours.tolist() == real.tolist()
+    two = os.path.join(os.path.dirname(path), "two.ms")
+    make_ms(two, nant=3, nfield=1, nscan=1, nspw=1, nchan=4, ncorr=2, ntimes_per_scan=1, seed=1)
+    with ct.table(os.path.join(two, "POLARIZATION"), ack=False) as t:
+        assert t.getcell("CORR_PRODUCT", 0).tolist() == [[0, 0], [1, 1]]  # RR LL
+
+
 def test_times_scans_rows(small):
     path, _ = small
     time, interval, scan, field, a1, a2, ddid = getcols(

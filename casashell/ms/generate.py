@@ -458,8 +458,10 @@ def _write_all(ct, main, msname, v):
             names = corr_names[c]
             t.putcell("NUM_CORR", i, c)
             t.putcell("CORR_TYPE", i, np.array([_STOKES[x] for x in names], np.int32))
+            # python-casacore's row-major view of CASA's (2, ncorr) cell:
+            # one (receptor1, receptor2) pair per correlation, as in real MSs
             t.putcell("CORR_PRODUCT", i, np.array([_PRODUCTS[x] for x in names],
-                                                  np.int32).T)
+                                                  np.int32))
             t.putcell("FLAG_ROW", i, False)
     # DATA_DESCRIPTION
     with sub("DATA_DESCRIPTION") as t:
