@@ -171,27 +171,35 @@ def test_quack_modes(synth, quackmode):
 
 
 def test_quack_increment_measures_from_first_unflagged(synth):
-    tm, scan, a1, a2 = cols(synth, "TIME", "SCAN_NUMBER", "ANTENNA1", "ANTENNA2")
+    """CASA's quackincrement: the scan starts at its first integration that
+    still holds unflagged data, so quacking again eats further into it."""
+    tm, scan = cols(synth, "TIME", "SCAN_NUMBER")
+    first = scan == scan.min()
+    times = np.unique(tm[first])
     with ct.table(synth, readonly=False, ack=False) as t:
         f = t.getcol("FLAG")
         f[:] = False
-        t0 = tm[scan == scan.min()].min()
-        first = (scan == scan.min()) & (tm == t0) & (a1 == 0) & (a2 == 1)
-        f[first] = True
+        f[first & (tm == times[0])] = True          # the first integration is gone
+        f[first & (tm == times[1]), 0, 0] = True    # the second is only partly flagged
         t.putcol("FLAG", f)
         t.putcol("FLAG_ROW", f.reshape(len(f), -1).all(axis=1))
+    f0 = f.copy()
+    flagdata(vis=synth, mode="quack", quackinterval=5.0, flagbackup=False)
+    (f1,) = cols(synth, "FLAG")
+    # without quackincrement the scan starts at times[0]: nothing new in scan 1
+    np.testing.assert_array_equal(f1[first], f0[first])
     flagdata(vis=synth, mode="quack", quackinterval=5.0, quackincrement=True,
              flagbackup=False)
-    (f1,) = cols(synth, "FLAG")
-    times = np.unique(tm[scan == scan.min()])
-    # baseline 0-1 of the first scan: its start moved to the second integration
-    m01 = (scan == scan.min()) & (a1 == 0) & (a2 == 1)
-    assert f1[m01 & (tm == times[1])].all()
-    assert not f1[m01 & (tm == times[2])].any()
-    # another baseline: only the first integration
-    m02 = (scan == scan.min()) & (a1 == 0) & (a2 == 2)
-    assert f1[m02 & (tm == times[0])].all()
-    assert not f1[m02 & (tm == times[1])].any()
+    (f2,) = cols(synth, "FLAG")
+    assert f2[first & (tm == times[1])].all()
+    np.testing.assert_array_equal(f2[first & (tm > times[1])], f0[first & (tm > times[1])])
+    # the other scans: the first run flagged their first integration, so the
+    # incremental run starts at their second one and flags it too
+    for s_ in np.unique(scan[~first]):
+        m = scan == s_
+        ts = np.unique(tm[m])
+        assert f2[m & (tm <= ts[1])].all()
+        np.testing.assert_array_equal(f2[m & (tm > ts[1])], f0[m & (tm > ts[1])])
 
 
 # ---------------------------------------------------------------------------

@@ -841,7 +841,7 @@ def _bin_average(v, flags, cb):
 # -- quack ------------------------------------------------------------------
 
 class QuackAgent:
-    meta_cols = ("SCAN_NUMBER", "TIME", "ANTENNA1", "ANTENNA2")
+    meta_cols = ("SCAN_NUMBER", "TIME")
 
     def __init__(self, quackinterval=0.0, quackmode="beg", quackincrement=False):
         self.interval = float(quackinterval)
@@ -851,49 +851,39 @@ class QuackAgent:
         self.increment = bool(quackincrement)
 
     def prepare(self, table, info, sel):
-        """Scan start/stop over the selected rows (CASA keys them by scan
-        number); with quackincrement, per baseline and spw, from the rows
-        that are not yet fully flagged."""
+        """Scan start/stop: the first and last TIME of each scan number among
+        the selected rows (as CASA keys them); with quackincrement only rows
+        that still hold an unflagged cell count, so the scan's effective
+        start (end) moves past integrations that are already flagged."""
         self.start, self.stop = {}, {}
         rows = np.asarray(sel.rows, np.int64)
         for s0 in range(0, len(rows), 1 << 18):
             r = rows[s0:s0 + (1 << 18)]
-            scan = flagio.read_scalar(table, "SCAN_NUMBER", r)
+            scan = flagio.read_scalar(table, "SCAN_NUMBER", r).astype(np.int64)
             tim = flagio.read_scalar(table, "TIME", r)
             if self.increment:
-                a1 = flagio.read_scalar(table, "ANTENNA1", r)
-                a2 = flagio.read_scalar(table, "ANTENNA2", r)
                 dd = flagio.read_scalar(table, "DATA_DESC_ID", r)
                 full = np.zeros(len(r), bool)
                 for idx, _shape in flagio.plan_blocks(r, dd, info.shapes):
                     f = flagio.read_cells(table, "FLAG", r[idx])
-                    for d in np.unique(dd[idx]):
-                        w = dd[idx] == d
-                        m = _sel_mask(sel, info, int(d))
-                        full[idx[w]] = (f[w] | ~m[None]).reshape(int(w.sum()), -1).all(axis=1)
-                keys = _combine_keys(scan, a1, a2, dd)
-                ok = ~full
-                keys, tim_ok = keys[ok], tim[ok]
-            else:
-                keys, tim_ok = scan.astype(np.int64), tim
-            if len(keys) == 0:
+                    full[idx] = f.reshape(len(idx), -1).all(axis=1)
+                scan, tim = scan[~full], tim[~full]
+            if len(scan) == 0:
                 continue
-            uk, inv = np.unique(keys, return_inverse=True)
+            uk, inv = np.unique(scan, return_inverse=True)
+            inv = inv.reshape(-1)
             mn = np.full(len(uk), np.inf)
             mx = np.full(len(uk), -np.inf)
-            np.minimum.at(mn, inv, tim_ok)
-            np.maximum.at(mx, inv, tim_ok)
+            np.minimum.at(mn, inv, tim)
+            np.maximum.at(mx, inv, tim)
             for k, a, z in zip(uk.tolist(), mn, mx):
                 self.start[k] = min(self.start.get(k, np.inf), a)
                 self.stop[k] = max(self.stop.get(k, -np.inf), z)
 
     def apply(self, b: Block):
-        if self.increment:
-            keys = _combine_keys(b.meta["SCAN_NUMBER"], b.meta["ANTENNA1"], b.meta["ANTENNA2"],
-                                 np.full(len(b.rows), b.ddid))
-        else:
-            keys = b.meta["SCAN_NUMBER"].astype(np.int64)
+        keys = b.meta["SCAN_NUMBER"].astype(np.int64)
         uk, inv = np.unique(keys, return_inverse=True)
+        inv = inv.reshape(-1)
         start = np.array([self.start.get(k, np.nan) for k in uk.tolist()])[inv]
         stop = np.array([self.stop.get(k, np.nan) for k in uk.tolist()])[inv]
         t = b.meta["TIME"]
@@ -907,7 +897,7 @@ class QuackAgent:
                 hit = t > start + q
             else:                          # 'end': all but the end
                 hit = t < stop - q
-        hit &= np.isfinite(start)
+        hit &= np.isfinite(start)          # a scan with nothing unflagged is left alone
         if hit.any():
             b.flags[hit] |= b.mask[None]
 
