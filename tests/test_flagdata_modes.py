@@ -730,3 +730,37 @@ def test_autocorr_on_data_without_autocorrelations_is_a_noop(ms_copy):
     np.testing.assert_array_equal(f0, f1)
     with pytest.raises(ValueError, match="antenna"):      # bad names still are errors
         flagdata(vis=vis, mode="manual", autocorr=True, antenna="nosuch")
+
+
+def test_antint_flags_integrations_where_the_reference_antenna_is_lost(synth):
+    _clear(synth)
+    tm, a1, a2, dd = cols(synth, "TIME", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID")
+    ref = 2                                                   # ea03
+    times = np.unique(tm)
+    lost, partly = times[4], times[7]
+    mine = ((a1 == ref) != (a2 == ref)) & (dd == 0)
+    with ct.table(synth, readonly=False, ack=False) as t:
+        f = t.getcol("FLAG")
+        f[mine & (tm == lost), :12, 0] = True                 # 12/16 channels on every baseline
+        part = mine & (tm == partly)
+        first = np.flatnonzero(part)[0]
+        f[part, :12, 1] = True
+        f[first, :12, 1] = False                              # ... but one baseline is fine
+        t.putcol("FLAG", f)
+    f0 = f.copy()
+    flagdata(vis=synth, mode="antint", antint_ref_antenna="ea03", minchanfrac=0.6,
+             flagbackup=False)
+    (f1,) = cols(synth, "FLAG")
+    hit = (tm == lost) & (dd == 0)
+    assert f1[hit].all()                                      # every baseline of that time
+    np.testing.assert_array_equal(f1[~hit], f0[~hit])
+    # a threshold above 12/16 flags nothing
+    _clear(synth)
+    with ct.table(synth, readonly=False, ack=False) as t:
+        t.putcol("FLAG", f0)
+    flagdata(vis=synth, mode="antint", antint_ref_antenna="ea03", minchanfrac=0.8,
+             flagbackup=False)
+    np.testing.assert_array_equal(cols(synth, "FLAG")[0], f0)
+    with pytest.raises(ValueError, match="antint_ref_antenna 'nosuch'"):
+        flagdata(vis=synth, mode="antint", antint_ref_antenna="nosuch")
+    assert not os.path.exists(synth + ".flagversions")      # refused before any backup

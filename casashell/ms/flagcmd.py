@@ -297,7 +297,14 @@ class Plan:
                                 raise CommandError(f"rflag {k}='{v}' must be a number, a list "
                                                    f"of [field, spw, value] or empty") from None
         elif m == "antint":
-            raise CommandError("mode 'antint' is not implemented in casashell")
+            ref = c.get("antint_ref_antenna", "")
+            if not ref:
+                raise CommandError("mode 'antint' needs antint_ref_antenna")
+            if ref not in self.info.ant_names and not (
+                    str(ref).isdigit() and int(ref) < len(self.info.ant_names)):
+                raise CommandError(f"antint_ref_antenna '{ref}' is not an antenna of {self.vis}")
+            self.agents = [flagging.AntIntAgent(ref, c.get("minchanfrac", 0.6),
+                                                c.get("verbose", False))]
         else:
             raise CommandError(f"unknown mode '{m}'")
 

@@ -902,6 +902,78 @@ class QuackAgent:
             b.flags[hit] |= b.mask[None]
 
 
+class AntIntAgent:
+    """antint: flag whole integrations when the reference antenna is lost.
+
+    For each integration (TIME) and spectral window of the selection, the
+    cross-correlations of ``ref`` are examined: a channel counts as flagged
+    when it is flagged (in any selected correlation) on *every* such baseline.
+    If the fraction of such channels exceeds ``minchanfrac`` (with a single
+    channel: if it is flagged), every selected row of that integration and
+    spectral window is flagged."""
+
+    meta_cols = ("TIME",)
+
+    def __init__(self, ref, minchanfrac=0.6, verbose=False):
+        self.ref = str(ref)
+        self.minchanfrac = float(minchanfrac)
+        self.verbose = bool(verbose)
+
+    def prepare(self, table, info, sel):
+        names = list(info.ant_names)
+        if self.ref in names:
+            ref = names.index(self.ref)
+        elif self.ref.isdigit() and int(self.ref) < len(names):
+            ref = int(self.ref)
+        else:
+            raise ValueError(f"antint_ref_antenna '{self.ref}' is not an antenna of {info.vis}")
+        self.times = {}
+        rows = np.asarray(sel.rows, np.int64)
+        for s0 in range(0, len(rows), 1 << 18):
+            r = rows[s0:s0 + (1 << 18)]
+            a1 = flagio.read_scalar(table, "ANTENNA1", r)
+            a2 = flagio.read_scalar(table, "ANTENNA2", r)
+            mine = (a1 == ref) != (a2 == ref)
+            rr = r[mine]
+            if len(rr) == 0:
+                continue
+            dd = flagio.read_scalar(table, "DATA_DESC_ID", rr)
+            tm = flagio.read_scalar(table, "TIME", rr)
+            for idx, _shape in flagio.plan_blocks(rr, dd, info.shapes):
+                f = flagio.read_cells(table, "FLAG", rr[idx])
+                for d in np.unique(dd[idx]):
+                    w = dd[idx] == d
+                    m = _sel_mask(sel, info, int(d))
+                    chans = m.any(axis=1)
+                    # channel flagged on a baseline: any selected correlation flagged
+                    cf = (f[w] & m[None]).any(axis=2)[:, chans]          # (rows, nsel)
+                    t = tm[idx][w]
+                    ut, inv = np.unique(t, return_inverse=True)
+                    allb = np.ones((len(ut), cf.shape[1]), bool)
+                    np.logical_and.at(allb, inv.reshape(-1), cf)
+                    nsel = cf.shape[1]
+                    if nsel == 1:
+                        hit = allb[:, 0]
+                    else:
+                        hit = allb.sum(axis=1) / max(nsel, 1) > self.minchanfrac
+                    cur = self.times.setdefault(int(d), set())
+                    cur.update(ut[hit].tolist())
+        if self.verbose:
+            from ..logsink import casalog
+            for d, ts in sorted(self.times.items()):
+                for t in sorted(ts):
+                    casalog.post(f"antint: flagging the integration at MJD seconds {t:.3f} "
+                                 f"(data description {d})")
+
+    def apply(self, b: Block):
+        ts = self.times.get(b.ddid)
+        if not ts:
+            return
+        hit = np.isin(b.meta["TIME"], np.fromiter(ts, float))
+        if hit.any():
+            b.flags[hit] |= b.mask[None]
+
+
 def _combine_keys(*cols):
     k = np.zeros(len(cols[0]), np.int64)
     for c in cols:
