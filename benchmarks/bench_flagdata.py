@@ -143,7 +143,7 @@ def main(argv=None):
         if sec is None:
             print(f"{name:<32}  ERROR {err}")
             continue
-        casa = CASA.get(name)
+        casa = None if args.quick else CASA.get(name)     # CASA's figures are for the large MS
         print(f"{name:<32}{sec:>9.3f} s{rss:>8.0f} MB"
               f"{(f'{casa:>9.2f} s' if casa else '          -')}")
     return rows
