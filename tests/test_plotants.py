@@ -82,7 +82,7 @@ def test_vla_centre_and_scale():
     path = os.path.join(DATA_DIR, DAY2)
     plotants(vis=path, showgui=False)
     info = plotting.LAST["info"]
-    assert info["centre_source"] == "observatory position of EVLA"
+    assert info["centre_source"] == "observatory EVLA"
     assert info["telescope"] == "EVLA"
     # the D-configuration-sized VLA subset: a few hundred metres from the centre
     r = np.hypot(info["east"], info["north"])
@@ -106,10 +106,10 @@ def test_arrays_casa_does_not_know(tmp_path):
         pos, names, valid = _antennas(ms)
         assert len(info["ids"]) == valid.sum()
     lwa = done["LWASV"]
-    assert lwa["centre_source"] == "mean of the antenna positions"
+    assert lwa["centre_source"] == "mean antenna position"
     # offsets from the mean position: they sum to ~zero east and north
     assert abs(lwa["east"].sum()) < 1e-3 and abs(lwa["north"].sum()) < 1e-3
-    assert done["ALMA"]["centre_source"] == "observatory position of ALMA"
+    assert done["ALMA"]["centre_source"] == "observatory ALMA"
 
 
 def test_unknown_observatory_uses_keyword_then_mean():
@@ -117,7 +117,7 @@ def test_unknown_observatory_uses_keyword_then_mean():
     plotants(vis=path, showgui=False)
     info = plotting.LAST["info"]
     kw = ct.table(os.path.join(path, "ANTENNA"), ack=False).getcolkeywords("POSITION")
-    assert info["centre_source"] == "ANTENNA POSITION keyword ARRAY_POSITION"
+    assert info["centre_source"] == "ANTENNA POSITION ARRAY_POSITION keyword"
     np.testing.assert_allclose(info["centre"], kw["ARRAY_POSITION"])
 
 

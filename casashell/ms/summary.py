@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .geometry import array_reference_position
+
 # ---------------------------------------------------------------------------
 # number and angle formatting
 
@@ -146,38 +148,6 @@ def offsets_from_center(positions, center) -> np.ndarray:
     up = r - cr
     return np.stack([east, north, up], axis=-1)
 
-
-_OBSERVATORIES: dict | None = None
-
-
-def observatory_position(name: str):
-    """ITRF x, y, z (m) of a known observatory (casacore's measures data),
-    or None when casacore does not know the name."""
-    global _OBSERVATORIES
-    if not name:
-        return None
-    try:
-        from casacore.measures import measures
-        dm = measures()
-        if _OBSERVATORIES is None:
-            _OBSERVATORIES = {n.upper(): n for n in dm.obslist()}
-        key = _OBSERVATORIES.get(name.strip().upper())
-        if key is None:
-            return None
-        obs = dm.observatory(key)
-        if obs["refer"].upper() == "ITRF" and abs(obs["m2"]["value"]) < 1e5:
-            # a few entries of the observatory table are geodetic heights
-            # labelled ITRF (OVRO_MMA): read them as WGS84
-            obs = dm.position("WGS84", f"{obs['m0']['value']}rad", f"{obs['m1']['value']}rad",
-                              f"{obs['m2']['value']}m")
-        pos = dm.measure(obs, "ITRF")
-        lon = pos["m0"]["value"]
-        lat = pos["m1"]["value"]
-        r = pos["m2"]["value"]
-        return np.array([r * math.cos(lat) * math.cos(lon),
-                         r * math.cos(lat) * math.sin(lon), r * math.sin(lat)])
-    except Exception:  # noqa: BLE001 - no measures data: fall back to the antennas
-        return None
 
 
 # ---------------------------------------------------------------------------
@@ -844,18 +814,7 @@ def _read_subtables(path: str) -> dict:
         t.close()
 
     tel = d["telescopes"][0] if d["telescopes"] else ""
-    center = observatory_position(tel)
-    origin = f"observatory {tel}"
-    if center is None:
-        if tel_loc is not None and tel_loc.shape == (3,) and np.linalg.norm(tel_loc) > 1e6:
-            center, origin = tel_loc, "OBSERVATION TELESCOPE_LOCATION"
-        elif arrpos is not None and arrpos.shape == (3,) and np.linalg.norm(arrpos) > 1e6:
-            center, origin = arrpos, "ANTENNA POSITION ARRAY_POSITION keyword"
-        else:
-            pos = d["ant_positions"]
-            good = np.linalg.norm(pos, axis=1) > 1e6 if len(pos) else np.zeros(0, bool)
-            center = pos[good].mean(axis=0) if good.any() else np.zeros(3)
-            origin = "mean antenna position"
+    center, origin = array_reference_position(tel, d["ant_positions"], None, tel_loc, arrpos)
     d["array_center"] = np.asarray(center, dtype=float)
     d["array_center_from"] = origin
     return d

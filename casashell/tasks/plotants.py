@@ -105,58 +105,10 @@ def _open_ms(vis):
 
 
 def array_centre(vis, positions, flags, telescope):
-    """(ITRF xyz, where it came from) of the array reference position.
-
-    In order: the observatory position casacore knows for the telescope name,
-    the ANTENNA table's ARRAY_POSITION keyword, the OBSERVATION table's
-    TELESCOPE_LOCATION column, and last the mean of the valid antenna
-    positions projected on to the mean radius (arrays nobody catalogued).
-    """
-    import os
-    import numpy as np
-    from casacore import tables as ct
-
-    if telescope:
-        try:
-            from casacore.measures import measures
-            dm = measures()
-            if telescope.upper() in [o.upper() for o in dm.get_observatories()]:
-                name = [o for o in dm.get_observatories() if o.upper() == telescope.upper()][0]
-                pos = dm.observatory(name)
-                lon, lat, rad = pos["m0"]["value"], pos["m1"]["value"], pos["m2"]["value"]
-                if pos["refer"].upper() == "WGS84" or abs(rad) < 1.0e6:
-                    # some catalogue entries hold a height above the ellipsoid
-                    from ..plotting import geodetic_to_itrf
-                    xyz = geodetic_to_itrf(lon, lat, rad)
-                else:
-                    xyz = rad * np.array([np.cos(lat) * np.cos(lon),
-                                          np.cos(lat) * np.sin(lon), np.sin(lat)])
-                good = positions[~flags]
-                spread = np.linalg.norm(good - good.mean(axis=0), axis=1).max()
-                # a catalogue position far outside the array is a different site
-                if np.linalg.norm(xyz - good.mean(axis=0)) <= 2.0 * spread + 10.0e3:
-                    return xyz, f"observatory position of {name}"
-        except Exception:  # noqa: BLE001 - no measures data: use what the MS says
-            pass
-    try:
-        kw = ct.table(os.path.join(vis, "ANTENNA"), ack=False).getcolkeywords("POSITION")
-        ap = np.asarray(kw.get("ARRAY_POSITION", [0, 0, 0]), dtype=float)
-        if ap.shape == (3,) and np.linalg.norm(ap) > 6.0e6:
-            return ap, "ANTENNA POSITION keyword ARRAY_POSITION"
-    except Exception:  # noqa: BLE001
-        pass
-    try:
-        obs = ct.table(os.path.join(vis, "OBSERVATION"), ack=False)
-        if "TELESCOPE_LOCATION" in obs.colnames() and obs.nrows():
-            loc = np.asarray(obs.getcell("TELESCOPE_LOCATION", 0), dtype=float).ravel()
-            if loc.shape == (3,) and np.linalg.norm(loc) > 6.0e6:
-                return loc, "OBSERVATION TELESCOPE_LOCATION"
-    except Exception:  # noqa: BLE001
-        pass
-    good = positions[~flags]
-    mean = good.mean(axis=0)
-    radius = np.linalg.norm(good, axis=1).mean()
-    return mean / np.linalg.norm(mean) * radius, "mean of the antenna positions"
+    """(ITRF xyz, where it came from) of the array reference position: the
+    rule every task shares (``casashell.ms.geometry``)."""
+    from ..ms.geometry import read_array_reference_position
+    return read_array_reference_position(vis, telescope)
 
 
 def parse_antenna_list(spec, names, ids, what="exclude"):
