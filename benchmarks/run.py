@@ -172,6 +172,18 @@ def ensure_log(path: str, nlines: int) -> str | None:
     return path
 
 
+def casa_env(home: str | None) -> dict:
+    """The environment for CASA's Python: none of our paths (CASA's own shell
+    package is also called ``casashell``), and a HOME whose .casa/config.py
+    points CASA at its data with network updates off."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    if home:
+        env["HOME"] = home
+    env["PYTHONNOUSERSITE"] = "1"
+    return env
+
+
 def fmt(x, unit=""):
     if x is None or (isinstance(x, float) and x != x):
         return "-"
@@ -189,6 +201,9 @@ def main(argv=None):
     ap.add_argument("--ms", default=None, help="use this MS instead of generating one")
     ap.add_argument("--casa-python", default=None,
                     help="a Python with CASA's casatasks: run the same operations there")
+    ap.add_argument("--casa-home", default=os.environ.get("CASASHELL_CASA_HOME"),
+                    help="HOME for CASA (its .casa/config.py sets measurespath); "
+                         "default $CASASHELL_CASA_HOME")
     ap.add_argument("--only", default=None, help="comma-separated substrings of operation names")
     ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
     args = ap.parse_args(argv)
@@ -223,16 +238,17 @@ def main(argv=None):
             copy = os.path.join(work, f"{side}.ms")
             shutil.copytree(ms, copy)
             rows = []
+            side_env = casa_env(args.casa_home) if casa else env
             cmd = ([sys.executable, os.path.join(ROOT, "bin", "casa")] if not casa else
                    [python, "-m", "casashell"]) + ["--nologger", "--nogui", "--nologfile",
                                                    "-c", "pass"]
             if not args.only or "startup" in args.only:
-                rows.append(("startup", time_startup(cmd, 10, env)))
+                rows.append(("startup", time_startup(cmd, 10, side_env)))
             for op in operations(copy, casa, log):
                 if args.only and not any(s in op["name"] for s in args.only.split(",")):
                     continue
                 out = os.path.join(work, f"{side}-out.ms")
-                rows.append((op["name"], measure(python, op, copy, out, n, env)))
+                rows.append((op["name"], measure(python, op, copy, out, n, side_env)))
                 print(f"  {side:9s} {op['name']:36s} done", file=sys.stderr)
             results["rows"][side] = dict(rows)
     finally:
@@ -246,7 +262,8 @@ def main(argv=None):
           f"{platform.python_version()}")
     head = f"{'operation':38s} {'casashell':>10s} {'peak RSS':>9s}"
     show_ref = not casa and not args.quick and not args.nrows and not args.ms
-    head += f" {'CASA':>9s} {'ratio':>6s}" if casa else (f" {'CASA 6.7*':>10s}" if show_ref else "")
+    head += f" {'CASA':>9s} {'CASA RSS':>9s} {'ratio':>6s}" if casa else (
+        f" {'CASA 6.7*':>10s}" if show_ref else "")
     print(head)
     print("-" * len(head))
     for name, r in ours.items():
@@ -257,7 +274,9 @@ def main(argv=None):
         if casa:
             c = casa.get(name, {})
             cs = c.get("seconds")
-            line += f" {fmt(cs, ' s'):>9s} {(r['seconds'] / cs) if cs else float('nan'):6.2f}"
+            ratio = f"{r['seconds'] / cs:6.2f}" if cs else f"{'-':>6s}"
+            crss = fmt(c.get("rss_mb"), " MB") if cs else "-"
+            line += f" {fmt(cs, ' s') if cs else 'n/a':>9s} {crss:>9s} {ratio}"
         elif show_ref:
             ref = CASA_REFERENCE.get(name)
             line += f" {fmt(ref, ' s') if ref else '-':>10s}"
