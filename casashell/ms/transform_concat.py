@@ -375,7 +375,7 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
         shp = [cell[1], cell[0]]
         columns = {}
         for c in t0.colnames():
-            if c in common and c != "FLAG_CATEGORY":
+            if c in common:
                 columns[c] = c
         for c in scratch:
             if c not in columns:
@@ -385,6 +385,10 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
         for c in ("WEIGHT", "SIGMA"):
             if c in columns:
                 shapes[c] = [shp[0]]
+        if "FLAG_CATEGORY" in columns:
+            # a required MS column (CASA's tools refuse an MS without it); written
+            # empty, as the other transforms do
+            shapes["FLAG_CATEGORY"] = [1] + shp
         final = target
         with staged_output(final) as tmp:
             work = tmp if not timesort else tmp + ".unsorted"
@@ -418,7 +422,8 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
                                     "STATE_ID": mm["STATE_ID"],
                                     "PROCESSOR_ID": mm["PROCESSOR_ID"]}
                         scale = float(scales[k]) if scales else 1.0
-                        offset += _copy_rows(vis, tout, list(columns), maps, offset, scale)
+                        offset += _copy_rows(vis, tout, [c for c in columns if c != "FLAG_CATEGORY"],
+                                         maps, offset, scale)
                         log(f"Appended {vis}")
                     tout.flush()
                 finally:
