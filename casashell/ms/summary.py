@@ -338,14 +338,20 @@ def _row_unflagged_fraction(t, start, n, rows=None):
     else:
         sub = t
     out = np.empty(n)
+    # Cells of different shapes (data descriptions) are read group by group:
+    # casacore's getcol over a whole TiledShapeStMan column with several
+    # hypercubes does not refuse mixed shapes, it returns every cell in the
+    # first cell's shape (wrong values), so an exception cannot be relied on.
+    dd = sub.getcol("DATA_DESC_ID", start, n)
+    udd = np.unique(dd)
     try:
+        if len(udd) > 1:
+            raise RuntimeError("several data descriptions")
         flag = sub.getcol("FLAG", start, n)
         flag = flag.reshape(n, -1)
         out[:] = 1.0 - flag.mean(axis=1)
     except RuntimeError:
-        # cells of different shapes in this range: by data description
-        dd = sub.getcol("DATA_DESC_ID", start, n)
-        for d in np.unique(dd):
+        for d in udd:
             idx = np.flatnonzero(dd == d)
             part = t.selectrows(((rows[idx]) if rows is not None else (start + idx)).tolist())
             f = part.getcol("FLAG").reshape(len(idx), -1)
@@ -930,7 +936,8 @@ def _main_sections(info: MSInfo, subs: list, verbose: bool) -> list:
             f"   Observed from   {fmt_date(t0)}   to   {fmt_date(t1)} ({info.timeref})")
     out = [head]
     if not verbose:
-        return out
+        # CASA leaves one empty line before the field list here
+        return [head + "\n"]
     tref = info.timeref
     datetime_hdr = list("  Date        Timerange                ")
     text = "".join(datetime_hdr[:24]) + "(" + tref + ")"
@@ -1231,6 +1238,9 @@ def summary_record(info: MSInfo, max_records: int = 10000) -> dict:
         if len(name) > 20:
             name = name[:19] + "*"
         ra, dec = info.field_dirs[f]
+        # CASA returns the longitude as its direction measure holds it,
+        # normalised into [-pi, pi]
+        ra = math.remainder(float(ra), 2 * math.pi)
         rec[f"field_{f}"] = {
             "name": name,
             "code": str(info.field_codes[f]),
