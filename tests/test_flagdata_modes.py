@@ -409,7 +409,7 @@ def test_summary_counts_autocorrelations_once_and_extra_views(synth):
     assert s["spw:correlation"]["0:LR"]["flagged"] == float(flag[dd == 0, :, 2].sum())
     bl = (a1 == 2) & (a2 == 5)
     assert s["baseline"][f"{names[2]}&&{names[5]}"]["flagged"] == float(per_row[bl].sum())
-    assert set(s["intent"]) >= {"OBSERVE_TARGET#UNSPECIFIED"}
+    assert "intent" not in s        # CASA 6.7's summary has no intent entry (live check)
     per_field = flagdata(vis=synth, mode="summary", fieldcnt=True)
     with ct.table(os.path.join(synth, "FIELD"), ack=False) as t:
         fnames = t.getcol("NAME")

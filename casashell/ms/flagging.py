@@ -172,6 +172,25 @@ def select_rows(vis: str, info: MSInfo, autocorr: bool = False, **sel):
         # in CASA), not an error: pipelines do it unconditionally
         kwargs["autocorr"] = True
         kwargs["allow_empty"] = True
+    corr = kwargs.get("correlation", "")
+    if corr:
+        from .selection import SelectionError, parse_correlation
+        from .metadata import MSMetadata
+        try:
+            parse_correlation(MSMetadata(vis), corr)
+        except SelectionError as exc:
+            if "no polarization setup" not in str(exc):
+                raise
+            # CASA's flagdata flags nothing (and does not fail) when the MS
+            # has none of the correlations: a flag list written for another
+            # polarization basis still runs
+            from ..logsink import casalog
+            casalog.post(f"{exc}: nothing selected", "WARN")
+            return AllSelection(rows=np.zeros(0, np.int64),
+                                channels={i: np.ones(n, bool)
+                                          for i, n in enumerate(info.spw_nchan)},
+                                correlations={i: np.ones(len(c), bool)
+                                              for i, c in enumerate(info.pol_corrs)})
     return select(vis, **kwargs)
 
 
@@ -536,8 +555,6 @@ class SummaryAgent:
                     np.concatenate([meta["SCAN_NUMBER"], meta["SCAN_NUMBER"][cross]])
                 self._add(self._cat(fkey, "antenna:scan"), ascan_keys,
                           np.concatenate([rf, rf[cross]]), np.concatenate([rt, rt[cross]]))
-            if self.state_ok(meta["STATE_ID"]):
-                self._add(self._cat(fkey, "state"), meta["STATE_ID"], rf, rt)
             fsub = fm[sl]
             nsel = rt.size
             per_corr_flag = rc[sl].sum(axis=0)
@@ -595,17 +612,7 @@ class SummaryAgent:
                 cur["flagged"] += float(f)
                 cur["total"] += float(t)
             out["correlation"] = corr
-            states = acc.get("state", {})
-            if states and info.state_intents:
-                intents = {}
-                for sid, (f, t) in states.items():
-                    if 0 <= sid < len(info.state_intents):
-                        for it in info.state_intents[sid]:
-                            cur = intents.setdefault(it, {"flagged": 0.0, "total": 0.0})
-                            cur["flagged"] += float(f)
-                            cur["total"] += float(t)
-                if intents:
-                    out["intent"] = dict(sorted(intents.items()))
+            # no 'intent' entry: CASA 6.7's summary has none (checked live)
             if self.spwchan:
                 out["spw:channel"] = {f"{s}:{c}": {"flagged": float(f), "total": float(t)}
                                       for (s, c), (f, t) in sorted(acc.get("spw:channel", {}).items())}
@@ -675,6 +682,8 @@ def summary_log_lines(res: dict) -> list:
 
 
 # -- clip -----------------------------------------------------------------
+_FLT_EPSILON = float(np.finfo(np.float32).eps)
+
 
 _FUNCS = {"ABS": np.abs, "REAL": np.real, "IMAG": np.imag,
           "ARG": lambda z: np.angle(z) if np.iscomplexobj(z) else np.zeros_like(z, float),
@@ -813,7 +822,11 @@ class ClipAgent:
                 else:
                     bad |= (v >= lo) & (v <= hi)
         if self.zeros:
-            bad |= v == 0
+            # CASA counts as zero every value smaller in magnitude than the
+            # single-precision epsilon (measured: |V| = 1.187e-7 is clipped,
+            # 1.197e-7 is not), not only exact zeros
+            with np.errstate(invalid="ignore"):
+                bad |= np.abs(v) < _FLT_EPSILON
         return bad
 
 

@@ -574,6 +574,43 @@ def _one_antenna(md, value, tok, param, quiet=False):
     _fail(param, value, f"no antenna matches '{tok}'")
 
 
+_BLEN_BOUND_RE = re.compile(r"^(<=?|>=?)\s*(\d+(?:\.\d*)?|\.\d+)\s*(m|km)?$", re.I)
+_BLEN_RANGE_RE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(m|km)?\s*~\s*"
+                            r"(\d+(?:\.\d*)?|\.\d+)\s*(m|km)$", re.I)
+
+
+def _baseline_length_term(md, value, term, n, param):
+    """``<L``, ``>L`` (metres, or with a unit ``m``/``km``) and ``L1~L2m``:
+    the baselines whose length - the distance between the two antennas'
+    positions - is below / above / between the bounds (CASA reads an antenna
+    expression starting with ``<`` or ``>`` as a baseline length, so
+    ``antenna='<2'`` is every baseline shorter than 2 m, i.e. the
+    autocorrelations).  Returns None when ``term`` is not such a form."""
+    mb = _BLEN_BOUND_RE.match(term)
+    mr = None if mb else _BLEN_RANGE_RE.match(term)
+    if mb is None and mr is None:
+        return None
+    pos = np.array([np.asarray(a.position, float) for a in md.antennas]).reshape(-1, 3)
+    d = np.full((n, n), np.nan)
+    k = min(n, len(pos))
+    d[:k, :k] = np.sqrt(((pos[:k, None, :] - pos[None, :k, :]) ** 2).sum(axis=-1))
+    with np.errstate(invalid="ignore"):
+        if mb:
+            lim = float(mb.group(2)) * (1000.0 if (mb.group(3) or "").lower() == "km" else 1.0)
+            op = mb.group(1)
+            m = {"<": d < lim, "<=": d <= lim, ">": d > lim, ">=": d >= lim}[op]
+        else:
+            s2 = 1000.0 if mr.group(4).lower() == "km" else 1.0
+            s1 = s2 if mr.group(2) is None else (1000.0 if mr.group(2).lower() == "km" else 1.0)
+            lo, hi = float(mr.group(1)) * s1, float(mr.group(3)) * s2
+            if lo > hi:
+                _fail(param, value, f"baseline length range '{term}' has its start after its end")
+            m = (d >= lo) & (d <= hi)
+    if not m.any():
+        _fail(param, value, f"no baseline has a length {term}")
+    return m
+
+
 def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
     """Antenna/baseline expression -> bool matrix ``M[a1, a2]`` of selected baselines.
 
@@ -595,6 +632,14 @@ def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
             _fail(param, value, "empty element between ';'")
         negate = grp.startswith("!")
         g = grp[1:].strip() if negate else grp
+        blen = _baseline_length_term(md, value, g, n, param)
+        if blen is not None:
+            m = blen
+            if negate:
+                node = ~m if node is None else (node & ~m)
+            else:
+                node = m if node is None else (node | m)
+            continue
         if g.endswith("&&&"):
             mode, left, right = "autos", g[:-3].strip(), None
         elif "&&" in g:
