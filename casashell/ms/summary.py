@@ -1214,7 +1214,8 @@ def summary_record(info: MSInfo, max_records: int = 10000) -> dict:
             idx = idx + 1 if (lastscan == ss.scan and not first) else 0
             name = info.field_names[ss.field] if 0 <= ss.field < len(info.field_names) else ""
             if len(name) > 20:
-                name = name[:19] + "*"
+                # the dictionary keeps the rest of a long name (CASA marks char 20 only)
+                name = name[:19] + "*" + name[20:]
             scanrec = rec.setdefault(f"scan_{ss.scan}", {})
             scanrec[str(idx)] = {
                 "BeginTime": ss.scan_begin / 86400.0,
@@ -1236,7 +1237,8 @@ def summary_record(info: MSInfo, max_records: int = 10000) -> dict:
             continue
         name = info.field_names[f]
         if len(name) > 20:
-            name = name[:19] + "*"
+            # the dictionary keeps the rest of a long name (CASA marks char 20 only)
+            name = name[:19] + "*" + name[20:]
         ra, dec = info.field_dirs[f]
         # CASA returns the longitude as its direction measure holds it,
         # normalised into [-pi, pi]
