@@ -1,4 +1,4 @@
-"""clearcal: MODEL_DATA = 1, CORRECTED_DATA = DATA, created or reset, with selection."""
+"""clearcal: MODEL_DATA = 1 (RR, LL; 0 in RL, LR, as CASA), CORRECTED_DATA = DATA, created or reset, with selection."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ def test_creates_corrected_and_model(ms_copy):
         np.testing.assert_array_equal(t.getcol("CORRECTED_DATA"), t.getcol("DATA"))
         m = t.getcol("MODEL_DATA")
         assert m.shape == t.getcol("DATA").shape
-        np.testing.assert_array_equal(m, np.ones_like(m))
+        # a 1 Jy Stokes I model: 1 in the parallel hands, 0 in the cross hands (the
+        # MS's correlations are RR RL LR LL), as CASA 6.7 writes it
+        np.testing.assert_array_equal(m[..., [0, 3]], 1)
+        np.testing.assert_array_equal(m[..., [1, 2]], 0)
         hist = t.getkeyword("HISTORY")
     with ct.table(hist[len("Table: "):], ack=False) as h:
         assert "taskname=clearcal" in list(h.getcol("MESSAGE"))
@@ -48,7 +51,8 @@ def test_reset_with_selection(ms_copy):
         m = t.getcol("MODEL_DATA")
     np.testing.assert_array_equal(c[dd == 1], d[dd == 1])
     np.testing.assert_array_equal(c[dd == 0], 7)
-    np.testing.assert_array_equal(m[dd == 1], 1)
+    np.testing.assert_array_equal(m[dd == 1][..., [0, 3]], 1)
+    np.testing.assert_array_equal(m[dd == 1][..., [1, 2]], 0)
     np.testing.assert_array_equal(m[dd == 0], 5)
 
 

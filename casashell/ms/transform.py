@@ -172,6 +172,22 @@ def _inv_sq(x):
     return out
 
 
+def _row_weight_sigma(w, flag):
+    """WEIGHT and SIGMA of rows from a weight spectrum (n, nchan, ncorr), as
+    CASA's mstransform: the means over the unflagged channels of WEIGHT_SPECTRUM
+    and of 1/sqrt(WEIGHT_SPECTRUM) (over all channels when all are flagged)."""
+    ss = _inv_sqrt(w)
+    good = ~flag
+    ng = good.sum(axis=1)
+    allf = ng == 0
+    use = good | allf[:, None, :]
+    n = np.where(allf, flag.shape[1], ng).astype(np.float32)
+    n = np.maximum(n, 1)
+    wrow = (np.where(use, w, 0).sum(axis=1) / n).astype(np.float32)
+    srow = (np.where(use, ss, 0).sum(axis=1) / n).astype(np.float32)
+    return wrow, srow, ss
+
+
 def _inv_sqrt(w):
     w = np.asarray(w, dtype=np.float32)
     out = np.zeros_like(w)
@@ -260,6 +276,17 @@ def hanning_smooth(data_list, flag, weight):
         f[:, 1:-1] = flag[:, :-2] | flag[:, 1:-1] | flag[:, 2:]
     f[:, 0] = True
     f[:, -1] = True
+    if weight is not None and weight.shape[1] >= 3:
+        # the variance of the smoothed value: sum of kernel**2 / weight
+        wt = np.asarray(weight, dtype=np.float64)
+        inv = np.full(wt.shape, np.inf)
+        np.divide(1.0, wt, out=inv, where=wt > 0)
+        var = inv[:, :-2] / 16 + inv[:, 1:-1] / 4 + inv[:, 2:] / 16
+        nw = np.array(weight, dtype=np.float32)
+        mid = np.zeros(var.shape)
+        np.divide(1.0, var, out=mid, where=np.isfinite(var))
+        nw[:, 1:-1] = mid
+        weight = nw
     return out, f, weight
 
 
@@ -545,6 +572,10 @@ class Transformer:
             self._ws_from_flag_desc = True
         if self.has_ss:
             out["SIGMA_SPECTRUM"] = "SIGMA_SPECTRUM"
+        elif "WEIGHT_SPECTRUM" in out:
+            # as CASA: an output with WEIGHT_SPECTRUM also gets SIGMA_SPECTRUM
+            out["SIGMA_SPECTRUM"] = out["WEIGHT_SPECTRUM"]
+            self.out_ss = True
         if "FLAG_CATEGORY" in cols:
             out["FLAG_CATEGORY"] = "FLAG_CATEGORY"
         return out
@@ -649,6 +680,19 @@ class Transformer:
                                        for x in s], dtype=np.int32))
         # FIELD
         dst = copy_subtable(tin, "FIELD", tout, path, self.fields)
+        # as CASA: when fields were dropped, SOURCE keeps the sources of the kept
+        # fields only, re-indexed from 0 (FIELD.SOURCE_ID follows)
+        src_map = None
+        with _subtable(tin, "FIELD") as t:
+            nfield_in = t.nrows()
+        if "SOURCE" in names and len(self.fields) < nfield_in:
+            with ct.table(dst, readonly=False, ack=False) as t:
+                if "SOURCE_ID" in t.colnames() and t.nrows():
+                    fsid = np.asarray(t.getcol("SOURCE_ID"), np.int64)
+                    used = sorted(int(x) for x in np.unique(fsid) if x >= 0)
+                    src_map = {sid: i for i, sid in enumerate(used)}
+                    t.putcol("SOURCE_ID", np.array([src_map.get(int(x), int(x))
+                                                    for x in fsid], np.int32))
         # FEED: rows of kept spws (or -1), spw re-indexed
         if "FEED" in names:
             with _subtable(tin, "FEED") as t:
@@ -665,10 +709,15 @@ class Transformer:
         if "SOURCE" in names:
             with _subtable(tin, "SOURCE") as t:
                 s = t.getcol("SPECTRAL_WINDOW_ID") if t.nrows() else np.zeros(0, int)
-            keep = [i for i in range(len(s)) if s[i] < 0 or int(s[i]) in self._rep_set]
+                sid = t.getcol("SOURCE_ID") if t.nrows() else np.zeros(0, int)
+            keep = [i for i in range(len(s)) if (s[i] < 0 or int(s[i]) in self._rep_set)
+                    and (src_map is None or int(sid[i]) in src_map)]
             dst = copy_subtable(tin, "SOURCE", tout, path, keep)
             if keep:
                 with ct.table(dst, readonly=False, ack=False) as t:
+                    if src_map is not None:
+                        t.putcol("SOURCE_ID", np.array(
+                            [src_map[int(x)] for x in t.getcol("SOURCE_ID")], np.int32))
                     s2 = t.getcol("SPECTRAL_WINDOW_ID")
                     t.putcol("SPECTRAL_WINDOW_ID", np.array(
                         [self.spw_map.get(int(x), int(x)) if x >= 0 else x for x in s2],
@@ -899,7 +948,7 @@ class Transformer:
                 self._note_row_weights(row_w, m_in, arr["WEIGHT"], flag)
             datas = [arr[s] for _, s in self.colmap]
             res = {}
-            dd_weights = averaging or dd.width > 1 or \
+            dd_weights = averaging or dd.width > 1 or self._smooth(dd.spw) or \
                 bool(plan.regrid and dd.spw in plan.regrid)
             if not dd_weights:
                 out_flag = arr["FLAG"]
@@ -922,6 +971,9 @@ class Transformer:
                     res["SIGMA"] = arr["SIGMA"]
                     if self.has_ss:
                         res["SIGMA_SPECTRUM"] = arr["SIGMA_SPECTRUM"]
+                if getattr(self, "out_ss", False):
+                    res["SIGMA_SPECTRUM"] = np.ascontiguousarray(np.broadcast_to(
+                        res["SIGMA"].astype(np.float32)[:, None, :], flag.shape))
                 if self.has_ws:
                     res["WEIGHT_SPECTRUM"] = arr["WEIGHT_SPECTRUM"]
                 elif plan.extra.get("usewtspectrum"):
@@ -960,11 +1012,11 @@ class Transformer:
                 res[o] = dta
             res["FLAG"] = flag
             res["WEIGHT_SPECTRUM"] = w
-            wrow = w.mean(axis=1).astype(np.float32)
-            res["WEIGHT"] = wrow
-            res["SIGMA"] = _inv_sqrt(wrow)
-            if self.has_ss:
-                res["SIGMA_SPECTRUM"] = _inv_sqrt(w)
+            res["WEIGHT"], res["SIGMA"], res["SIGMA_SPECTRUM"] = _row_weight_sigma(w, flag)
+            if not (dd.width > 1 or self._smooth(dd.spw) or
+                    (plan.regrid and dd.spw in plan.regrid)):
+                # time averaging alone: SIGMA from the row WEIGHT (as CASA)
+                res["SIGMA"] = _inv_sqrt(res["WEIGHT"])
             row_allflag[m_out] = flag.reshape(len(flag), -1).all(axis=1)
             results.append((m_out, res))
 
@@ -1071,10 +1123,7 @@ class Transformer:
         res = {o: x for (o, _), x in zip(self.colmap, datas)}
         res["FLAG"] = flag
         res["WEIGHT_SPECTRUM"] = w
-        wrow = w.mean(axis=1).astype(np.float32)
-        res["WEIGHT"] = wrow
-        res["SIGMA"] = _inv_sqrt(wrow)
-        res["SIGMA_SPECTRUM"] = _inv_sqrt(w)
+        res["WEIGHT"], res["SIGMA"], res["SIGMA_SPECTRUM"] = _row_weight_sigma(w, flag)
         return [(np.arange(n_out), res)], flag.reshape(n_out, -1).all(axis=1)
 
     def _average_scalars(self, scal, seg_starts, row_w):
@@ -1101,7 +1150,11 @@ class Transformer:
         if "TIME" in scal:
             t = scal["TIME"]
             tmin = np.minimum.reduceat(t, seg_starts)
-            tmax = np.maximum.reduceat(t, seg_starts)
+            # as CASA: the bin ends with its last row holding unflagged data (its
+            # last row when all are flagged); it starts with its first row, flagged
+            # or not
+            rep_live = np.repeat(nlive > 0, counts.astype(int))
+            tmax = np.maximum.reduceat(np.where(rep_live & ~live, -np.inf, t), seg_starts)
             out["TIME"] = tmin + (tmax - tmin) / 2
             if "INTERVAL" in scal:
                 iv = scal["INTERVAL"]

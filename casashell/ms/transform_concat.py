@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from .writer import create_main_table, row_groups_by_shape, staged_output, subtable_names
+from .writer import create_main_table, row_groups_by_shape, staged_output, subtable_names, unit_model
 
 _FREQ = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
 _ANG = {"rad": 1.0, "deg": np.pi / 180, "arcmin": np.pi / 180 / 60,
@@ -470,7 +470,8 @@ def _copy_rows(vis, tout, columns, maps, offset, scale):
                     elif c == "CORRECTED_DATA":
                         v = ref.getcol("DATA", **kw)
                     elif c == "MODEL_DATA":
-                        v = np.ones(ref.getcol("FLAG", **kw).shape, np.complex64)
+                        v = unit_model(t, ref.getcol("DATA_DESC_ID", **kw),
+                                       ref.getcol("FLAG", **kw).shape)
                     else:
                         continue
                     mp = maps.get(c)

@@ -126,8 +126,10 @@ class FrameConverter:
         from casacore import tables as ct
         from casacore.measures import measures
         self.dm = measures()
-        with ct.table(f"{vis}/ANTENNA", ack=False) as t:
-            pos = t.getcol("POSITION").mean(axis=0)
+        from .geometry import read_array_reference_position
+        # the array reference position (the observatory's for a known telescope,
+        # as CASA uses)
+        pos, _ = read_array_reference_position(vis)
         self.dm.doframe(self.dm.position("ITRF", f"{pos[0]}m", f"{pos[1]}m", f"{pos[2]}m"))
         with ct.table(f"{vis}/FIELD", ack=False) as t:
             self.dirs = t.getcol("PHASE_DIR")[:, 0, :]

@@ -100,6 +100,9 @@ def main_table_layout(in_desc: dict, columns: dict, cell_shapes: dict):
         if out == "WEIGHT_SPECTRUM" and src != out:
             cd["valueType"] = "float"
             cd["comment"] = "Weight for each channel and correlation"
+        if out == "SIGMA_SPECTRUM" and src != out:
+            cd["valueType"] = "float"
+            cd["comment"] = "Estimated rms noise for each data point"
         cd.pop("dataManagerType", None)
         cd.pop("dataManagerGroup", None)
         cd["dataManagerType"] = ""
@@ -267,3 +270,28 @@ def row_groups_by_shape(t, rows=None, step: int = 100_000):
         s = shp[i:i + step]
         for v in np.unique(s):
             yield r[s == v]
+
+
+#: Stokes codes of the parallel hands and of I (a unit point source model is 1 there)
+_PARALLEL_CODES = (1, 5, 8, 9, 12)
+
+
+def unit_model(table, rows_ddid, shape):
+    """MODEL_DATA of a 1 Jy Stokes I point source at the phase centre: 1 in the
+    parallel-hand correlations (RR, LL, XX, YY, I), 0 in the others (as CASA's
+    clearcal/concat write it).  ``rows_ddid``: DATA_DESC_ID of each row;
+    ``shape``: (nrow, nchan, ncorr)."""
+    import numpy as np
+    from casacore import tables as ct
+    path = table.name()
+    with ct.table(path + "/DATA_DESCRIPTION", ack=False) as dd:
+        pol_of_dd = np.asarray(dd.getcol("POLARIZATION_ID"), np.int64)
+    with ct.table(path + "/POLARIZATION", ack=False) as pt:
+        ctypes = [np.asarray(pt.getcell("CORR_TYPE", i)) for i in range(pt.nrows())]
+    ncorr = shape[-1]
+    masks = np.ones((len(pol_of_dd), ncorr), np.complex64)
+    for d, p in enumerate(pol_of_dd):
+        if 0 <= p < len(ctypes) and len(ctypes[p]) == ncorr:
+            masks[d] = np.isin(ctypes[p], _PARALLEL_CODES).astype(np.complex64)
+    ddid = np.clip(np.asarray(rows_ddid, np.int64), 0, len(masks) - 1)
+    return np.ascontiguousarray(np.broadcast_to(masks[ddid][:, None, :], shape))

@@ -1,4 +1,4 @@
-"""clearcal: reset MODEL_DATA to 1 and CORRECTED_DATA to DATA (creating them if needed)."""
+"""clearcal: reset MODEL_DATA to 1 (parallel hands; 0 in cross hands) and CORRECTED_DATA to DATA (creating them if needed)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def clearcal(vis, field, spw, intent, addmodel):
     from ..logsink import casalog
     from ..ms.core import check_ms
     from ..ms.transform_params import sel_text
-    from ..ms.writer import add_array_column, row_groups_by_shape
+    from ..ms.writer import add_array_column, row_groups_by_shape, unit_model
 
     vis = check_ms(vis)
     values = {"field": sel_text(field), "spw": sel_text(spw), "intent": sel_text(intent)}
@@ -59,7 +59,8 @@ def clearcal(vis, field, spw, intent, addmodel):
                     kw = dict(startrow=start, nrow=cnt) if contiguous else {}
                     if c == "MODEL_DATA":
                         shape = ref.getcell(src, start if contiguous else 0).shape
-                        val = np.ones((cnt,) + shape, np.complex64)
+                        val = unit_model(t, ref.getcol("DATA_DESC_ID", **kw),
+                                         (cnt,) + shape)
                     else:
                         val = ref.getcol(src, **kw).astype(np.complex64)
                     ref.putcol(c, val, **kw)
