@@ -209,12 +209,18 @@ for name, path in written.items():
     except Exception as exc:
         info["md_error"] = repr(exc)
     result["open"][name] = info
+result["vishead"] = {}
+for name, path in vishead.items():
+    try:
+        result["vishead"][name] = casatasks.vishead(vis=path, mode="list", listitems=[])
+    except Exception as exc:
+        result["vishead"][name] = {"error": repr(exc)}
 """
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from casashell.tasks import flagdata
+    from casashell.tasks import flagdata, vishead
 
     w = str(tmp_path_factory.mktemp("casa_listobs"))
     for name in REAL_MSS:
@@ -243,17 +249,23 @@ def env(tmp_path_factory):
     for name, path in written.items():
         cases["w_" + name] = dict(vis=path)
 
-    ours, our_flags = {}, {}
+    vishead_of = {n: os.path.join(w, n) for n in REAL_MSS if n != "multi_len_spw.ms"}
+    vishead_of.update({n: os.path.join(w, n + ".ms") for n in ("syn", "syn3", "lin")})
+    vishead_of.update({n: written[n] for n in ("concat", "importuvfits", "split_avg")})
+    ours, our_flags, our_vishead = {}, {}, {}
+    for name, path in vishead_of.items():
+        our_vishead[name] = vishead(vis=path, mode="list", listitems=[])
     for name, kw in cases.items():
         ours[name] = _ours_listobs(listfile=os.path.join(w, name + ".ours.txt"), **kw)
     for name, path in written.items():
         s = flagdata(vis=path, mode="summary")
         our_flags[name] = s
 
-    code = f"cases = {cases!r}\nwritten = {written!r}\nw = {w!r}\n" + _CASA_CODE
+    code = (f"cases = {cases!r}\nwritten = {written!r}\nvishead = {vishead_of!r}\n"
+            f"w = {w!r}\n" + _CASA_CODE)
     casa = run_casa(code, w)
     return dict(w=w, cases=cases, ours=ours, casa=casa, our_flags=our_flags,
-                written=written)
+                written=written, our_vishead=our_vishead)
 
 
 def _text(env, name, who):
@@ -427,3 +439,18 @@ def test_written_ms_opens_in_casa_tools(env, name):
     assert info["nrow"] == rec["numrecords"]
     assert info["nfields"] >= rec["nfields"]
     assert info["nscans"] == len({k for k in rec if k.startswith("scan_")})
+
+
+# -- vishead(mode='list') -------------------------------------------------------------
+
+VISHEAD_MSS = ([n for n in REAL_MSS if n != "multi_len_spw.ms"]
+               + ["syn", "syn3", "lin", "concat", "importuvfits", "split_avg"])
+
+
+@pytest.mark.parametrize("name", VISHEAD_MSS)
+def test_vishead_list_matches_casa(env, name):
+    casa = env["casa"]["vishead"][name]
+    assert "error" not in casa, casa
+    compare_records(env["our_vishead"][name], casa, name)
+    # the pointing centres of a variable-shaped column come per row
+    assert set(casa["ptcs"][0]) == {f"r{i + 1}" for i in range(len(casa["ptcs"][0]))}

@@ -51,7 +51,7 @@ def vishead(vis, mode, listitems, hdkey, hdindex, hdvalue):
         for k in items:
             key = k.strip().lower()
             value, kws = read_keyword(path, key)
-            out[key] = (value, kws)
+            out[key] = (_as_casa_list_value(path, key, value), kws)
             lines.append(f"    {key:<{width}} = {value_text(value)}")
         casalog.post("\n".join(lines))
         return out
@@ -65,3 +65,29 @@ def vishead(vis, mode, listitems, hdkey, hdindex, hdvalue):
     where = "all rows" if str(hdindex).strip() == "" else f"row {hdindex}"
     casalog.post(f"Set {hdkey} ({sub}.{col}, {where}) of {path}")
     return None
+
+
+def _as_casa_list_value(path, key, value):
+    """An array keyword's value in the form CASA's vishead list returns:
+    a variable-shaped column as {'r1': cell, 'r2': ...} (each cell in
+    casacore's axis order with a trailing row axis of 1, False for an empty or
+    undefined cell), a fixed-shaped one as one array with the rows last."""
+    import numpy as np
+
+    from ..ms.core import ms_subtable
+    from ..ms.listing import check_key
+
+    sub, col = check_key(key)
+    t = ms_subtable(path, sub)
+    try:
+        if col not in t.colnames():
+            return value
+        desc = t.getcoldesc(col)
+    finally:
+        t.close()
+    if "ndim" not in desc and "shape" not in desc:
+        return value                     # a scalar column: one value per row
+    cells = [np.asarray(c) for c in value]
+    if "shape" in desc and cells and len({c.shape for c in cells}) == 1:
+        return np.stack(cells).T
+    return {f"r{i + 1}": (c.T[..., None] if c.size else False) for i, c in enumerate(cells)}
