@@ -63,6 +63,11 @@ SYN_CASES = {
     "syn_time": dict(timerange="2010/04/26/06:01:00~2010/04/26/06:05:00"),
     "syn_mixed": dict(field="0,2", spw="0,2", scan="1~5", antenna="ea02", listunfl=True),
     "syn_nosel": dict(selectdata=False, field="0", listunfl=True),
+    "syn_chan": dict(spw="0:2~5,1:0~3"),
+    "syn_notant": dict(antenna="!ea01"),
+    "syn_autos": dict(antenna="ea02&&&"),
+    "syn_glob": dict(field="J*,TARGET*"),
+    "syn_after": dict(timerange=">06:05:00"),
 }
 SYN3_CASES = {
     "syn3": {},
@@ -174,6 +179,7 @@ _CASA_CODE = """
 import os, casatasks, casatools
 result = {"listobs": {}, "flags": {}, "open": {}}
 for name, kw in cases.items():
+    print("CASE", name, file=sys.stderr, flush=True)
     try:
         rec = casatasks.listobs(listfile=os.path.join(w, name + ".casa.txt"), **kw)
         result["listobs"][name] = {"rec": rec}
