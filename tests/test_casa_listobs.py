@@ -8,10 +8,14 @@ written MS.  Then ONE CASA run does CASA's listobs on every case (text and
 dictionary), CASA's flagdata summary, and opens every written MS with the
 ``ms`` tool and ``msmetadata``.  The tests compare the two.
 
-Known, documented differences (docs/inspection.md, "listobs and CASA"):
-the observation-date column of a multi-observation MS (CASA prints the raw
-TIME_RANGE numbers), and the antenna offsets of an OVRO_MMA MS (CASA's
-observatory table gives a height where a radius belongs).
+Known differences, where CASA is wrong (docs/inspection.md, "Measured
+against CASA"), are checked for what each side prints: the observation-date
+column of a multi-observation MS (CASA prints the raw TIME_RANGE numbers),
+antenna offsets CASA measures from an observatory position far from the
+antennas (OVRO_MMA's table entry holds a height where a radius belongs; MSs
+whose telescope name belongs to another site), and telescopes CASA does not
+know (its verbose listobs fails).  CASA's vishead(mode='list') is compared
+too.
 """
 
 from __future__ import annotations
@@ -104,7 +108,6 @@ def _ours_listobs(vis, listfile, **kw):
 
 def _make_written(w: str) -> dict:
     """Our writing tasks' outputs in ``w``: name -> path."""
-    from casashell.ms.generate import make_ms
     from casashell.tasks import (clearcal, concat, hanningsmooth, importuvfits,
                                  initweights, mstransform, partition, split)
 
