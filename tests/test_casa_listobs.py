@@ -214,6 +214,12 @@ for name, path in written.items():
         info["nspw"] = int(md.nspw())
         info["nfields"] = int(md.nfields())
         info["nscans"] = len(md.scannumbers())
+        info["scans"] = [int(v) for v in md.scannumbers()]
+        info["antennas"] = list(md.antennanames())
+        info["fieldnames"] = list(md.fieldnames())
+        info["chanfreqs"] = [md.chanfreqs(i).tolist() for i in range(md.nspw())]
+        info["corrtypes"] = [md.corrtypesforpol(p).tolist()
+                             for p in range(len(md.ncorrforpol()))]
         md.close()
     except Exception as exc:
         info["md_error"] = repr(exc)
@@ -463,3 +469,24 @@ def test_vishead_list_matches_casa(env, name):
     compare_records(env["our_vishead"][name], casa, name)
     # the pointing centres of a variable-shaped column come per row
     assert set(casa["ptcs"][0]) == {f"r{i + 1}" for i in range(len(casa["ptcs"][0]))}
+
+
+@pytest.mark.parametrize("name", WRITTEN)
+def test_written_ms_metadata_as_casa_reads_it(env, name):
+    """CASA's msmetadata reads the same antennas, fields, scans, channel
+    frequencies and correlation types as our MS layer."""
+    from casacore import tables as ct
+
+    from casashell.ms.metadata import MSMetadata
+
+    info = env["casa"]["open"][name]
+    path = env["written"][name]
+    md = MSMetadata(path)
+    assert info["antennas"] == [a.name for a in md.antennas]
+    assert info["fieldnames"] == [f.name for f in md.fields]
+    assert len(info["chanfreqs"]) == len(md.spws)
+    for casa_f, spw in zip(info["chanfreqs"], md.spws):
+        assert np.allclose(casa_f, spw.chan_freq, rtol=1e-12, atol=0)
+    assert info["corrtypes"] == [list(md.pol_codes[p]) for p in sorted(md.pol_codes)]
+    with ct.table(path, ack=False) as t:
+        assert info["scans"] == sorted(set(t.getcol("SCAN_NUMBER").tolist()))
