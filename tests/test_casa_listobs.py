@@ -245,6 +245,11 @@ def env(tmp_path_factory):
     make_ms(os.path.join(w, "syn2.ms"), **SYN2_KW)
     make_ms(os.path.join(w, "syn3.ms"), **SYN3_KW)
     make_ms(os.path.join(w, "lin.ms"), **LIN_KW)
+    # two (sub)arrays: ARRAY_ID 1 from the fourth scan on (make_ms writes one)
+    shutil.copytree(os.path.join(w, "syn3.ms"), os.path.join(w, "arrays.ms"))
+    from casacore import tables as ct
+    with ct.table(os.path.join(w, "arrays.ms"), readonly=False, ack=False) as t:
+        t.putcol("ARRAY_ID", np.where(t.getcol("SCAN_NUMBER") >= 4, 1, 0).astype(np.int32))
     written = _make_written(w)
 
     cases = {}
@@ -261,6 +266,8 @@ def env(tmp_path_factory):
     for name, kw in SYN3_CASES.items():
         cases[name] = dict(vis=os.path.join(w, "syn3.ms"), **kw)
     cases["lin"] = dict(vis=os.path.join(w, "lin.ms"))
+    cases["arrays"] = dict(vis=os.path.join(w, "arrays.ms"))
+    cases["arrays_sel"] = dict(vis=os.path.join(w, "arrays.ms"), array="1", listunfl=True)
     for name, path in written.items():
         cases["w_" + name] = dict(vis=path)
 
@@ -411,7 +418,8 @@ def test_every_real_ms_was_compared(env):
 
 # -- synthetic MSs --------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(SYN_CASES) + sorted(SYN3_CASES) + ["lin"])
+@pytest.mark.parametrize("name", sorted(SYN_CASES) + sorted(SYN3_CASES)
+                         + ["lin", "arrays", "arrays_sel"])
 def test_synthetic(env, name):
     _check_case(env, name)
 
@@ -421,6 +429,10 @@ def test_synthetic_covers_what_it_should(env):
     assert "ObservationID = 1" in text
     assert "(3 unique spectral windows and 3 unique polarization setups)" in text
     assert "[CALIBRATE_AMPLI#UNSPECIFIED,CALIBRATE_PHASE#UNSPECIFIED]" in text
+    assert "ObservationID = 2" in "\n".join(_text(env, "syn3", "casa"))
+    text = "\n".join(_text(env, "arrays", "casa"))
+    assert "ObservationID = 1         ArrayID = 1" in text
+    assert "ObservationID = 2         ArrayID = 1" in text
     unfl = _text(env, "syn_unfl", "casa")
     # a flagged fraction shows in the unflagged row counts (not all integers)
     assert any(re.search(r"\s\d+\.(?!00)\d\d\s", ln) for ln in unfl)
