@@ -191,11 +191,19 @@ def _check(name, col, ours, casa, rtol=0.0, atol=0.0, mask=None):
                                    err_msg=f"{name} {col}")
 
 
-def compare(base, name, skip=(), masks=None, sub_skip=(), nant=None):
+def compare(base, name, **kw):
+    compare_ms(os.path.join(base, "ours", name + ".ms"),
+               os.path.join(base, "casa", name + ".ms"), name, **kw)
+
+
+def compare_ms(ours, casa, name, skip=(), masks=None, sub_skip=(), nant=None, tol=None,
+               sub_tol=None, angles=()):
+    """Element-by-element comparison of two MSs (rows sorted by TIME, ANTENNA1,
+    ANTENNA2, DATA_DESC_ID). ``skip``: main-table columns (or 'SUB.COL') left out;
+    ``tol``: {col: (rtol, atol)} overrides; ``angles``: 'SUB.COL' compared modulo 2 pi."""
     from casacore import tables as ct
     masks = masks or {}
-    ours = os.path.join(base, "ours", name + ".ms")
-    casa = os.path.join(base, "casa", name + ".ms")
+    tols = dict(TOL, **(tol or {}))
     with ct.table(ours, ack=False) as a, ct.table(casa, ack=False) as b:
         assert a.nrows() == b.nrows(), f"{name}: {a.nrows()} vs {b.nrows()} rows"
         oa, ob = _order(a), _order(b)
@@ -205,7 +213,7 @@ def compare(base, name, skip=(), masks=None, sub_skip=(), nant=None):
             x, y = _get(a, c), _get(b, c)
             x = None if x is None else x[oa]
             y = None if y is None else y[ob]
-            rtol, atol = TOL.get(c, (0, 0))
+            rtol, atol = tols.get(c, (0, 0))
             m = masks.get(c, masks.get("*"))
             if m is not None and x is not None and y is not None and x.ndim == 3 \
                     and x.shape == y.shape:
@@ -222,14 +230,22 @@ def compare(base, name, skip=(), masks=None, sub_skip=(), nant=None):
                 na = nb = nant
             assert na == nb, f"{name} {sub}: {na} vs {nb} rows"
             for c in cols:
+                if f"{sub}.{c}" in skip:
+                    continue
                 x, y = _get(a, c), _get(b, c)
                 if x is not None:
                     x = x[:na]
                 if y is not None:
                     y = y[:nb]
+                if f"{sub}.{c}" in angles and x is not None and y is not None:
+                    x = np.angle(np.exp(1j * (x - y)))     # wrapped difference
+                    y = np.zeros_like(x)
                 if x is not None and y is not None and x.dtype.kind == "f":
-                    # frequencies to 10 mHz, directions and positions to 1e-12 relative
-                    _check(name, f"{sub}.{c}", x, y, 1e-12, 1e-2)
+                    # frequencies to 10 mHz, directions (rad) and positions (m) to
+                    # 1e-12 relative + 1e-9
+                    dflt = (1e-12, 1e-2 if sub == "SPECTRAL_WINDOW" else 1e-9)
+                    rt, at = (sub_tol or {}).get(f"{sub}.{c}", dflt)
+                    _check(name, f"{sub}.{c}", x, y, rt, at)
                 else:
                     _check(name, f"{sub}.{c}", x, y)
 

@@ -87,7 +87,10 @@ def test_import_matches_casa(imported, name):
     assert list(_col(ours, "TELESCOPE_NAME", "OBSERVATION")) == ["EVLA"]
     assert list(_col(ours, "OBSERVER", "OBSERVATION")) == list(
         _col(casa, "OBSERVER", "OBSERVATION"))
-    assert list(_col(ours, "NAME", "SOURCE")) == ["J1008+0730"]
+    # one SOURCE row per spectral window, as CASA 6.7's importuvfits (test_casa_uvfits.py)
+    nspw = len(_col(ours, "NUM_CHAN", "SPECTRAL_WINDOW"))
+    assert list(_col(ours, "NAME", "SOURCE")) == ["J1008+0730"] * nspw
+    assert list(_col(ours, "SPECTRAL_WINDOW_ID", "SOURCE")) == list(range(nspw))
     hist = list(_col(ours, "MESSAGE", "HISTORY"))
     assert hist[0] == "AIPS WTSCAL = 1.0"           # the FITS HISTORY card, as CASA does
     assert "taskname=importuvfits" in hist

@@ -283,7 +283,8 @@ def _antenna_tables(uv, antnamescheme):
             i = base + int(n) - 1
             if antnamescheme == "new" and vla:
                 name = ("EA" if (arrnam or telescope).upper() != "VLA" else "VA") + f"{int(n):02d}"
-            elif vla:
+            elif antnamescheme != "new" or vla:
+                # CASA 6.7's 'old' scheme names every antenna by its number (NOSTA)
                 name = str(int(n))
             else:
                 name = names[j]
@@ -319,7 +320,12 @@ def _spectral_windows(uv):
     fq = uv.tables.get("AIPS FQ")
     spws = []
     fqmap = {}
-    specsys = _s(uv.header.get("SPECSYS", "TOPOCENT")).upper()
+    specsys = _s(uv.header.get("SPECSYS", "")).upper()
+    if not specsys:
+        # AIPS VELREF (+256 for the radio convention): 1 LSR, 2 heliocentric,
+        # 3 observer; CASA reads it the same way
+        velref = int(uv.header.get("VELREF", 3) or 3) % 256
+        specsys = {1: "LSRK", 2: "BARYCENT", 3: "TOPOCENT"}.get(velref, "TOPOCENT")
     frame = {"TOPOCENT": 5, "GEOCENTR": 3, "BARYCENT": 2, "LSRK": 1, "LSRD": 0,
              "HELIOCEN": 2, "GALACTOC": 6, "SOURCE": 8}.get(specsys, 5)
     if fq:
@@ -462,7 +468,8 @@ def _convert(uv, vis, antnamescheme):
     a1p, a2p = uv.par("ANTENNA1"), uv.par("ANTENNA2")
     blp = uv.par("BASELINE")
     subp = uv.par("SUBARRAY")
-    if a1p is not None and a2p is not None:
+    if a1p is not None and a2p is not None and blp is None:
+        # (with a BASELINE parameter too, CASA reads BASELINE: so do we)
         a1 = np.rint(a1p).astype(np.int64)
         a2 = np.rint(a2p).astype(np.int64)
         sub = np.rint(subp).astype(np.int64) if subp is not None else np.ones(ng, np.int64)
@@ -471,8 +478,7 @@ def _convert(uv, vis, antnamescheme):
         big = ibl > 65535
         a1 = np.where(big, (ibl - 65536) // 2048, ibl // 256)
         a2 = np.where(big, (ibl - 65536) % 2048, ibl % 256)
-        sub = (np.rint((blp - ibl) * 100.0).astype(np.int64) + 1 if subp is None
-               else np.rint(subp).astype(np.int64))
+        sub = np.rint((blp - ibl) * 100.0).astype(np.int64) + 1
     else:
         raise UVFITSError(f"{uv.path}: no BASELINE (or ANTENNA1/ANTENNA2) random parameter")
     sub = np.maximum(sub, 1)
@@ -653,17 +659,21 @@ def _write_subtables(vis, uv, ant, spws, fields, time, interval, telescope):
                 kw["MEASINFO"]["Ref"] = "B1950"
                 f.putcolkeywords(c, kw)
     srcdesc = ct.required_ms_desc("SOURCE")
-    src = ct.table(join("SOURCE"), srcdesc, nrow=len(fields), ack=False)
+    # as CASA: one SOURCE row per source and spectral window
+    nspw = max(1, len(spws))
+    src = ct.table(join("SOURCE"), srcdesc, nrow=len(fields) * nspw, ack=False)
     try:
-        n = len(fields)
-        src.putcol("SOURCE_ID", np.arange(n, dtype=np.int32))
-        src.putcol("NAME", [fl["name"] for fl in fields])
-        src.putcol("CODE", [fl["code"] for fl in fields])
-        src.putcol("DIRECTION", np.array([[fl["ra"], fl["dec"]] for fl in fields]))
+        n = len(fields) * nspw
+        fi = np.repeat(np.arange(len(fields)), nspw)
+        src.putcol("SOURCE_ID", fi.astype(np.int32))
+        src.putcol("NAME", [fields[i]["name"] for i in fi])
+        src.putcol("CODE", [fields[i]["code"] for i in fi])
+        src.putcol("DIRECTION", np.array([[fields[i]["ra"], fields[i]["dec"]] for i in fi]
+                                         ).reshape(n, 2))
         src.putcol("PROPER_MOTION", np.zeros((n, 2)))
         src.putcol("TIME", np.full(n, 0.5 * (tmin + tmax)))
         src.putcol("INTERVAL", np.full(n, tmax - tmin + float(np.max(interval))))
-        src.putcol("SPECTRAL_WINDOW_ID", np.full(n, -1, np.int32))
+        src.putcol("SPECTRAL_WINDOW_ID", np.tile(np.arange(nspw), len(fields)).astype(np.int32))
         src.putcol("CALIBRATION_GROUP", np.full(n, -1, np.int32))
         src.putcol("NUM_LINES", np.zeros(n, np.int32))
         src.flush()
@@ -1028,7 +1038,9 @@ def ms_to_uvfits(vis, fitsfile, datacolumn="corrected", rows=None, multisource=T
     hdus.append(_an_table(anames, astations, apos, amount, aoffset, adiam, feed_pol,
                           feed_ang, telescope, writestation, jd0, crval, write_ant))
     if multisource:
-        hdus.append(_su_table(fields_used, fnames, fcodes, fdir, fref, nif))
+        hdus.append(_su_table(fields_used, fnames, fcodes, fdir, fref, nif,
+                              int(meas_ref[ref_spw]),
+                              float(abs(total_bw[ref_spw]))))
     for h in hdus:
         fits.append(fitsfile, h.data, h.header, checksum=False)
     return dict(ngroups=ngw, nif=nif, nchan=nchan, ncorr=ncorr, nfield=len(fields_used),
@@ -1120,7 +1132,7 @@ def _an_table(names, stations, pos, mount, offset, diam, feed_pol, feed_ang, tel
     return h
 
 
-def _su_table(fields_used, fnames, fcodes, fdir, fref, nif):
+def _su_table(fields_used, fnames, fcodes, fdir, fref, nif, frame=5, bandwidth=0.0):
     from astropy.io import fits
     n = len(fields_used)
     idx = np.array(fields_used)
@@ -1137,7 +1149,7 @@ def _su_table(fields_used, fnames, fcodes, fdir, fref, nif):
             fits.Column("UFLUX", f"{nif}E", unit="JY", array=z),
             fits.Column("VFLUX", f"{nif}E", unit="JY", array=z),
             fits.Column("FREQOFF", f"{nif}D", unit="HZ", array=z),
-            fits.Column("BANDWIDTH", "1D", unit="HZ", array=np.zeros(n)),
+            fits.Column("BANDWIDTH", "1D", unit="HZ", array=np.full(n, bandwidth)),
             fits.Column("RAEPO", "1D", unit="DEGREES", array=ra),
             fits.Column("DECEPO", "1D", unit="DEGREES", array=dec),
             fits.Column("EPOCH", "1D", unit="YEARS", array=np.full(n, ep)),
@@ -1151,7 +1163,12 @@ def _su_table(fields_used, fnames, fcodes, fdir, fref, nif):
     h.header["EXTNAME"] = "AIPS SU"
     h.header["EXTVER"] = 1
     h.header["NO_IF"] = nif
-    h.header["VELTYP"] = "LSR"
-    h.header["VELDEF"] = "RADIO"
-    h.header["FREQID"] = -1
+    # VELTYP names the frame of the frequencies for CASA's importuvfits (it takes
+    # 'LSR' as LSRK even when SPECSYS says TOPOCENT): written only for LSRK and
+    # barycentric data
+    veltyp = {1: "LSR", 2: "HELIO"}.get(int(frame))
+    if veltyp:
+        h.header["VELTYP"] = veltyp
+        h.header["VELDEF"] = "RADIO"
+    h.header["FREQID"] = 1
     return h
