@@ -182,7 +182,8 @@ MODE_JOBS = [
     _mode("clip-absrr", "syn", dict(mode="clip", clipminmax=[0.0, 1.0], correlation="ABS_RR")),
     _mode("clip-realrr", "syn", dict(mode="clip", clipminmax=[-0.5, 0.5], correlation="REAL_RR")),
     _mode("clip-argll", "syn", dict(mode="clip", clipminmax=[-1.0, 1.0], correlation="ARG_LL")),
-    _mode("clip-imag", "syn", dict(mode="clip", clipminmax=[-0.3, 0.3], correlation="IMAG_ALL")),
+    _mode("clip-imag", "syn", dict(mode="clip", clipminmax=[-0.3, 0.3], correlation="IMAG_ALL"),
+          exact=False),
     _mode("clip-corrected", "syn", dict(mode="clip", clipminmax=[0.0, 1.0],
                                         datacolumn="corrected")),
     _mode("clip-residual", "syn", dict(mode="clip", clipminmax=[0.0, 0.5],
@@ -198,6 +199,11 @@ MODE_JOBS = [
     _mode("elevation-day2", DAY2, dict(mode="elevation", lowerlimit=42.0)),
     _mode("extend-growtime", "syn", dict(mode="extend", growtime=40.0, growfreq=0.0)),
     _mode("extend-growfreq", "syn", dict(mode="extend", growtime=0.0, growfreq=30.0)),
+    # 4 integrations per scan, 4/8/16 channels: 25 % and 50 % are reached exactly
+    _mode("extend-growtime50", "syn", dict(mode="extend", growtime=50.0, growfreq=0.0)),
+    _mode("extend-growtime25", "syn", dict(mode="extend", growtime=25.0, growfreq=0.0)),
+    _mode("extend-growfreq25", "syn", dict(mode="extend", growtime=0.0, growfreq=25.0)),
+    _mode("extend-growfreq12", "syn", dict(mode="extend", growtime=0.0, growfreq=12.5)),
     _mode("extend-around", "syn", dict(mode="extend", growtime=0.0, growfreq=0.0,
                                        growaround=True)),
     _mode("extend-neartime", "syn", dict(mode="extend", growtime=0.0, growfreq=0.0,
@@ -407,8 +413,10 @@ def test_documented_differences_from_casa(case, casa, ours):
 
 #: measured agreement of the automatic flaggers with CASA 6.7 (docs/flagging.md):
 #: job -> largest fraction of cells whose flag differs
-AUTOFLAG_LIMITS = {"tfcrop-day2": 1e-5, "tfcrop-syn": 3e-3, "rflag-day2": 0.03,
-                   "rflag-syn": 6e-3}
+#: (measured: tfcrop-day2 4 of 723,968 cells; tfcrop-syn and rflag-day2 identical;
+#: rflag-syn 128 of 40,320, all in the 4-channel spw, from the extendflags step)
+AUTOFLAG_LIMITS = {"tfcrop-day2": 1e-5, "tfcrop-syn": 0.0, "rflag-day2": 0.0,
+                   "rflag-syn": 3.5e-3}
 
 
 @pytest.mark.parametrize("name", sorted(AUTOFLAG_LIMITS))
@@ -454,3 +462,34 @@ def test_casashell_restores_flagversions_written_by_casa(casa, tmp_path):
     # independently: the ea02 cross-correlations of spw 1, channels 3-7, are flagged
     for r in np.flatnonzero((dd == 1) & (a1 != a2) & ((a1 == 1) | (a2 == 1)))[:20]:
         assert now[r][3:8].all()
+
+
+def test_clip_imag_casa_flags_extra_points_inside_the_range(casa, ours, sources):
+    """IMAG_ALL on the synthetic MS: ours flags exactly the points outside
+    [-0.3, 0.3] (computed here); CASA 6.7 flags in addition 38 points INSIDE
+    the range, all on one baseline (ea01-ea04) of the two-correlation spw 1 in
+    the phase-calibrator scans - a CASA fault we do not copy
+    (docs/flagging.md, "Compared with CASA 6.7")."""
+    from casacore import tables as ct
+
+    with ct.table(sources["syn"], ack=False) as t:
+        dd = t.getcol("DATA_DESC_ID")
+    expect, extra = {}, 0
+    casa_f = _flags(casa["jobs"]["clip-imag"]["vis"])
+    ours_f = _flags(ours["clip-imag"]["vis"])
+    with ct.table(sources["syn"], ack=False) as t:
+        for d in np.unique(dd):
+            sub = t.query(f"DATA_DESC_ID=={d}")
+            data, flag = sub.getcol("DATA"), sub.getcol("FLAG")
+            a1, a2 = sub.getcol("ANTENNA1"), sub.getcol("ANTENNA2")
+            sub.close()
+            expect[int(d)] = flag | (np.abs(data.imag) > 0.3)
+            assert np.array_equal(ours_f[int(d)], expect[int(d)])
+            more = casa_f[int(d)] & ~expect[int(d)]
+            assert not (expect[int(d)] & ~casa_f[int(d)]).any()   # CASA: a superset
+            extra += int(more.sum())
+            if more.any():
+                rows = np.flatnonzero(more.any(axis=(1, 2)))
+                assert d == 1 and set(zip(a1[rows], a2[rows])) == {(0, 3)}
+                assert (np.abs(data.imag[more]) <= 0.3).all()
+    assert extra == 38

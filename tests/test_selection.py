@@ -343,6 +343,24 @@ def test_antenna_forms_synthetic(synth):
         assert select(synth, antenna=text).rows.tolist() == rows_of(mask).tolist(), text
 
 
+def test_antenna_bounds_are_baseline_lengths(synth):
+    """CASA 6.7 reads antenna='<2' / '>3' as baseline lengths in metres (live
+    comparison in test_casa_flagdata.py): '<2' is the autocorrelations."""
+    a1, a2 = cols(synth, "ANTENNA1", "ANTENNA2")
+    pos = sub(synth, "ANTENNA", "POSITION")
+    length = np.sqrt(((pos[a1] - pos[a2]) ** 2).sum(axis=1))
+    mid = float(np.median(length[a1 != a2]))
+    cases = {"<2": a1 == a2, f">{mid:.3f}": length > round(mid, 3),
+             f"<{mid / 1000:.4f}km": length < round(mid / 1000, 4) * 1000,
+             f"100~{mid:.1f}m": (length >= 100) & (length <= round(mid, 1)),
+             f"!<{mid:.3f}": ~(length < round(mid, 3))}
+    for text, mask in cases.items():
+        assert mask.any(), text
+        assert select(synth, antenna=text).rows.tolist() == rows_of(mask).tolist(), text
+    with pytest.raises(SelectionError, match="no baseline has a length"):
+        select(synth, antenna=">1000km")
+
+
 def test_scan_intent_observation_array_feed(synth):
     scan, state, obs, arr, f1 = cols(synth, "SCAN_NUMBER", "STATE_ID", "OBSERVATION_ID",
                                       "ARRAY_ID", "FEED1")

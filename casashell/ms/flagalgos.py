@@ -244,8 +244,8 @@ class RFlag:
     deviations |Re - med|, |Im - med|, and the robust spectral scatter
     1.4826 x median(deviation) of Re and of Im.
 
-    Thresholds (unless ``timedev``/``freqdev`` give them, which are then
-    used as they are): ``timedevscale`` (``freqdevscale``) x the median +
+    Thresholds: ``timedevscale`` (``freqdevscale``) x (``timedev``/``freqdev``
+    when given, else) the median +
     1.4826 x MAD over the selected channels of the per-channel averages of
     the window scatter (of the deviations) over baselines, times and
     correlations.  A window whose scatter exceeds the time threshold is
@@ -307,6 +307,31 @@ class RFlag:
         out[n == 0] = np.nan
         return out, delta
 
+    def _compact_scatter(self, data, valid, present):
+        """The window scatter over each baseline's OWN consecutive
+        integrations: times at which a baseline has no row are skipped, not
+        treated as gaps in its windows (CASA 6.7 does this: its reported
+        timedev on day2_TDEM0003_10s_norx_1scan.ms, whose baselines have
+        rows at about half of the times, is reproduced to 7 digits only this
+        way).  Returns (scatter on the compacted time axis with NaN for
+        windows that run past a baseline's last row, delta, order) where
+        ``order[b, j]`` is the time index of compacted position j."""
+        order = np.argsort(~present, axis=1, kind="stable")
+        if bool(np.all(order == np.arange(present.shape[1])[None, :])):
+            ts, delta = self._time_scatter(data, valid)
+            return ts, delta, None
+        idx = order[:, :, None, None]
+        dc = np.take_along_axis(data, idx, axis=1)
+        vc = np.take_along_axis(valid, idx, axis=1)
+        ts, delta = self._time_scatter(dc, vc)
+        npres = present.sum(axis=1)
+        nwin = ts.shape[1]
+        if nwin > 0:
+            # a window whose last member is past the baseline's last row
+            full = (np.arange(nwin)[None, :] + 2 * delta) < npres[:, None]
+            ts[~full] = np.nan
+        return ts, delta, order
+
     @staticmethod
     def _spectral(data, valid):
         """Medians over channels and deviations, as CASA's 'simple median'."""
@@ -329,7 +354,7 @@ class RFlag:
     def statistics(self, data, flags, present, mask):
         valid = _valid(flags, present, mask)
         self._chan_sel = mask.any(axis=1)
-        ts, _ = self._time_scatter(data, valid)
+        ts, _, _ = self._compact_scatter(data, valid, present)
         fin = np.isfinite(ts)
         tsum = np.where(fin, ts, 0).sum(axis=(0, 1, 3))
         tcnt = fin.sum(axis=(0, 1, 3)).astype(np.float64)
@@ -356,23 +381,28 @@ class RFlag:
         acc[1] = acc[1] + tcnt
         acc[2] = acc[2] + fsum
         acc[3] = acc[3] + fcnt
+        # as CASA 6.7 (measured): the scale factors multiply given thresholds
+        # as well as computed ones
         if td is None:
-            td = self.tscale * _median_plus_mad(tavg)
+            td = _median_plus_mad(tavg)
         if fd is None:
-            fd = self.fscale * _median_plus_mad(favg)
-        return td, fd
+            fd = _median_plus_mad(favg)
+        return self.tscale * td, self.fscale * fd
 
     @property
     def reports(self):
-        """[[field, spw, timedev, freqdev], ...]: the thresholds (scaled, or as
-        given) from the statistics of all chunks of each field and spw."""
+        """[[field, spw, timedev, freqdev], ...]: the thresholds (before the
+        scale factors, or as given) from the statistics of all chunks of each
+        field and spw."""
         out = []
         for (f, s), (tsum, tcnt, fsum, fcnt, sel, utd, ufd) in sorted(self._totals.items()):
             with np.errstate(invalid="ignore", divide="ignore"):
                 tavg = np.where(tcnt > 0, tsum / np.maximum(tcnt, 1), 0.0)[sel]
                 favg = np.where(fcnt > 0, fsum / np.maximum(fcnt, 1), 0.0)[sel]
-            td = utd if utd is not None else self.tscale * _median_plus_mad(tavg)
-            fd = ufd if ufd is not None else self.fscale * _median_plus_mad(favg)
+            # unscaled, as CASA reports them (they can be given back as
+            # timedev/freqdev, and the scale factors then apply again)
+            td = utd if utd is not None else _median_plus_mad(tavg)
+            fd = ufd if ufd is not None else _median_plus_mad(favg)
             out.append([f, s, float(td), float(fd)])
         return out
 
@@ -382,13 +412,18 @@ class RFlag:
         valid = _valid(flags, present, mask)
         new = flags.copy()
         bad = np.zeros(flags.shape, bool)
-        ts, delta = self._time_scatter(data, valid)
+        ts, delta, order = self._compact_scatter(data, valid, present)
         if ts.shape[1] > 0:
             with np.errstate(invalid="ignore"):
                 win_bad = ts > noise
             nwin = ts.shape[1]
+            bad_c = np.zeros(flags.shape, bool)
             for k in range(-delta, delta + 1):
-                bad[:, delta + k:delta + k + nwin] |= win_bad
+                bad_c[:, delta + k:delta + k + nwin] |= win_bad
+            if order is None:
+                bad |= bad_c
+            else:
+                np.put_along_axis(bad, order[:, :, None, None], bad_c, axis=1)
         dev_re, dev_im, std_re, std_im = self._spectral(data, valid)
         with np.errstate(invalid="ignore"):
             whole = (std_re > self.smax) | (std_im > self.smax) | \
@@ -449,16 +484,18 @@ def extend_time(flags, present, mask, extendpols=True, growtime=50.0, growfreq=5
                     continue
                 cnt += pad[:, 1 + dt:1 + dt + f.shape[1], 1 + dc:1 + dc + f.shape[2]]
         new |= (cnt > 4) & sel
-    if growtime and 0 < growtime < 100:
-        ntimes = present.sum(axis=1)[:, None, None]                    # (nb,1,1)
-        frac = (new & sel).sum(axis=1) / np.maximum(ntimes, 1)          # (nb, nchan, ncorr)
-        grow = frac > growtime / 100.0
-        new |= grow[:, None] & sel
+    # growfreq before growtime, then extendpols: CASA 6.7's order (measured:
+    # rflag with extendflags on day2_TDEM0003 agrees cell for cell only so)
     if growfreq and 0 < growfreq < 100:
         nsel = mask.sum(axis=0)[None, None]                             # (1,1,ncorr)
         frac = (new & sel).sum(axis=2) / np.maximum(nsel, 1)            # (nb, nt, ncorr)
-        grow = frac > growfreq / 100.0
+        grow = frac >= growfreq / 100.0 - 1e-12     # CASA: "at least"
         new |= grow[:, :, None] & sel
+    if growtime and 0 < growtime < 100:
+        ntimes = present.sum(axis=1)[:, None, None]                    # (nb,1,1)
+        frac = (new & sel).sum(axis=1) / np.maximum(ntimes, 1)          # (nb, nchan, ncorr)
+        grow = frac >= growtime / 100.0 - 1e-12     # CASA: "at least"
+        new |= grow[:, None] & sel
     if extendpols:
         anyc = (new & sel).any(axis=3, keepdims=True)
         new |= anyc & sel

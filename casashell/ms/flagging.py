@@ -1237,7 +1237,7 @@ def extend_cube_rows(flags, mask, extendpols, growfreq, flagnearfreq):
     if growfreq and 0 < growfreq < 100:
         nsel = m.sum(axis=-2)  # per corr
         frac = (flags & m).sum(axis=-2) / np.maximum(nsel, 1)
-        grow = frac > growfreq / 100.0
+        grow = frac >= growfreq / 100.0 - 1e-12     # CASA: "at least"
         flags |= grow[..., None, :] & m
     if extendpols:
         anyc = (flags & m).any(axis=-1, keepdims=True)
