@@ -221,7 +221,8 @@ def tfcrop(data, flags, present, mask, timecutoff=4.0, freqcutoff=3.0, timefit="
             new = _tf_step(amp, new, present, mask, "time", timecutoff, timefit, maxnpieces,
                            usewindowstats, halfwin)
     if extendflags:
-        new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0)
+        new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0,
+                          rowfreq=True)
     return new
 
 
@@ -432,7 +433,8 @@ class RFlag:
         bad |= whole[:, :, None, :]
         new |= bad & present[:, :, None, None] & mask[None, None]
         if self.extendflags:
-            new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0)
+            new = extend_time(new, present, mask, extendpols=True, growtime=50.0,
+                              growfreq=50.0, rowfreq=True)
         return new
 
     def __call__(self, data, flags, present, mask, ctx=None):
@@ -456,8 +458,13 @@ def _lookup(value, ctx):
 
 
 def extend_time(flags, present, mask, extendpols=True, growtime=50.0, growfreq=50.0,
-                growaround=False, flagneartime=False, flagnearfreq=False):
-    """The extend mode on a cube: grows flags inside ``mask``."""
+                growaround=False, flagneartime=False, flagnearfreq=False, rowfreq=False):
+    """The extend mode on a cube: grows flags inside ``mask``.
+
+    ``rowfreq``: growfreq counts the flagged cells of the whole row (every
+    selected channel and correlation) and grows the whole row - what CASA 6.7
+    does in the extension step of tfcrop and rflag (``extendflags``), whereas
+    its extend mode counts per correlation (both measured live)."""
     new = flags.copy()
     m = mask[None, None]
     pres = present[:, :, None, None]
@@ -486,7 +493,11 @@ def extend_time(flags, present, mask, extendpols=True, growtime=50.0, growfreq=5
         new |= (cnt > 4) & sel
     # growfreq before growtime, then extendpols: CASA 6.7's order (measured:
     # rflag with extendflags on day2_TDEM0003 agrees cell for cell only so)
-    if growfreq and 0 < growfreq < 100:
+    if growfreq and 0 < growfreq < 100 and rowfreq:
+        frac = (new & sel).sum(axis=(2, 3)) / max(int(mask.sum()), 1)    # (nb, nt)
+        grow = frac >= growfreq / 100.0 - 1e-12
+        new |= grow[:, :, None, None] & sel
+    elif growfreq and 0 < growfreq < 100:
         nsel = mask.sum(axis=0)[None, None]                             # (1,1,ncorr)
         frac = (new & sel).sum(axis=2) / np.maximum(nsel, 1)            # (nb, nt, ncorr)
         grow = frac >= growfreq / 100.0 - 1e-12     # CASA: "at least"
