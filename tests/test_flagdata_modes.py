@@ -733,6 +733,16 @@ def test_autocorr_on_data_without_autocorrelations_is_a_noop(ms_copy):
         flagdata(vis=vis, mode="manual", autocorr=True, antenna="nosuch")
 
 
+def test_correlation_missing_from_the_ms_flags_nothing(ms_copy):
+    """As CASA 6.7 (live comparison): a linear-feed correlation on circular data
+    is not an error for flagdata; nothing is flagged."""
+    vis = ms_copy("day2_TDEM0003_10s_norx_1scan.ms")       # RR RL LR LL
+    (f0,) = cols(vis, "FLAG")
+    flagdata(vis=vis, mode="manual", correlation="XX,YY", flagbackup=False)
+    (f1,) = cols(vis, "FLAG")
+    np.testing.assert_array_equal(f0, f1)
+
+
 def test_antint_flags_integrations_where_the_reference_antenna_is_lost(synth):
     _clear(synth)
     tm, a1, a2, dd = cols(synth, "TIME", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID")
