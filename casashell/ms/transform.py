@@ -805,11 +805,18 @@ class Transformer:
                 tin.close()   # see the note below on tile caches
                 self._drop_flagged_rows()
                 tin = ct.table(plan.vis, ack=False)
-            if (plan.timebin and plan.timebin > 0) or plan.combinespws:
+            # time averaging of time-ordered rows: the bins are formed chunk by
+            # chunk while the data are written (memory bounded by the chunk and
+            # the bins still open), else from whole-selection arrays
+            stream = bool(plan.timebin and plan.timebin > 0) and not plan.combinespws \
+                and self._rows_time_sorted(tin)
+            if stream:
+                order, starts = None, None
+            elif (plan.timebin and plan.timebin > 0) or plan.combinespws:
                 order, starts = self._time_groups(tin)
             else:
                 order, starts = None, None
-            nout = len(self.rows) if starts is None else len(starts)
+            nout = 0 if stream else len(self.rows) if starts is None else len(starts)
             outcols = self._out_columns(tin)
             shapes = self._cell_shapes(outcols)
             with staged_output(self.out) as tmp:
@@ -820,7 +827,12 @@ class Transformer:
                     # streamed: casacore's tile caches of a table object grow with
                     # every getcolslice; each block opens (and closes) its own.
                     tin.close()
-                    self._write_main(None, tout, outcols, order, starts)
+                    if stream:
+                        nout = 0
+                        for sel, grp_starts in self._stream_time_groups():
+                            nout = self._write_groups(tout, outcols, sel, grp_starts, nout)
+                    else:
+                        self._write_main(None, tout, outcols, order, starts)
                     tout.flush()
                 finally:
                     tout.close()
@@ -861,6 +873,143 @@ class Transformer:
                 seg_starts = starts[o0:o1] - starts[o0]
                 self._process(tin, tout, outcols, self.rows[sel], seg_starts, o0, sel)
                 o0 = o1
+
+    def _write_groups(self, tout, outcols, sel, starts, out0):
+        """Append the output rows of groups ``starts`` of ``self.rows[sel]`` at
+        ``out0``, in blocks of bounded size; returns the next output row."""
+        nblock = self._block_rows()
+        nout = len(starts)
+        ends = np.append(starts[1:], len(sel))
+        tout.addrows(nout)
+        o0 = 0
+        while o0 < nout:
+            lim = starts[o0] + nblock
+            o1 = min(nout, max(o0 + 1, int(np.searchsorted(ends, lim, side="right"))))
+            part = sel[starts[o0]:ends[o1 - 1]]
+            self._process(None, tout, outcols, self.rows[part], starts[o0:o1] - starts[o0],
+                          out0 + o0, part)
+            o0 = o1
+        return out0 + nout
+
+    def _scalar_rows(self, tin, rs, cols):
+        """Scalar columns of the sorted input rows ``rs``."""
+        span = int(rs[-1] - rs[0] + 1)
+        out = {}
+        if span <= 3 * len(rs):
+            for c in cols:
+                out[c] = tin.getcol(c, int(rs[0]), span)[rs - rs[0]]
+        else:
+            sub = tin.selectrows(rs.tolist())
+            for c in cols:
+                out[c] = sub.getcol(c)
+            sub.close()
+        return out
+
+    def _group_chunk_rows(self):
+        # ~100 bytes of ids and times per row: 50,000 rows are ~5 MB
+        return max(50_000, self._block_rows())
+
+    def _rows_time_sorted(self, tin):
+        """True when TIME does not decrease along the selected rows (read in chunks)."""
+        last = -np.inf
+        step = self._group_chunk_rows()
+        for i0 in range(0, len(self.rows), step):
+            t = self._scalar_rows(tin, self.rows[i0:i0 + step], ["TIME"])["TIME"]
+            if len(t) and (t[0] < last or (np.diff(t) < 0).any()):
+                return False
+            if len(t):
+                last = t[-1]
+        return True
+
+    def _stream_time_groups(self):
+        """Time-averaging groups of time-ordered rows, chunk by chunk.
+
+        Yields (sel, starts): ``self.rows[sel]`` grouped by output row, ``starts``
+        the group starts, in the output order of :meth:`_time_groups` (groups by
+        earliest time, then first row).  A bin is complete once the data have
+        passed its end; a complete group is emitted once no open bin can hold an
+        earlier group.  Memory: one chunk plus the rows of the bins still open.
+        """
+        from casacore import tables as ct
+        plan = self.plan
+        tb = float(plan.timebin)
+        eps = 1e-6 * max(tb, 1.0)
+        comb = set(plan.combine)
+        segcols = ["ARRAY_ID", "OBSERVATION_ID"] + [
+            c for c, k in (("FIELD_ID", "field"), ("SCAN_NUMBER", "scan"),
+                           ("STATE_ID", "state")) if k not in comb]
+        grpcols = ["ANTENNA1", "ANTENNA2", "FEED1", "FEED2", "ARRAY_ID", "OBSERVATION_ID"]
+        cols = sorted(set(["TIME"] + segcols + grpcols))
+        nrows = len(self.rows)
+        step = self._group_chunk_rows()
+        state = {}          # segment -> (start time of its last bin, bin id)
+        bin_start = []      # bin id -> start time
+        pend = None         # rows not emitted yet: {"idx", "time", "bin", "dd", grpcols...}
+        tin = ct.table(plan.vis, ack=False)
+        try:
+            for i0 in range(0, nrows, step):
+                i1 = min(nrows, i0 + step)
+                rs = self.rows[i0:i1]
+                d = self._scalar_rows(tin, rs, cols)
+                t = np.asarray(d["TIME"], np.float64)
+                segk = [np.asarray(d[c], np.int64) for c in segcols]
+                sfirst, sinv = _group_ids(segk)
+                binid = np.empty(len(rs), np.int64)
+                for k in range(len(sfirst)):
+                    m = np.nonzero(sinv == k)[0]
+                    key = tuple(int(a[sfirst[k]]) for a in segk)
+                    ut, inv = np.unique(t[m], return_inverse=True)
+                    ids = np.empty(len(ut), np.int64)
+                    st = state.get(key)
+                    i = 0
+                    while i < len(ut):
+                        if st is None or ut[i] >= st[0] + tb - eps:
+                            st = (float(ut[i]), len(bin_start))
+                            bin_start.append(float(ut[i]))
+                        j = int(np.searchsorted(ut, st[0] + tb - eps, side="left"))
+                        j = max(j, i + 1)
+                        ids[i:j] = st[1]
+                        i = j
+                    state[key] = st
+                    binid[m] = ids[inv.ravel()]
+                new = {"idx": np.arange(i0, i1, dtype=np.int64), "time": t, "bin": binid,
+                       "dd": self.ddid_all[rs].astype(np.int64)}
+                for c in grpcols:
+                    new[c] = np.asarray(d[c], np.int64)
+                del d, segk
+                pend = new if pend is None else {c: np.concatenate([pend[c], new[c]])
+                                                 for c in new}
+                t_next = float(tin.getcell("TIME", int(self.rows[i1]))) if i1 < nrows \
+                    else np.inf
+                bs = np.asarray(bin_start)[pend["bin"]]
+                closed = bs + tb - eps <= t_next
+                open_start = bs[~closed].min() if (~closed).any() else np.inf
+                if not closed.any():
+                    continue
+                c_idx = np.nonzero(closed)[0]
+                first, inv = _group_ids([pend["bin"][c_idx], pend["dd"][c_idx]] +
+                                        [pend[c][c_idx] for c in grpcols])
+                tmin = np.full(len(first), np.inf)
+                np.minimum.at(tmin, inv, pend["time"][c_idx])
+                emit_g = tmin < open_start
+                if not emit_g.any():
+                    continue
+                emit_rows = emit_g[inv]
+                e_idx = c_idx[emit_rows]
+                g_of = inv[emit_rows]
+                gsel = np.nonzero(emit_g)[0]
+                rank = np.full(len(first), -1, np.int64)
+                rank[gsel[np.lexsort((first[gsel], tmin[gsel]))]] = np.arange(len(gsel))
+                out_of_in = rank[g_of]
+                order = np.argsort(out_of_in, kind="stable")
+                counts = np.bincount(out_of_in, minlength=len(gsel))
+                starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+                yield pend["idx"][e_idx[order]], starts
+                keep = np.ones(len(pend["idx"]), bool)
+                keep[e_idx] = False
+                pend = {c: a[keep] for c, a in pend.items()}
+        finally:
+            tin.close()
 
     def _read_block(self, tin, rows, dd, names):
         """Read the selected channels/correlations of ``names`` for ``rows`` (one ddid)."""
