@@ -17,7 +17,8 @@ import re
 
 import numpy as np
 
-from .writer import create_main_table, row_groups_by_shape, staged_output, subtable_names, unit_model
+from .writer import (create_main_table, row_groups_by_shape, staged_output, subtable_names,
+                     unit_model)
 
 _FREQ = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
 _ANG = {"rad": 1.0, "deg": np.pi / 180, "arcmin": np.pi / 180 / 60,

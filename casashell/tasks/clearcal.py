@@ -1,4 +1,5 @@
-"""clearcal: reset MODEL_DATA to 1 (parallel hands; 0 in cross hands) and CORRECTED_DATA to DATA (creating them if needed)."""
+"""clearcal: reset MODEL_DATA to a unit Stokes I model (1 in the parallel hands, 0 in the
+cross hands) and CORRECTED_DATA to DATA, creating them if needed."""
 
 from __future__ import annotations
 
