@@ -477,7 +477,7 @@ def test_clip_imag_casa_flags_extra_points_inside_the_range(casa, ours, sources)
     """IMAG_ALL on the synthetic MS: ours flags exactly the points outside
     [-0.3, 0.3] (computed here); CASA 6.7 flags in addition 38 points INSIDE
     the range, all on one baseline (ea01-ea04) of the two-correlation spw 1 in
-    the phase-calibrator scans - a CASA fault we do not copy
+    the phase-calibrator scans; cause not found, not imitated
     (docs/flagging.md, "Compared with CASA 6.7")."""
     from casacore import tables as ct
 
