@@ -177,6 +177,10 @@ def test_exportuvfits_same_as_casa(runs, name):
                 np.testing.assert_allclose(x, y, rtol=1e-12, err_msg=c)
             else:
                 assert [str(v).strip() for v in x] == [str(v).strip() for v in y], c
+        # apparent positions at the first time, from the observatory (casacore measures)
+        for c in ("RAAPP", "DECAPP"):
+            np.testing.assert_allclose(ta["AIPS SU"].data[c], tb["AIPS SU"].data[c],
+                                       rtol=0, atol=1e-7, err_msg=c)
         # AN: CASA writes a row for every antenna (also flagged placeholders no
         # baseline uses); the antennas both write are the same
         an_a, an_b = ta["AIPS AN"].data, tb["AIPS AN"].data

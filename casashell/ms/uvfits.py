@@ -1040,7 +1040,8 @@ def ms_to_uvfits(vis, fitsfile, datacolumn="corrected", rows=None, multisource=T
     if multisource:
         hdus.append(_su_table(fields_used, fnames, fcodes, fdir, fref, nif,
                               int(meas_ref[ref_spw]),
-                              float(abs(total_bw[ref_spw]))))
+                              float(abs(total_bw[ref_spw])),
+                              apparent=(vis, float(g_time.min()))))
     for h in hdus:
         fits.append(fitsfile, h.data, h.header, checksum=False)
     return dict(ngroups=ngw, nif=nif, nchan=nchan, ncorr=ncorr, nfield=len(fields_used),
@@ -1132,7 +1133,29 @@ def _an_table(names, stations, pos, mount, offset, diam, feed_pol, feed_ang, tel
     return h
 
 
-def _su_table(fields_used, fnames, fcodes, fdir, fref, nif, frame=5, bandwidth=0.0):
+def _apparent(vis, time, fdir, fref):
+    """Apparent (of date) RA, DEC in degrees of the directions ``fdir`` (rad) at
+    ``time`` (MJD seconds), seen from the array reference position -- what CASA
+    writes as RAAPP/DECAPP.  None if casacore's measures cannot do it."""
+    try:
+        from casacore.measures import measures
+
+        from .geometry import read_array_reference_position
+        pos, _ = read_array_reference_position(vis)
+        dm = measures()
+        dm.doframe(dm.position("ITRF", *[f"{x}m" for x in pos]))
+        dm.doframe(dm.epoch("UTC", f"{time}s"))
+        out = []
+        for ra, dec in fdir:
+            r = dm.measure(dm.direction(fref, f"{ra}rad", f"{dec}rad"), "APP")
+            out.append((np.degrees(r["m0"]["value"]) % 360.0, np.degrees(r["m1"]["value"])))
+        return np.array(out).reshape(-1, 2)
+    except Exception:  # noqa: BLE001 - no measures data: the mean position instead
+        return None
+
+
+def _su_table(fields_used, fnames, fcodes, fdir, fref, nif, frame=5, bandwidth=0.0,
+              apparent=None):
     from astropy.io import fits
     n = len(fields_used)
     idx = np.array(fields_used)
@@ -1140,6 +1163,8 @@ def _su_table(fields_used, fnames, fcodes, fdir, fref, nif, frame=5, bandwidth=0
     ep = 1950.0 if fref.upper() == "B1950" else 2000.0
     ra = np.degrees(fdir[idx, 0]) % 360.0
     dec = np.degrees(fdir[idx, 1])
+    app = _apparent(apparent[0], apparent[1], fdir[idx], fref) if apparent else None
+    ra_app, dec_app = (ra, dec) if app is None else (app[:, 0], app[:, 1])
     cols = [fits.Column("ID. NO.", "1J", array=np.arange(1, n + 1, dtype=np.int32)),
             fits.Column("SOURCE", "16A", array=np.array([fnames[i] for i in idx])),
             fits.Column("QUAL", "1J", array=np.zeros(n, dtype=np.int32)),
@@ -1153,8 +1178,8 @@ def _su_table(fields_used, fnames, fcodes, fdir, fref, nif, frame=5, bandwidth=0
             fits.Column("RAEPO", "1D", unit="DEGREES", array=ra),
             fits.Column("DECEPO", "1D", unit="DEGREES", array=dec),
             fits.Column("EPOCH", "1D", unit="YEARS", array=np.full(n, ep)),
-            fits.Column("RAAPP", "1D", unit="DEGREES", array=ra),
-            fits.Column("DECAPP", "1D", unit="DEGREES", array=dec),
+            fits.Column("RAAPP", "1D", unit="DEGREES", array=ra_app),
+            fits.Column("DECAPP", "1D", unit="DEGREES", array=dec_app),
             fits.Column("LSRVEL", f"{nif}D", unit="M/SEC", array=z),
             fits.Column("RESTFREQ", f"{nif}D", unit="HZ", array=z),
             fits.Column("PMRA", "1D", unit="DEG/DAY", array=np.zeros(n)),
