@@ -240,13 +240,13 @@ def write_submss(vis: str, rows, dst: str, datacolumn: str, flagbackup: bool,
 def clearcal_new_columns(sub: str, columns: list, level: str = "INFO"):
     """Add ``columns`` (MODEL_DATA and/or CORRECTED_DATA) to a sub-MS whose rows
     a clearcal selection skipped, filled as clearcal fills a new column for
-    every row (MODEL_DATA = 1, CORRECTED_DATA = DATA), so that every sub-MS
+    every row (MODEL_DATA = unit model, CORRECTED_DATA = DATA), so that every sub-MS
     keeps the same columns."""
     def work():
         import numpy as np
         from casacore import tables as ct
 
-        from ..ms.writer import add_array_column, row_groups_by_shape
+        from ..ms.writer import add_array_column, row_groups_by_shape, unit_model
         with ct.table(sub, readonly=False, ack=False) as t:
             src = "DATA" if "DATA" in t.colnames() else "FLOAT_DATA"
             todo = [c for c in columns if c not in t.colnames()]
@@ -261,8 +261,11 @@ def clearcal_new_columns(sub: str, columns: list, level: str = "INFO"):
                         else:
                             ref, kw = t.selectrows(r.tolist()), {}
                         if c == "MODEL_DATA":
+                            # the same unit model clearcal writes (1 in the
+                            # parallel hands, 0 in the cross hands)
                             shape = ref.getcell(src, start if kw else 0).shape
-                            val = np.ones((n,) + shape, np.complex64)
+                            val = unit_model(t, ref.getcol("DATA_DESC_ID", **kw),
+                                             (n,) + shape)
                         else:
                             val = ref.getcol(src, **kw).astype(np.complex64)
                         ref.putcol(c, val, **kw)
