@@ -295,3 +295,26 @@ def unit_model(table, rows_ddid, shape):
             masks[d] = np.isin(ctypes[p], _PARALLEL_CODES).astype(np.complex64)
     ddid = np.clip(np.asarray(rows_ddid, np.int64), 0, len(masks) - 1)
     return np.ascontiguousarray(np.broadcast_to(masks[ddid][:, None, :], shape))
+
+
+def fill_scratch_columns(t, columns, src: str, rows=None) -> None:
+    """Fill MODEL_DATA with the unit model and CORRECTED_DATA with ``src``
+    (DATA or FLOAT_DATA), for ``rows`` (None: every row), in groups of rows of
+    one cell shape.  What clearcal writes, in one place for every caller."""
+    import numpy as np
+    for c in columns:
+        for r in row_groups_by_shape(t, rows):
+            start, cnt = int(r[0]), len(r)
+            contiguous = int(r[-1]) - start + 1 == cnt
+            ref = t if contiguous else t.selectrows(r.tolist())
+            kw = dict(startrow=start, nrow=cnt) if contiguous else {}
+            try:
+                if c == "MODEL_DATA":
+                    shape = ref.getcell(src, start if contiguous else 0).shape
+                    val = unit_model(t, ref.getcol("DATA_DESC_ID", **kw), (cnt,) + shape)
+                else:
+                    val = ref.getcol(src, **kw).astype(np.complex64)
+                ref.putcol(c, val, **kw)
+            finally:
+                if not contiguous:
+                    ref.close()

@@ -243,34 +243,16 @@ def clearcal_new_columns(sub: str, columns: list, level: str = "INFO"):
     every row (MODEL_DATA = unit model, CORRECTED_DATA = DATA), so that every sub-MS
     keeps the same columns."""
     def work():
-        import numpy as np
         from casacore import tables as ct
 
-        from ..ms.writer import add_array_column, row_groups_by_shape, unit_model
+        from ..ms.writer import add_array_column, fill_scratch_columns
         with ct.table(sub, readonly=False, ack=False) as t:
             src = "DATA" if "DATA" in t.colnames() else "FLOAT_DATA"
             todo = [c for c in columns if c not in t.colnames()]
             try:
                 for c in todo:
                     add_array_column(t, c, like=src, valuetype="complex")
-                for c in todo:
-                    for r in row_groups_by_shape(t):
-                        start, n = int(r[0]), len(r)
-                        if int(r[-1]) - start + 1 == n:
-                            ref, kw = t, dict(startrow=start, nrow=n)
-                        else:
-                            ref, kw = t.selectrows(r.tolist()), {}
-                        if c == "MODEL_DATA":
-                            # the same unit model clearcal writes (1 in the
-                            # parallel hands, 0 in the cross hands)
-                            shape = ref.getcell(src, start if kw else 0).shape
-                            val = unit_model(t, ref.getcol("DATA_DESC_ID", **kw),
-                                             (n,) + shape)
-                        else:
-                            val = ref.getcol(src, **kw).astype(np.complex64)
-                        ref.putcol(c, val, **kw)
-                        if not kw:
-                            ref.close()
+                fill_scratch_columns(t, todo, src)
                 t.flush()
             except BaseException:
                 gone = [c for c in todo if c in t.colnames()]

@@ -17,13 +17,12 @@ from ._framework import Param, task
       ],
       history="vis")
 def clearcal(vis, field, spw, intent, addmodel):
-    import numpy as np
     from casacore import tables as ct
 
     from ..logsink import casalog
     from ..ms.core import check_ms
     from ..ms.transform_params import sel_text
-    from ..ms.writer import add_array_column, row_groups_by_shape, unit_model
+    from ..ms.writer import add_array_column, fill_scratch_columns
 
     vis = check_ms(vis)
     values = {"field": sel_text(field), "spw": sel_text(spw), "intent": sel_text(intent)}
@@ -51,22 +50,9 @@ def clearcal(vis, field, spw, intent, addmodel):
                 add_array_column(t, c, like=src, valuetype="complex")
                 casalog.post(f"Adding {c} column to {vis}")
             targets = [c for c in ("MODEL_DATA", "CORRECTED_DATA") if c in t.colnames()]
-            for c in targets:
-                # new columns are filled for every row, existing ones for the selection
-                for r in row_groups_by_shape(t, None if c in new else rows):
-                    start, cnt = int(r[0]), len(r)
-                    contiguous = int(r[-1]) - start + 1 == cnt
-                    ref = t if contiguous else t.selectrows(r.tolist())
-                    kw = dict(startrow=start, nrow=cnt) if contiguous else {}
-                    if c == "MODEL_DATA":
-                        shape = ref.getcell(src, start if contiguous else 0).shape
-                        val = unit_model(t, ref.getcol("DATA_DESC_ID", **kw),
-                                         (cnt,) + shape)
-                    else:
-                        val = ref.getcol(src, **kw).astype(np.complex64)
-                    ref.putcol(c, val, **kw)
-                    if not contiguous:
-                        ref.close()
+            # new columns are filled for every row, existing ones for the selection
+            fill_scratch_columns(t, [c for c in targets if c in new], src)
+            fill_scratch_columns(t, [c for c in targets if c not in new], src, rows)
             t.flush()
         except BaseException:
             # leave the MS as it was: drop the columns this call added
