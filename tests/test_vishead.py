@@ -27,7 +27,16 @@ def test_get_values_equal_the_subtables(data_dir):
     assert list(vishead(vis=path, mode="get", hdkey="spw_name")[0]) == ["none", "none"]
     assert list(vishead(vis=path, mode="get", hdkey="source_name")[0]) == ["J1008+0730"] * 2
     ptcs, kws = vishead(vis=path, mode="get", hdkey="ptcs")
-    assert np.array_equal(ptcs, _col(path, "FIELD", "PHASE_DIR"))
+    # CASA's form: rows as 'r1', ..., each cell column-major with a trailing row axis
+    pd = _col(path, "FIELD", "PHASE_DIR")           # (nrow, 1, 2) in casacore's order
+    assert sorted(ptcs) == ["r1"] and ptcs["r1"].shape == (2, 1, 1)
+    assert np.array_equal(ptcs["r1"][:, 0, 0], pd[0, 0])
+    cell, _ = vishead(vis=path, mode="get", hdkey="ptcs", hdindex="0")
+    assert cell.shape == (2, 1) and np.array_equal(cell[:, 0], pd[0, 0])
+    log, _ = vishead(vis=path, mode="get", hdkey="log")
+    assert log == {"r1": False}                      # an undefined cell
+    with pytest.raises(RuntimeError, match="no array"):
+        vishead(vis=path, mode="get", hdkey="log", hdindex="0")
     assert kws["MEASINFO"]["Ref"] == "J2000" and kws["QuantumUnits"] == ["rad", "rad"]
     rd, kws = vishead(vis=path, mode="get", hdkey="release_date", hdindex=0)
     assert rd == _col(path, "OBSERVATION", "RELEASE_DATE")[0]

@@ -58,13 +58,30 @@ def vishead(vis, mode, listitems, hdkey, hdindex, hdvalue):
     if not str(hdkey).strip():
         raise ValueError(f"mode='{mode}' needs hdkey (one of {', '.join(sorted(VISHEAD_KEYS))})")
     if mode == "get":
-        return read_keyword(path, hdkey, hdindex)
+        value, kws = read_keyword(path, hdkey, hdindex)
+        key = str(hdkey).strip().lower()
+        if str(hdindex).strip() == "":
+            return _as_casa_list_value(path, key, value), kws
+        return _as_casa_cell(path, key, value), kws
     # put
     write_keyword(path, hdkey, hdvalue, hdindex)
     sub, col = check_key(hdkey)
     where = "all rows" if str(hdindex).strip() == "" else f"row {hdindex}"
     casalog.post(f"Set {hdkey} ({sub}.{col}, {where}) of {path}")
     return None
+
+
+def _as_casa_cell(path, key, value):
+    """One row's value in the form CASA's vishead get returns: a scalar as a
+    Python scalar, an array cell in column-major (Fortran) axis order."""
+    import numpy as np
+
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return arr.item()
+    if arr.size == 0:
+        raise RuntimeError(f"hdkey '{key}': the selected row of {path} holds no array")
+    return arr.T
 
 
 def _as_casa_list_value(path, key, value):
