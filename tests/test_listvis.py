@@ -27,7 +27,15 @@ def _freqs(path, spw):
 
 
 def _body(text):
-    return [ln for ln in text.splitlines() if ln[:4].isdigit() and "/" in ln[:11]]
+    """The data lines of a listing."""
+    return [ln for ln in text.splitlines() if len(ln) > 12 and ln[2:12].count(":") == 2
+            and ln[:2] == "  "]
+
+
+def _split(line):
+    """(leading fields before ':', the fields after it) of a data line."""
+    left, right = line[12:].split(":", 1)
+    return left.split(), right.split()
 
 
 def test_values_of_one_baseline(data_dir, tmp_path):
@@ -35,52 +43,60 @@ def test_values_of_one_baseline(data_dir, tmp_path):
     m = _main(path)
     sel = (m["ANTENNA1"] == 0) & (m["ANTENNA2"] == 1) & (m["DATA_DESC_ID"] == 0)
     rows = np.flatnonzero(sel)
+    with ct.table(os.path.join(path, "SPECTRAL_WINDOW"), ack=False) as t:
+        ref = t.getcol("REF_FREQUENCY")[0]
     lf = tmp_path / "v.txt"
-    listvis(vis=path, antenna="1&2", spw="0:5~7", listfile=str(lf), pagerows=0)
+    listvis(vis=path, antenna="1&2", spw="0:5~7", listfile=str(lf))
     text = lf.read_text()
-    assert "All listed data are of field 0 (J1008+0730): the Fld column is omitted" in text
-    assert "All listed data are in spectral window 0: the SpW column is omitted" in text
+    lines = text.splitlines()
+    assert lines[0] == ("Units of columns are: Date/Time(YYMMDD/HH:MM:SS UT), "
+                        "UVDist(wavelength), Phase(deg), UVW(m)")
+    assert "FIELD: 0" in lines[:6] and "SPW: 0" in lines[:6]
     body = _body(text)
     assert len(body) == len(rows) * 3
-    freqs = _freqs(path, 0)
     for k, line in enumerate(body):
         r, ch = rows[k // 3], 5 + k % 3
-        f = line.split()
-        assert f[1] == "1-2"
-        assert float(f[2]) == pytest.approx(math.hypot(*m["UVW"][r][:2]) * freqs[ch] / C,
-                                            abs=0.051)
-        assert int(f[3]) == ch
-        vals = line[52:]
+        left, right = _split(line)
+        assert left[0] == "1-2"                              # antenna names
+        uvd = math.hypot(*m["UVW"][r][:2]) * ref / C
+        assert abs(float(left[1]) - uvd) <= 0.5 + 1e-6      # wavelengths, no decimals
+        assert int(left[2]) == ch
         for j in range(4):
-            cell = vals[j * 33:(j + 1) * 33]
             v = m["DATA"][r, ch, j]
-            assert float(cell[2:13]) == pytest.approx(abs(v), abs=5e-6)
-            assert float(cell[14:21]) == pytest.approx(math.degrees(np.angle(v)), abs=0.051)
-            assert float(cell[22:31]) == pytest.approx(m["WEIGHT"][r, j], rel=1e-3)
-            assert (cell[32] == "F") == bool(m["FLAG"][r, ch, j])
-    # the time stamp of the first line
+            assert float(right[3 * j]) == pytest.approx(abs(v), abs=5.1e-4)
+            ph = float(right[3 * j + 1])
+            assert abs((ph - math.degrees(np.angle(v)) + 180) % 360 - 180) <= 0.051
+            assert float(right[3 * j + 2]) == pytest.approx(m["WEIGHT"][r, j], abs=0.5)
+        for u in range(3):
+            assert float(right[12 + u]) == pytest.approx(m["UVW"][r, u], abs=0.0051)
     t0 = m["TIME"][rows[0]]
-    assert body[0].startswith("2010/04/26/03:21:5")
-    assert body[0][:21] == "2010/04/26/" + "%02d:%02d:%04.1f" % (
-        (t0 % 86400) // 3600, (t0 % 3600) // 60, t0 % 60)
+    assert body[0][:12] == "  %02d:%02d:%04.1f" % (
+        (t0 % 86400) // 3600, (t0 % 3600) // 60, round(t0 % 60, 1))
+    # the column header: correlations, then the date and the column names
+    i = lines.index(body[0])
+    assert lines[i - 3].split() == ["Date/Time:", "RR:", "RL:", "LR:", "LL:"]
+    assert lines[i - 2].split()[:4] == ["2010/04/26/", "Intrf", "UVDist", "Chn"]
+    assert set(lines[i - 1]) == {"-", "|"} and lines[-1] == lines[i - 1]
 
 
-def test_average_chan_and_correlation(data_dir, tmp_path):
+def test_correlation_order_and_one_channel(data_dir, tmp_path):
     path = os.path.join(data_dir, MS)
     m = _main(path)
-    sel = (m["ANTENNA1"] == 0) & (m["ANTENNA2"] == 1)
-    rows = np.flatnonzero(sel)
+    rows = np.flatnonzero((m["ANTENNA1"] == 0) & (m["ANTENNA2"] == 1)
+                          & (m["DATA_DESC_ID"] == 1))
     lf = tmp_path / "v.txt"
-    listvis(vis=path, antenna="1&2", correlation="LL", average="chan", listfile=str(lf))
-    body = _body(lf.read_text())
+    listvis(vis=path, antenna="1&2", spw="1:3", correlation="LL,RR", listfile=str(lf))
+    text = lf.read_text()
+    assert "CHANNEL: 3" in text.splitlines()[:6]
+    body = _body(text)
     assert len(body) == len(rows)
     for line, r in zip(body, rows):
-        d = m["DATA"][r, :, 3]
-        good = ~m["FLAG"][r, :, 3]
-        mean = d[good].mean() if good.any() else d.mean()
-        f = line.split()
-        assert int(f[3]) == m["DATA_DESC_ID"][r]          # the SpW column
-        assert float(f[4]) == pytest.approx(abs(mean), abs=5e-6)
+        left, right = _split(line)
+        assert len(left) == 2                           # no Chn column
+        assert float(right[0]) == pytest.approx(abs(m["DATA"][r, 3, 3]), abs=5.1e-4)
+        assert float(right[3]) == pytest.approx(abs(m["DATA"][r, 3, 0]), abs=5.1e-4)
+    hdr = [ln for ln in text.splitlines() if ln.startswith("Date/Time:")][0]
+    assert hdr.split() == ["Date/Time:", "LL:", "RR:"]
 
 
 def test_paging_and_stdout(data_dir, capsys):
@@ -89,7 +105,21 @@ def test_paging_and_stdout(data_dir, capsys):
     out = capsys.readouterr().out
     body = _body(out)
     assert len(body) == 9 * 10
-    assert out.count("Date/Time (UTC)") == math.ceil(90 / 7)
+    # one baseline within 5 minutes: one chunk, a column header every 7 lines
+    assert out.count("Units of columns are") == 1
+    assert out.count("2010/04/26/ Intrf") == math.ceil(90 / 7)
+
+
+def test_one_chunk_per_row_for_many_baselines(data_dir, capsys):
+    path = os.path.join(data_dir, MS)
+    m = _main(path)
+    nrow = int(np.count_nonzero((m["ANTENNA1"] == 0) & (m["DATA_DESC_ID"] == 0)))
+    listvis(vis=path, antenna="1", spw="0:0", pagerows=0)
+    out = capsys.readouterr().out
+    assert len(_body(out)) == nrow
+    assert out.count("Units of columns are") == nrow
+    # the first chunk's header has no date yet (CASA's pagerows=0 header)
+    assert out.splitlines()[out.splitlines().index("CHANNEL: 0") + 2].startswith("/ ")
 
 
 def test_listfile_not_overwritten(data_dir, tmp_path):

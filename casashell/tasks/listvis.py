@@ -30,11 +30,12 @@ _SEL = ["antenna", "timerange", "correlation", "scan", "feed", "array", "observa
         Param("observation", ["string", "int"], "", "Observation ID(s). ''=all"),
         Param("uvrange", ["string", "stringVec"], "",
               "uv range to list (default unit meters; listed UVDist is in wavelengths)"),
-        Param("average", "string", "", "'' (no averaging) or 'chan' (average the selected "
-              "channels of each row)", allowed=["", "chan"]),
-        Param("showflags", "bool", False, "Kept for CASA compatibility: flagged data are "
-              "always listed, marked F"),
-        Param("pagerows", "int", 50, "Rows per page (column header repeated); 0: one page",
+        Param("average", "string", "", "Accepted and ignored, as by CASA 6.7: every "
+              "selected channel is listed", allowed=["", "chan"]),
+        Param("showflags", "bool", False, "Accepted and ignored, as by CASA 6.7: flagged "
+              "data are always listed, marked F"),
+        Param("pagerows", "int", 50, "Lines per page within a chunk (column header "
+              "repeated); 0: one header per chunk",
               range=(0, None)),
         Param("listfile", "newpath", "", "Write the listing to this file (not to the "
               "terminal); an existing file is not overwritten", sub={NONEMPTY: ["overwrite"]}),
@@ -49,7 +50,6 @@ def listvis(vis, options, datacolumn, field, spw, selectdata, antenna, timerange
     import sys
 
     from ..logsink import casalog
-    from ..ms.listing_vis import VisLister
     from ..ms.selection import select
     from ..ms.summary import check_ms
     from .listobs import selection_text
@@ -74,24 +74,21 @@ def listvis(vis, options, datacolumn, field, spw, selectdata, antenna, timerange
     sel = {k: selection_text(v) for k, v in sel.items() if selection_text(v).strip()}
     selection = select(path, **sel)
     corr_text = selection_text(correlation) if selectdata else ""
-    try:
-        if out_path:
-            tmp = f"{out_path}.tmp{os.getpid()}"
-            try:
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    _list_chunks(path, selection, datacolumn, corr_text, pagerows, fh.write)
-                os.replace(tmp, out_path)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-            casalog.post(f"Listed {selection.nrows} selected rows of {path} "
-                         f"({datacolumn}) to {out_path}")
-        else:
-            _list_chunks(path, selection, datacolumn, corr_text, pagerows, sys.stdout.write)
-            sys.stdout.flush()
-            casalog.post(f"Listed {selection.nrows} selected rows of {path} ({datacolumn})")
-    finally:
-        pass
+    if out_path:
+        tmp = f"{out_path}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                _list_chunks(path, selection, datacolumn, corr_text, pagerows, fh.write)
+            os.replace(tmp, out_path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        casalog.post(f"Listed {selection.nrows} selected rows of {path} "
+                     f"({datacolumn}) to {out_path}")
+    else:
+        _list_chunks(path, selection, datacolumn, corr_text, pagerows, sys.stdout.write)
+        sys.stdout.flush()
+        casalog.post(f"Listed {selection.nrows} selected rows of {path} ({datacolumn})")
     return None
 
 
@@ -106,7 +103,6 @@ def listvis(vis, options, datacolumn, field, spw, selectdata, antenna, timerange
 
 _UNITS = ("Units of columns are: Date/Time(YYMMDD/HH:MM:SS UT), UVDist(wavelength), "
           "Phase(deg), UVW(m)")
-_STOKES_NAMES = None
 
 
 def _order(x):
@@ -196,7 +192,7 @@ def _list_chunks(path, selection, datacolumn, corr_text, pagerows, write):
         first_chan = int(chan_lists[sel_spws[0]][0]) if sel_spws and \
             len(chan_lists[sel_spws[0]]) else 0
         state = {"fixed": False, "date": ""}
-        block = 50000
+        block = 4000                 # rows read at once (a chunk may exceed it)
         start = 0
         while start < len(bounds) - 1:
             stop = start + 1
