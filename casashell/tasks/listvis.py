@@ -113,6 +113,14 @@ def _order(x):
     return max(1, int(round(math.log10(x) + 0.5)))
 
 
+def _order_abs(x):
+    """max(1, round-half-even(|log10(x)| + 0.5)) as an int; 1 for x <= 0."""
+    import math
+    if not (x > 0) or not math.isfinite(x):
+        return 1
+    return max(1, int(round(abs(math.log10(x)) + 0.5)))
+
+
 def _fmt_g(x):
     """A float as a default-formatted C++ stream writes it (6 significant digits)."""
     return f"{float(x):g}"
@@ -274,13 +282,13 @@ def _list_one_chunk(write, state, pagerows, is_float, vis, flag, weight, uvw, ti
     w_intrf = w_a1 + 1 + w_a2
     w_chn = 5 if multichan else 0
     w_uvd = max(_order(float(uvdist.max())), 6) + 1
-    # amplitude and phase: one column wider than order + decimals, as CASA 6.7 prints
-    w_amp = max(_order(amax) + 1 + 3 + 1, 4) + 1
+    # amplitude and phase: the order is taken from |log10(max)| (so amplitudes
+    # below 1 widen the column as they shrink), as CASA 6.7 lays them out
+    w_amp = max(_order_abs(amax) + 1 + 3, 4) + 1
     if not is_float:
-        pmax = float(phase.max())
-        o_ph = max(1, int(round(abs(np.log10(pmax + 0.5))))) if pmax + 0.5 > 0 else 1
+        o_ph = _order_abs(float(phase.max()))
         o_ph += 3 if float(phase.min()) < 0 else 1
-        w_ph = max(o_ph + 2 + 1 + 1, 4)
+        w_ph = max(o_ph + 2 + 1, 4)
     else:
         w_ph = 0
     w_wt = max(_order(float(weight.max())), 3) + 1
