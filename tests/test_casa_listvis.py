@@ -28,6 +28,10 @@ CASES = {
     "no_pages": dict(spw="1:10~11", antenna="1&2;2&3", pagerows=0),
     "corr_order": dict(spw="1:0~1", antenna="1&2", correlation="LL,RL", pagerows=4),
     "scan_uvrange": dict(spw="0:7", scan="1", uvrange="0~300m", correlation="LL"),
+    "both_spws": dict(spw="", antenna="1&2", pagerows=20),
+    "two_ranges": dict(spw="0:0~1;5~6", antenna="3&4"),
+    "one_chan_two_spws": dict(spw="0:2,1:3", antenna="3&4", correlation="RL"),
+    "step_timerange": dict(spw="0:0~10^5", antenna="1&2", timerange="03:22:00~03:22:40"),
 }
 
 
