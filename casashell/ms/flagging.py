@@ -1002,22 +1002,6 @@ def _itrf_to_geocentric(xyz: np.ndarray):
     return np.arctan2(xyz[:, 1], xyz[:, 0]), np.arctan2(xyz[:, 2], np.hypot(xyz[:, 0], xyz[:, 1]))
 
 
-def _itrf_to_geodetic(xyz: np.ndarray):
-    """WGS84 longitude, latitude (rad) of ITRF positions (n, 3)."""
-    a = 6378137.0
-    f = 1 / 298.257223563
-    e2 = f * (2 - f)
-    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    lon = np.arctan2(y, x)
-    p = np.hypot(x, y)
-    lat = np.arctan2(z, p * (1 - e2))
-    for _ in range(6):
-        n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
-        h = p / np.cos(lat) - n
-        lat = np.arctan2(z, p * (1 - e2 * n / (n + h)))
-    return lon, lat
-
-
 class Geometry:
     """Hour angles and apparent declinations of the fields, per time.
 

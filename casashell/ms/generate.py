@@ -21,6 +21,8 @@ import time as _time
 
 import numpy as np
 
+from .geometry import geodetic_to_itrf
+
 C_LIGHT = 299792458.0
 _MJD_EPOCH = datetime.datetime(1858, 11, 17)
 
@@ -51,17 +53,6 @@ _PRODUCTS = {"RR": (0, 0), "RL": (0, 1), "LR": (1, 0), "LL": (1, 1),
 
 # ---------------------------------------------------------------------------
 # geometry
-def geodetic_to_itrf(lon, lat, h):
-    """WGS84 geodetic (rad, rad, m) -> ITRF x, y, z [m]."""
-    a = 6378137.0
-    f = 1 / 298.257223563
-    e2 = f * (2 - f)
-    n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
-    return np.array([(n + h) * np.cos(lat) * np.cos(lon),
-                     (n + h) * np.cos(lat) * np.sin(lon),
-                     (n * (1 - e2) + h) * np.sin(lat)])
-
-
 def enu_to_itrf(enu, lon=VLA_LON, lat=VLA_LAT, h=VLA_HEIGHT):
     """Local east/north/up offsets (n, 3) about a site -> ITRF positions (n, 3)."""
     sl, cl = np.sin(lon), np.cos(lon)

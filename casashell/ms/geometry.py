@@ -24,6 +24,64 @@ _OBSERVATORIES: dict | None = None
 _MIN_RADIUS = 6.0e6
 
 
+# ---------------------------------------------------------------------------
+# WGS84 geodesy
+
+_WGS84_A = 6378137.0
+_WGS84_F = 1.0 / 298.257223563
+
+
+def itrf_to_geodetic(xyz):
+    """ITRF/ECEF x, y, z [m] (shape (..., 3)) -> (lon [rad], lat [rad], height [m]).
+
+    Bowring's closed form followed by two fixed-point refinements: far below
+    a millimetre anywhere on the Earth's surface.
+    """
+    xyz = np.asarray(xyz, dtype=float)
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    a = _WGS84_A
+    e2 = _WGS84_F * (2 - _WGS84_F)
+    b = a * (1 - _WGS84_F)
+    ep2 = (a * a - b * b) / (b * b)
+    p = np.hypot(x, y)
+    lon = np.arctan2(y, x)
+    th = np.arctan2(z * a, p * b)
+    lat = np.arctan2(z + ep2 * b * np.sin(th) ** 3, p - e2 * a * np.cos(th) ** 3)
+    for _ in range(2):
+        n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+        h = np.where(np.abs(np.cos(lat)) > 1e-9, p / np.maximum(np.cos(lat), 1e-12) - n,
+                     np.abs(z) - b)
+        lat = np.arctan2(z, p * (1 - e2 * n / (n + h)))
+    n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    h = np.where(np.abs(np.cos(lat)) > 1e-9, p / np.maximum(np.cos(lat), 1e-12) - n,
+                 np.abs(z) - b)
+    return lon, lat, h
+
+
+def enu_offsets(xyz, ref_xyz):
+    """East, north, up [m] of ITRF positions ``xyz`` (n, 3) from ``ref_xyz`` (3,),
+    in the local horizon frame (WGS84 normal) at the reference."""
+    xyz = np.atleast_2d(np.asarray(xyz, dtype=float))
+    ref = np.asarray(ref_xyz, dtype=float)
+    lon, lat, _ = itrf_to_geodetic(ref)
+    d = xyz - ref
+    sl, cl = np.sin(lon), np.cos(lon)
+    sp, cp = np.sin(lat), np.cos(lat)
+    east = -sl * d[:, 0] + cl * d[:, 1]
+    north = -sp * cl * d[:, 0] - sp * sl * d[:, 1] + cp * d[:, 2]
+    up = cp * cl * d[:, 0] + cp * sl * d[:, 1] + sp * d[:, 2]
+    return east, north, up
+
+
+def geodetic_to_itrf(lon, lat, height):
+    """WGS84 longitude, latitude [rad] and height [m] -> ITRF x, y, z [m]."""
+    e2 = _WGS84_F * (2 - _WGS84_F)
+    n = _WGS84_A / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    return np.array([(n + height) * np.cos(lat) * np.cos(lon),
+                     (n + height) * np.cos(lat) * np.sin(lon),
+                     (n * (1 - e2) + height) * np.sin(lat)])
+
+
 def observatory_position(name: str):
     """ITRF x, y, z (m) of a known observatory (casacore's measures data),
     or None when casacore does not know the name."""

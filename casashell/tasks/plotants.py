@@ -208,7 +208,7 @@ def antenna_layout(vis, exclude="", checkbaselines=False):
                            f"(ids {', '.join(str(i) for i in ids[exm])})")
         keep &= ~np.isin(ids, sorted(ex))
     centre, source = array_centre(vis, pos, invalid, telescope)
-    from ..plotting import enu_offsets
+    from ..ms.geometry import enu_offsets
     e, n, u = enu_offsets(pos[keep], centre)
     return {
         "ids": ids[keep], "names": [names[i] for i in ids[keep]],
