@@ -131,14 +131,19 @@ class Telemetry:
     def _write_stamp(self, now: float):
         tmp = self._stamp_path() + ".tmp"
         with open(tmp, "w") as f:
-            f.write(f"{now:.3f}\n")
+            f.write(f"{now!r}\n")          # full precision: a rounded-up stamp
+                                            # would make "due now" look early
         os.replace(tmp, self._stamp_path())
 
     def bundle_if_due(self, now: float | None = None) -> str | None:
         """Pack the pending records into a dated bundle when the submit
         interval has passed; returns the bundle's path or None."""
         now = time.time() if now is None else now
-        if now - self.last_submission(now) < self.submit_interval:
+        elapsed = now - self.last_submission(now)
+        if elapsed < 0:                        # the clock went back: start counting again
+            self._write_stamp(now)
+            elapsed = 0.0
+        if self.submit_interval > 0 and elapsed < self.submit_interval:
             return None
         try:
             if os.path.getsize(self.pending) == 0:

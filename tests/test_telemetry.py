@@ -188,3 +188,24 @@ def test_submission_failure_keeps_bundle(tmp_path, vis):
     assert not (d / "sent").exists()
     log = open(casalog.logfile()).read()
     assert "it will be retried at the next start" in log
+
+
+def test_bundle_due_immediately_after_stamp(tmp_path):
+    """submit_interval=0 bundles even when the stamp was written a moment ago
+    (a stamp rounded up past 'now' once made CI's submission test flaky)."""
+    tel = telemetry.Telemetry(str(tmp_path), submit_interval=0)
+    tel._write_stamp(100.0006)
+    with open(tel.pending, "w") as f:
+        f.write(json.dumps({"task": "x"}) + "\n")
+    bundle = tel.bundle_if_due(now=100.0007)
+    assert bundle is not None
+    with open(bundle) as f:
+        assert [r["task"] for r in json.load(f)["records"]] == ["x"]
+    # a clock that went back restarts the count instead of blocking submission forever
+    tel2 = telemetry.Telemetry(str(tmp_path / "b"), submit_interval=60)
+    os.makedirs(tel2.directory)
+    tel2._write_stamp(10_000.0)
+    with open(tel2.pending, "w") as f:
+        f.write(json.dumps({"task": "y"}) + "\n")
+    assert tel2.bundle_if_due(now=5_000.0) is None
+    assert tel2.bundle_if_due(now=5_061.0) is not None
