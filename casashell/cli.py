@@ -92,7 +92,11 @@ def build_parser():
     g.add_argument("--configfile", metavar="FILE",
                    help="configuration file (default ~/.casa/config.py)")
     g.add_argument("--noconfig", action="store_true",
-                   help="do not read any configuration file")
+                   help="do not read the user configuration file")
+    g.add_argument("--nositeconfig", action="store_true",
+                   help="do not read the site configuration file ($CASASITECONFIG, "
+                        "/opt/casa/casasiteconfig.py, /home/casa/casasiteconfig.py or "
+                        "a casasiteconfig module on sys.path)")
     g.add_argument("--startupfile", metavar="FILE",
                    help="Python file run in the shell namespace at startup "
                         "(default ~/.casa/startup.py)")
@@ -125,7 +129,7 @@ def build_parser():
     for opt in _UNAVAILABLE:
         g.add_argument(opt, action="store_true", help=argparse.SUPPRESS)
     # CASA options that have nothing to do here: accepted silently
-    for opt in ("--nositeconfig", "--no-auto-update", "--reference-testing"):
+    for opt in ("--no-auto-update", "--reference-testing"):
         g.add_argument(opt, action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -217,10 +221,22 @@ def _log_startup(cfg, argv, code) -> None:
     casalog.post(f"casashell {__version__} (compatible with CASA {CASA_COMPAT_VERSION}), "
                  f"Python {platform.python_version()}, process {os.getpid()}")
     casalog.post("command line: " + " ".join(["casa"] + [_quote(a) for a in argv]))
+    from .config import SITE_CONFIG_PATHS
+    casalog.post({
+        "loaded": "site configuration file {}",
+        "failed": "site configuration file {} failed; it is not used",
+        "missing": "no site configuration file (looked for $CASASITECONFIG, "
+                   + ", ".join(SITE_CONFIG_PATHS) + " and a casasiteconfig module on "
+                   "sys.path)",
+        "invalid": "no site configuration file ($CASASITECONFIG is not usable)",
+        "disabled": "no site configuration file (--nositeconfig)",
+    }[cfg.siteconfig_status].format(cfg.siteconfig))
+    before = ("the site configuration values" if cfg.siteconfig_status == "loaded"
+              else "the defaults")
     status = {
         "loaded": "configuration file {}",
-        "missing": "configuration file {} not found; using the defaults",
-        "failed": "configuration file {} failed; using the defaults",
+        "missing": "configuration file {} not found; using " + before,
+        "failed": "configuration file {} failed; using " + before,
         "disabled": "no configuration file (--noconfig)",
     }[cfg.config_status].format(cfg.configfile)
     casalog.post(status)
@@ -471,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
                          "no startup file is run"))
 
     cfg = _config.load(configfile=ns.configfile, noconfig=ns.noconfig,
-                       overrides=_overrides(ns))
+                       nositeconfig=ns.nositeconfig, overrides=_overrides(ns))
     _config.set_current(cfg)
 
     # The crash reporter may fork a supervising parent here: keep it early,

@@ -1,11 +1,21 @@
-"""The casashell configuration: typed variables, config file, command line.
+"""The casashell configuration: typed variables, config files, command line.
 
 Every variable has a built-in default (documented in ``config/config.py`` of
-the source tree and in ``docs/shell.md``).  The user configuration file
-(``~/.casa/config.py`` or ``casa --configfile FILE``) is plain Python,
-executed in a fresh namespace pre-filled with the current value of every
-variable; the names it leaves behind that are configuration variables are
-copied back, after type checking.  Command-line flags override the result.
+the source tree and in ``docs/shell.md``).  Then, in this order:
+
+1. the site configuration file (skipped with ``nositeconfig``), the first
+   of: ``$CASASITECONFIG`` when that variable is set (it must be an absolute
+   path to an existing file, otherwise a SEVERE message and no site file);
+   ``/opt/casa/casasiteconfig.py``; ``/home/casa/casasiteconfig.py``; a
+   module ``casasiteconfig`` found on ``sys.path``;
+2. the user configuration file (``~/.casa/config.py`` or
+   ``casa --configfile FILE``; skipped with ``noconfig``);
+3. the command-line flags.
+
+Each file is plain Python, executed in a fresh namespace pre-filled with the
+current value of every variable (so the user file sees, and can extend, the
+site values); the names it leaves behind that are configuration variables
+are copied back, after type checking.
 
 * an unknown name left in the file's namespace -> a WARN log line naming it
   (imported modules, functions, classes and names starting with ``_`` are
@@ -42,6 +52,45 @@ PATH_VARIABLES = ("cachedir", "logfile", "iplogfile", "startupfile",
 
 def default_configfile() -> str:
     return os.path.join(os.path.expanduser("~"), ".casa", "config.py")
+
+
+#: the site configuration files looked for when $CASASITECONFIG is not set
+SITE_CONFIG_PATHS = ("/opt/casa/casasiteconfig.py", "/home/casa/casasiteconfig.py")
+#: the module looked for on sys.path when none of those exists
+SITE_CONFIG_MODULE = "casasiteconfig"
+
+
+def find_site_config(environ=None) -> tuple[str | None, str | None]:
+    """(path of the site configuration file or None, error message or None).
+
+    ``$CASASITECONFIG``, when set, decides alone: an absolute path to an
+    existing file is used, anything else is an error and no site file is
+    used.  Otherwise the first existing file of ``SITE_CONFIG_PATHS``, else
+    the source file of a module ``casasiteconfig`` on ``sys.path`` (found
+    without importing it).
+    """
+    environ = os.environ if environ is None else environ
+    if "CASASITECONFIG" in environ:
+        value = environ["CASASITECONFIG"]
+        if os.path.isabs(value) and os.path.isfile(value):
+            return value, None
+        why = ("is not an absolute path" if not os.path.isabs(value)
+               else "is not an existing file")
+        return None, (f"CASASITECONFIG={value!r} {why}: no site configuration file "
+                      "is used")
+    for path in SITE_CONFIG_PATHS:
+        if os.path.isfile(path):
+            return path, None
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec(SITE_CONFIG_MODULE)
+    except (ImportError, ValueError):
+        spec = None
+    origin = getattr(spec, "origin", None)
+    if spec is not None and spec.has_location and origin and origin.endswith(".py") \
+            and os.path.isfile(origin):
+        return os.path.abspath(origin), None
+    return None, None
 
 
 def _utc_name(pattern: str, when: float | None = None) -> str:
@@ -132,6 +181,11 @@ class CasaConfig(HasTraits):
         self.configfile: str | None = None
         #: 'loaded', 'missing', 'failed' or 'disabled'
         self.config_status = "disabled"
+        #: the site config file used (None: none)
+        self.siteconfig: str | None = None
+        #: 'loaded', 'failed', 'missing' (none found), 'invalid' (bad
+        #: $CASASITECONFIG) or 'disabled' (nositeconfig)
+        self.siteconfig_status = "disabled"
         #: (priority, message) pairs to post once the log is set up
         self.messages: list[tuple[str, str]] = []
         #: names set by the config file / by the command line
@@ -243,8 +297,11 @@ def _is_helper(value) -> bool:
                               types.BuiltinFunctionType))
 
 
-def _exec_file(cfg: CasaConfig, path: str) -> None:
-    """Execute a config file; copy its known variables into ``cfg``."""
+def _exec_file(cfg: CasaConfig, path: str, what: str = "configuration file",
+               fallback: str = "the defaults are used") -> bool:
+    """Execute a config file in a namespace holding the current values;
+    copy its known variables into ``cfg``.  Returns False if the file
+    raised (then ``cfg`` is unchanged and a SEVERE message is queued)."""
     names = cfg.variable_names()
     namespace = {name: _copy(getattr(cfg, name)) for name in names}
     namespace["__builtins__"] = __builtins__
@@ -264,10 +321,9 @@ def _exec_file(cfg: CasaConfig, path: str) -> None:
         if tb is not None and tb.tb_frame.f_code is _exec_file.__code__:
             tb = tb.tb_next
         text = "".join(traceback.format_exception(type(exc), exc, tb)).rstrip("\n")
-        cfg.config_status = "failed"
-        cfg.messages.append(("SEVERE", f"configuration file {path} failed; it is "
-                             f"ignored and the defaults are used:\n{text}"))
-        return
+        cfg.messages.append(("SEVERE", f"{what} {path} failed; it is "
+                             f"ignored and {fallback}:\n{text}"))
+        return False
     known = set(names)
     updates = {}
     for key, value in namespace.items():
@@ -275,12 +331,12 @@ def _exec_file(cfg: CasaConfig, path: str) -> None:
             if value is not getattr(cfg, key) and value != getattr(cfg, key):
                 updates[key] = value
         elif not key.startswith("_") and not _is_helper(value):
-            cfg.messages.append(("WARN", f"configuration file {path}: unknown "
+            cfg.messages.append(("WARN", f"{what} {path}: unknown "
                                  f"variable {key!r} is ignored"))
     for key, value in updates.items():
-        if _set(cfg, key, value, f"configuration file {path}"):
+        if _set(cfg, key, value, f"{what} {path}"):
             cfg.from_file.add(key)
-    cfg.config_status = "loaded"
+    return True
 
 
 def _copy(value):
@@ -288,14 +344,32 @@ def _copy(value):
 
 
 def load(configfile: str | None = None, noconfig: bool = False,
-         overrides: dict | None = None, when: float | None = None) -> CasaConfig:
+         overrides: dict | None = None, when: float | None = None,
+         nositeconfig: bool = False, environ=None) -> CasaConfig:
     """Build the effective configuration.
 
-    ``configfile``: the user config file (default ``~/.casa/config.py``);
-    ``noconfig``: skip it; ``overrides``: command-line values (applied last).
+    The site configuration file (see ``find_site_config``; skipped with
+    ``nositeconfig``), then the user config file ``configfile`` (default
+    ``~/.casa/config.py``; skipped with ``noconfig``), then ``overrides``
+    (the command-line values).  A file that raises is ignored as a whole
+    (the values stay what they were before it).  ``environ`` (default
+    ``os.environ``) is where ``CASASITECONFIG`` is read.
     Never raises; problems are queued in ``cfg.messages``.
     """
     cfg = CasaConfig(when=when)
+    if nositeconfig:
+        cfg.siteconfig_status = "disabled"
+    else:
+        site, error = find_site_config(environ)
+        if error:
+            cfg.siteconfig_status = "invalid"
+            cfg.messages.append(("SEVERE", error))
+        elif site is None:
+            cfg.siteconfig_status = "missing"
+        else:
+            cfg.siteconfig = site
+            ok = _exec_file(cfg, site, "site configuration file")
+            cfg.siteconfig_status = "loaded" if ok else "failed"
     if noconfig:
         cfg.config_status = "disabled"
         cfg.configfile = None
@@ -303,14 +377,10 @@ def load(configfile: str | None = None, noconfig: bool = False,
         path = _abspath(configfile) if configfile else default_configfile()
         cfg.configfile = path
         if os.path.isfile(path):
-            _exec_file(cfg, path)
-            if cfg.config_status == "failed":
-                # discard the whole file: start again from the defaults
-                messages = cfg.messages
-                fresh = CasaConfig(when=when)
-                fresh.configfile, fresh.config_status = path, "failed"
-                fresh.messages = messages
-                cfg = fresh
+            ok = _exec_file(cfg, path, fallback=(
+                "the site configuration values are used"
+                if cfg.siteconfig_status == "loaded" else "the defaults are used"))
+            cfg.config_status = "loaded" if ok else "failed"
         elif configfile:
             cfg.config_status = "missing"
             cfg.messages.append(("WARN", f"configuration file {path} does not exist; "
@@ -360,7 +430,8 @@ def current() -> CasaConfig:
 
 
 __all__ = ["CasaConfig", "COLOR_SCHEMES", "load", "current", "set_current",
-           "default_configfile", "apply_implications"]
+           "default_configfile", "apply_implications", "find_site_config",
+           "SITE_CONFIG_PATHS"]
 
 if __name__ == "__main__":  # pragma: no cover
     for k, v in current().as_dict().items():

@@ -5,6 +5,13 @@
 # before the shell starts; afterwards every name below that you assigned is
 # type-checked and used.  Command-line options override these values.
 #
+# The same format serves as a site configuration file for all users of an
+# installation: $CASASITECONFIG (an absolute path), else
+# /opt/casa/casasiteconfig.py, else /home/casa/casasiteconfig.py, else a
+# module casasiteconfig on sys.path.  It runs before this file (`casa
+# --nositeconfig` skips it), so here every variable already holds the site
+# value.
+#
 # * Every line below shows the built-in default: a file that only contains
 #   what is here changes nothing.
 # * A name that is not a casashell variable is reported with a WARN line in
@@ -12,11 +19,13 @@
 #   are left alone).  A value of the wrong type is reported with a WARN and
 #   the default is kept.
 # * If this file raises an exception, the whole file is ignored, the
-#   traceback is logged as SEVERE, and casashell starts with the defaults.
+#   traceback is logged as SEVERE, and casashell starts with the values from
+#   before it (the site configuration's, or the defaults).
 # * "~" is expanded and relative paths are taken from the directory casa is
 #   started in.
-# * Each variable already holds its current value when the file runs, so you
-#   can extend a list:  datapath.append("/data/more")
+# * Each variable already holds its current value when the file runs (the
+#   site configuration's, or the default), so you can extend a list:
+#   datapath.append("/data/more")
 
 # --- log --------------------------------------------------------------------
 # Log file.  The default is casa-YYYYMMDD-HHMMSS.log (UTC start time) in the

@@ -31,6 +31,7 @@ class Casa:
         e = dict(os.environ, HOME=str(self.home), PYTHONUNBUFFERED="1")
         e.pop("PYTHONNOUSERSITE", None)
         e.pop("MPLBACKEND", None)
+        e.pop("CASASITECONFIG", None)
         e.update(env or {})
         return subprocess.run((cmd or CASA) + list(args), cwd=self.work, env=e,
                               capture_output=True, text=True, timeout=timeout)
@@ -62,7 +63,8 @@ def test_help_lists_every_option(casa):
     assert r.returncode == 0
     for opt in ("--logfile PATH", "--log2term", "--nologger", "--nologfile", "--nogui",
                 "--agg", "--iplog", "--colors {Neutral,NoColor,Linux,LightBG}",
-                "--cachedir DIR", "--configfile FILE", "--noconfig", "--startupfile FILE",
+                "--cachedir DIR", "--configfile FILE", "--noconfig", "--nositeconfig",
+                "--startupfile FILE",
                 "--nostartupfile", "--datapath A:B", "--user-site", "-v, --version",
                 "-c CODE_OR_FILE [ARGS ...]", "--notelemetry", "--nocrashreport"):
         assert opt in r.stdout, opt
@@ -178,10 +180,13 @@ def test_default_logfile_and_startup_lines(casa):
     assert rows[0][2].startswith(f"casashell {__version__} (compatible with CASA "
                                  f"{CASA_COMPAT_VERSION}), Python ")
     assert rows[1][2] == "command line: casa --nologger -c 'print(casalog.logfile())'"
-    assert rows[2][2] == (f"configuration file {casa.home}/.casa/config.py not found; "
+    assert rows[2][2] == ("no site configuration file (looked for $CASASITECONFIG, "
+                          "/opt/casa/casasiteconfig.py, /home/casa/casasiteconfig.py and "
+                          "a casasiteconfig module on sys.path)")
+    assert rows[3][2] == (f"configuration file {casa.home}/.casa/config.py not found; "
                           "using the defaults")
-    assert rows[3][2] == "configuration values different from the defaults:"
-    assert rows[4] == ("INFO", "::casa+", "    nologger = True")
+    assert rows[4][2] == "configuration values different from the defaults:"
+    assert rows[5] == ("INFO", "::casa+", "    nologger = True")
     assert r.stderr == ""                        # nothing on the terminal
 
 

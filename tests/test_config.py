@@ -31,6 +31,10 @@ def home(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
+    # no site configuration file, whatever this machine has (test_siteconfig.py)
+    monkeypatch.delenv("CASASITECONFIG", raising=False)
+    monkeypatch.setattr(config, "SITE_CONFIG_PATHS", ())
+    monkeypatch.setattr(config, "SITE_CONFIG_MODULE", "casasiteconfig_not_in_tests")
     return h
 
 
