@@ -29,6 +29,7 @@ import mmap
 import os
 import re
 import sys
+import time
 
 import numpy as np
 
@@ -44,7 +45,12 @@ NEWLINE, TAB = 10, 9
 
 _BLOCK = 4 << 20           # bytes read and indexed at a time
 _CHUNK = 4 << 20           # bytes searched at a time by filters
-_TAIL_CHECK = 64           # bytes compared to notice a file rewritten in place
+_HEAD_CHECK = 4096         # bytes at the start compared to notice a rewrite
+_PROBE = 64                # bytes of each probe (the tail, spread probes)
+_PROBES = 16               # probes spread over the file, checked on every change
+_LINE_CHECK = 1 << 16      # at most this much of the last indexed line is compared
+_FULL_CHECK = 64 << 20     # a same-size rewrite of a log up to this size is
+                           # noticed byte for byte (bigger ones: by the probes)
 
 
 def _prio_key_table():
@@ -244,8 +250,9 @@ class LogIndex:
         self.line_prio = _Grow(np.uint8)
         self.row_line = _Grow(np.int64)
         self._ident = None         # (st_dev, st_ino) of the file read
-        self._stat = None
-        self._time_key = None      # cached int64 YYYYMMDDhhmmss per row
+        self._stat = None          # (dev, ino, size, mtime_ns, ctime_ns) last seen
+        self.size = 0              # size of the file when last looked at
+        self._time_key = _Grow(np.int64)   # int64 YYYYMMDDhhmmss per row (lazy)
 
     def set_path(self, path: str):
         self.path = os.path.abspath(os.path.expanduser(path))
@@ -263,6 +270,16 @@ class LogIndex:
     def exists(self) -> bool:
         return self._ident is not None
 
+    @property
+    def pending(self) -> bool:
+        """Whether part of the file is still to be read (a refresh with a
+        ``max_bytes`` budget stopped before the end)."""
+        return self._ident is not None and self.nbytes < self.size
+
+    def progress(self) -> tuple[int, int]:
+        """(bytes read, size of the file) for a progress display."""
+        return self.nbytes, max(self.size, self.nbytes)
+
     def row_span(self, rows):
         """(start, end) byte offsets of rows (arrays or ints)."""
         rl = self.row_line.view()
@@ -275,19 +292,28 @@ class LogIndex:
                        ls[rl[np.minimum(nxt, len(rl) - 1)]] if len(rl) else 0)
         return start, end
 
-    def row_priority(self):
-        """uint8 priority code of every row."""
-        return self.line_prio.view()[self.row_line.view()]
+    def row_priority(self, first_row: int = 0):
+        """uint8 priority code of every row (from ``first_row`` on)."""
+        return self.line_prio.view()[self.row_line.view()[first_row:]]
 
     # -- reading -----------------------------------------------------------------
-    def refresh(self) -> tuple[str, int]:
+    def refresh(self, max_bytes: int | None = None,
+                max_seconds: float | None = None) -> tuple[str, int]:
         """Bring the index up to date with the file.
+
+        With ``max_bytes``, at most that many new bytes are read and
+        indexed; with ``max_seconds``, reading stops after the first read
+        block that ends later than that (at least one block is read).
+        :attr:`pending` then says whether more is left, and the next call
+        goes on from there.  This is how the
+        window indexes a huge log in slices, between which it stays
+        responsive.
 
         Returns ``(what, first_changed_row)`` where ``what`` is ``'same'``,
         ``'appended'`` (rows from ``first_changed_row`` on are new or grew),
-        ``'reset'`` (file replaced, truncated or rewritten: everything was
-        re-read) or ``'missing'`` (the file does not exist (any more); what
-        was read is kept).
+        ``'reset'`` (file replaced, truncated or rewritten: what was read is
+        dropped and the file is read again from the start) or ``'missing'``
+        (the file does not exist (any more); what was read is kept).
         """
         if not self.path:
             return "same", 0
@@ -295,8 +321,7 @@ class LogIndex:
             st = os.stat(self.path)
         except OSError:
             return "missing", 0
-        sig = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        if sig == self._stat:
+        if self._signature(st) == self._stat and not self.pending:
             return "same", 0
         try:
             fd = os.open(self.path, os.O_RDONLY)
@@ -304,33 +329,67 @@ class LogIndex:
             return "same", 0
         try:
             st = os.fstat(fd)
+            sig = self._signature(st)
             ident = (st.st_dev, st.st_ino)
-            reset = (ident != self._ident or st.st_size < self.nbytes
-                     or not self._tail_matches(fd))
             had = self._ident is not None
-            if reset:
+            reset = had and (ident != self._ident or st.st_size < self.nbytes
+                             or (sig != self._stat and not self._content_matches(fd, st)))
+            if reset or not had:
                 self.clear()
                 self._ident = ident
             old_rows, old_indexed = self.nrows, self.indexed
-            self._read_from(fd, st.st_size)
-            self._stat = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            self.size = st.st_size
+            self._stat = sig
+            self._read_from(fd, st.st_size, max_bytes, max_seconds)
         finally:
             os.close(fd)
         if reset:
-            return ("reset" if had else "appended"), 0
+            return "reset", 0
+        if not had:
+            return "appended", 0
         if self.indexed == old_indexed:
             return "same", 0
         return "appended", max(old_rows - 1, 0)
 
-    def _tail_matches(self, fd) -> bool:
-        if self.nbytes == 0:
+    @staticmethod
+    def _signature(st):
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def _content_matches(self, fd, st) -> bool:
+        """Whether the bytes read so far are still the start of the file
+        (same inode, not shorter, but maybe rewritten in place).
+
+        Compared: the head, the last indexed line (whole, up to 64 KB), the
+        last bytes read, and probes spread evenly over what was read.  When
+        the size did not change but the file was written (mtime/ctime
+        changed) -- no append, so a rewrite in place or a ``touch`` --
+        everything read is compared, for logs up to ``_FULL_CHECK`` bytes.
+        """
+        n = self.nbytes
+        if n == 0:
             return True
-        k = min(_TAIL_CHECK, self.nbytes)
-        try:
-            got = os.pread(fd, k, self.nbytes - k)
-        except OSError:
-            return False
-        return got == self.buf[self.nbytes - k:self.nbytes].tobytes()
+        spans = [(0, min(_HEAD_CHECK, n)), (max(n - _PROBE, 0), min(_PROBE, n))]
+        if self.nlines:
+            a = int(self.line_start.view()[-1])
+            a = max(a, self.indexed - _LINE_CHECK)
+            spans.append((a, self.indexed - a))
+        if n > _HEAD_CHECK:
+            step = n / (_PROBES + 1)
+            spans += [(int(step * (k + 1)), min(_PROBE, n - int(step * (k + 1))))
+                      for k in range(_PROBES)]
+        same_size = self._stat is not None and st.st_size == self._stat[2]
+        if same_size and n <= _FULL_CHECK:
+            spans = [(a, min(_BLOCK, n - a)) for a in range(0, n, _BLOCK)]
+        for a, k in spans:
+            if k <= 0:
+                continue
+            try:
+                got = os.pread(fd, k, a)
+            except OSError:
+                return False
+            if got != self.buf[a:a + k].tobytes():
+                return False
+        return True
 
     def _ensure_capacity(self, size: int):
         """Room for ``size`` bytes in ``buf``.  The buffer is an anonymous
@@ -352,14 +411,21 @@ class LogIndex:
         new[:self.nbytes] = self.buf[:self.nbytes]
         self.buf, self._mm = new, new_mm
 
-    def _read_from(self, fd, size: int):
+    def _read_from(self, fd, size: int, max_bytes: int | None = None,
+                   max_seconds: float | None = None):
         self._ensure_capacity(size)
         mv = memoryview(self.buf)
-        while self.nbytes < size:
-            want = min(_BLOCK, size - self.nbytes)
+        stop = size if max_bytes is None else min(size, self.nbytes + max(max_bytes, 1))
+        t_end = None if max_seconds is None else time.monotonic() + max_seconds
+        first = self.nbytes
+        while self.nbytes < stop:
+            if t_end is not None and self.nbytes > first and time.monotonic() >= t_end:
+                break
+            want = min(_BLOCK, stop - self.nbytes)
             n = os.preadv(fd, [mv[self.nbytes:self.nbytes + want]], self.nbytes) \
                 if hasattr(os, "preadv") else self._pread_into(fd, mv, want)
             if n <= 0:
+                self.size = self.nbytes    # shorter than it said: stop here
                 break
             self.nbytes += n
             self._index_complete_lines()
@@ -713,29 +779,27 @@ class LogIndex:
         if code is None:
             raise ValueError(f"unknown priority {threshold!r}: use one of "
                              + ", ".join(PRIORITY_NAMES[:-1]))
-        ranks = RANK[self.row_priority()[first_row:]]
+        ranks = RANK[self.row_priority(first_row)]
         return np.flatnonzero(ranks >= RANK[code]) + first_row
 
     def time_keys(self):
-        """int64 YYYYMMDDhhmmss of every row (-1 for rows not in the format)."""
-        if self._time_key is not None and len(self._time_key) == self.nrows:
-            return self._time_key
-        start, done = 0, None
-        if self._time_key is not None and len(self._time_key) < self.nrows:
-            start, done = len(self._time_key), self._time_key
-        lines = self.row_line.view()[start:]
-        s = self.line_start.view()[lines]
-        key = np.zeros(len(s), dtype=np.int64)
-        bad = self.msg_off.view()[lines] == 0
-        last = max(self.indexed - 1, 0)
-        for col in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18):
-            d = self.buf[np.minimum(s + col, last)].astype(np.int64) - 48
-            bad |= (d < 0) | (d > 9)
-            key *= 10
-            key += d
-        key[bad] = -1
-        self._time_key = key if done is None else np.concatenate([done, key])
-        return self._time_key
+        """int64 YYYYMMDDhhmmss of every row (-1 for rows not in the format).
+        Computed for new rows only as the log grows."""
+        start = self._time_key.n
+        if start < self.nrows:
+            lines = self.row_line.view()[start:]
+            s = self.line_start.view()[lines]
+            key = np.zeros(len(s), dtype=np.int64)
+            bad = self.msg_off.view()[lines] == 0
+            last = max(self.indexed - 1, 0)
+            for col in (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18):
+                d = self.buf[np.minimum(s + col, last)].astype(np.int64) - 48
+                bad |= (d < 0) | (d > 9)
+                key *= 10
+                key += d
+            key[bad] = -1
+            self._time_key.extend(key)
+        return self._time_key.view()
 
     def time_rows(self, spec: str, first_row: int = 0):
         """Rows whose time is in the range ``spec`` (see :func:`parse_time_range`)."""

@@ -18,7 +18,7 @@ import numpy as np
 from PyQt5.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PyQt5.QtGui import QBrush, QColor, QFont
 
-from .logindex import CODE, LogIndex, Matcher, PRIORITY_NAMES, compile_text
+from .logindex import CODE, LogIndex, Matcher, PRIORITY_NAMES, _Grow, compile_text
 
 COLUMNS = ("Time", "Priority", "Origin", "Message")
 FILTER_KINDS = ("Message", "Origin", "Priority", "Time")
@@ -66,6 +66,7 @@ class LogTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.index_ = LogIndex(path)
         self.view = None                 # None: all rows; else int64 row ids
+        self._view_buf = None            # the _Grow behind view
         self._shown = 0                  # rows exposed to Qt when view is None
         self.filter_kind = None
         self.filter_arg = None           # Matcher, or priority / time text
@@ -180,27 +181,50 @@ class LogTableModel(QAbstractTableModel):
         return self.index_.nrows
 
     # -- file ----------------------------------------------------------------------
-    def open(self, path: str):
+    def open(self, path: str, max_bytes: int | None = None,
+             max_seconds: float | None = None):
+        """Show the log ``path``; with ``max_bytes`` / ``max_seconds``, read
+        only a slice of it now (see :meth:`refresh`)."""
         self.beginResetModel()
         self.index_.set_path(path)
         self._cache.clear()
-        self.view = None if self.filter_kind is None else np.zeros(0, np.int64)
+        self._set_view(None if self.filter_kind is None else np.zeros(0, np.int64))
         self._shown = 0
         self.endResetModel()
-        return self.refresh()
+        return self.refresh(max_bytes, max_seconds)
 
-    def refresh(self) -> tuple[str, int]:
+    @property
+    def pending(self) -> bool:
+        """Whether part of the file is still to be read (refresh again)."""
+        return self.index_.pending
+
+    def _set_view(self, rows):
+        """Set the filtered view (None: all rows), kept in a growable
+        buffer so rows that arrive later are added without copying it."""
+        if rows is None:
+            self._view_buf = None
+            self.view = None
+            return
+        self._view_buf = _Grow(np.int64, max(1024, len(rows) + (len(rows) >> 2)))
+        self._view_buf.extend(rows)
+        self.view = self._view_buf.view()
+
+    def refresh(self, max_bytes: int | None = None,
+                max_seconds: float | None = None) -> tuple[str, int]:
         """Read what the file gained (or re-read it); update the rows.
 
-        Returns what :meth:`LogIndex.refresh` returned.
+        With ``max_bytes`` / ``max_seconds``, only a slice is read (of a big
+        log: :attr:`pending` says if more is left); the rows indexed so far
+        are shown, and filtered, at once.  Returns what
+        :meth:`LogIndex.refresh` returned.
         """
         ix = self.index_
         old_total = ix.nrows
-        what, first = ix.refresh()
+        what, first = ix.refresh(max_bytes, max_seconds)
         if what == "reset" or (what == "appended" and old_total == 0):
             self.beginResetModel()
             self._cache.clear()
-            self.view = None if self.filter_kind is None else self._filter_rows(0)
+            self._set_view(None if self.filter_kind is None else self._filter_rows(0))
             self._shown = ix.nrows
             self.endResetModel()
             release_memory()
@@ -232,11 +256,13 @@ class LogTableModel(QAbstractTableModel):
                 extra = extra[1:]
             else:
                 self.beginRemoveRows(QModelIndex(), len(view) - 1, len(view) - 1)
-                self.view = view = view[:-1]
+                self._view_buf.n -= 1
+                self.view = view = self._view_buf.view()
                 self.endRemoveRows()
         if len(extra):
             self.beginInsertRows(QModelIndex(), len(view), len(view) + len(extra) - 1)
-            self.view = np.concatenate([view, extra])
+            self._view_buf.extend(extra)
+            self.view = self._view_buf.view()
             self.endInsertRows()
 
     # -- filter -------------------------------------------------------------------
@@ -279,7 +305,7 @@ class LogTableModel(QAbstractTableModel):
             self.filter_kind, self.filter_arg = old
             raise
         self.beginResetModel()
-        self.view = view
+        self._set_view(view)
         self._shown = self.index_.nrows
         self._cache.clear()
         self.endResetModel()

@@ -13,15 +13,20 @@ from PyQt5.QtGui import QColor, QFont, QKeySequence, QPalette
 from PyQt5.QtWidgets import (QAbstractItemView, QAction, QApplication, QCheckBox,
                              QComboBox, QCompleter, QFileDialog, QFontDialog, QHBoxLayout,
                              QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox,
-                             QStyle, QStyledItemDelegate, QTableView, QToolBar,
+                             QProgressBar, QStyle, QStyledItemDelegate, QTableView, QToolBar,
                              QToolButton, QVBoxLayout, QWidget)
 
 from casashell.logsink import append_text, format_lines
 
-from .logindex import PRIORITY_NAMES, compile_text
+from .logindex import PRIORITY_NAMES, _Grow, compile_text
 from .model import COLUMNS, FILTER_KINDS, MAX_ROW_LINES, LogTableModel
 
 POLL_MS = 100           # the file is checked this often (new lines < 250 ms)
+#: a big log is read and indexed in slices, between which the window
+#: handles its events: a slice ends after the 4 MB read block that takes it
+#: past SLICE_SECONDS, or at SLICE_BYTES
+SLICE_SECONDS = 0.04
+SLICE_BYTES = 256 << 20
 HIGHLIGHT = QColor("#fff35c")
 _MAX_DRAWN = 3000       # characters of one line drawn (the tooltip has more)
 _FILTER_HINT = {
@@ -30,6 +35,10 @@ _FILTER_HINT = {
     "Priority": "lowest priority shown, e.g. WARN",
     "Time": "FROM ~ TO, e.g. 2026-11-24 13:05 ~ 2026-11-24 14",
 }
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e9:,.2f} GB" if n >= 10e9 else f"{n / 1e6:,.0f} MB"
 
 
 def user_name() -> str:
@@ -304,8 +313,18 @@ class LogWindow(QMainWindow):
         lay.addWidget(self.table, 1)
         lay.addLayout(bottom)
         self.setCentralWidget(central)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("indexing %p%")
+        self.progress.setToolTip("Part of the log file read and indexed so far: the "
+                                 "rows read are shown, filtered and searched already")
+        self.progress.hide()
+        self.statusBar().addPermanentWidget(self.progress)
         self.status_label = QLabel()
         self.statusBar().addPermanentWidget(self.status_label)
+        # the next slice of a big log is read as soon as events are handled
+        self._load_timer = QTimer(self, singleShot=True, interval=0, timeout=self.poll)
         # behaviour
         self._search_timer = QTimer(self, singleShot=True, interval=250,
                                     timeout=self.run_search)
@@ -468,9 +487,8 @@ class LogWindow(QMainWindow):
         if self._watcher.files():
             self._watcher.removePaths(self._watcher.files())
         self.search_rows = np.zeros(0, dtype=np.int64)
-        self.model.open(path)
+        self.model.open(path, self.slice_bytes, self.slice_seconds)
         self._watch()
-        self._update_title()
         self._after_load(0, reset=True)
         QTimer.singleShot(0, self._scroll_end_if_following)
         self._status("open")
@@ -493,29 +511,54 @@ class LogWindow(QMainWindow):
             return
         sb = self.table.verticalScrollBar()
         at_end = sb.value() >= sb.maximum()
-        what, first = self.model.refresh()
-        if what == "same":
-            return
+        was_pending = self.model.pending
+        what, first = self.model.refresh(self.slice_bytes, self.slice_seconds)
         if what == "missing":
             if not self.model.index_.exists:
                 self._update_title()
             return
-        self._watch()
-        self._after_load(first, reset=(what == "reset"), at_end=at_end)
-        self._status(what)
+        if what != "same":
+            self._watch()
+            self._after_load(first, reset=(what == "reset"), at_end=at_end)
+            self._status(what)
+            if self.matcher is not None and (was_pending or self.model.pending):
+                self._show_match_count()       # the count grows while indexing
+        if self.model.pending:
+            self._load_timer.start()       # the next slice, after pending events
+        elif was_pending:
+            self._update_title()
+            self._status("indexed")
+
+    #: at most this many bytes, or about this long, per slice of a big log
+    #: (tests make slices small)
+    slice_bytes = SLICE_BYTES
+    slice_seconds = SLICE_SECONDS
+
+    @property
+    def loading(self) -> bool:
+        """Whether the log is still being read and indexed (in slices)."""
+        return self.model.pending
 
     def _after_load(self, first_row, reset=False, at_end=True):
         if self.matcher is not None:
             if reset or first_row == 0:
-                self.search_rows = self.model.search(self.matcher)
+                self._set_search_rows(self.model.search(self.matcher))
             else:
-                keep = self.search_rows[self.search_rows < first_row]
-                self.search_rows = np.concatenate([keep, self.model.search(self.matcher,
-                                                                           first_row)])
+                buf = self._search_buf
+                buf.n = int(np.searchsorted(buf.view(), first_row))
+                buf.extend(self.model.search(self.matcher, first_row))
+                self.search_rows = buf.view()
             self.table.viewport().update()
         if at_end and self.act_follow.isChecked():
             self.table.scrollToBottom()
         self._update_title()
+
+    def _set_search_rows(self, rows):
+        """Row ids with a search match, in a growable buffer (extended as
+        slices of a big log, or new lines, arrive)."""
+        self._search_buf = _Grow(np.int64, max(1024, len(rows) + (len(rows) >> 2)))
+        self._search_buf.extend(rows)
+        self.search_rows = self._search_buf.view()
 
     def _update_title(self):
         p = self.model.path
@@ -526,9 +569,23 @@ class LogWindow(QMainWindow):
             shown, total = self.model.rowCount(), self.model.total_rows
             text = (f"{total:,} messages" if self.model.view is None
                     else f"{shown:,} of {total:,} messages shown")
+            if self.model.pending:
+                done, size = self.model.index_.progress()
+                text = (f"indexing {_mb(done)} of {_mb(size)}: {text} so far")
         else:
             text = "no log file: use File > Open"
         self.status_label.setText(text)
+        self._update_progress()
+
+    def _update_progress(self):
+        if not self.model.pending:
+            if self.progress.isVisible() or not self.progress.isHidden():
+                self.progress.hide()
+            return
+        done, size = self.model.index_.progress()
+        self.progress.setValue(int(1000 * done / size) if size else 0)
+        if self.progress.isHidden():
+            self.progress.show()
 
     def _status(self, event):
         if not self._status_file:
@@ -619,7 +676,7 @@ class LogWindow(QMainWindow):
             self.search_rows = np.zeros(0, dtype=np.int64)
         else:
             self.matcher = compile_text(text, regex=False, case=self.case_box.isChecked())
-            self.search_rows = self.model.search(self.matcher)
+            self._set_search_rows(self.model.search(self.matcher))
         self.table.viewport().update()
         self._show_match_count()
 

@@ -347,3 +347,124 @@ def test_origin_ids_extend_and_long_origins(tmp_path):
         long1, "::casa", long2, "new::origin", long2]
     assert ix.origin_rows(compile_text("CASB")).tolist() == [2, 4]
     assert ix.origin_rows(compile_text("origin"), first_row=3).tolist() == [3]
+
+
+# -- a big log indexed in slices; rewrites noticed -----------------------------------
+
+def _index_state(ix):
+    return (ix.line_start.view().tolist(), ix.msg_off.view().tolist(),
+            ix.org_off.view().tolist(), ix.line_prio.view().tolist(),
+            ix.row_line.view().tolist(), ix.indexed)
+
+
+def test_slices_give_the_same_index_and_grow_with_the_file(tmp_path, monkeypatch):
+    import casalogger_gui.logindex as li
+    monkeypatch.setattr(li, "_BLOCK", 1000)      # slices end inside lines
+    path = write_session(tmp_path / "big.log", n=1500, seed=11)
+    whole = LogIndex(str(path))
+    whole.refresh()
+    ix = LogIndex(str(path))
+    size = os.path.getsize(path)
+    assert ix.refresh(max_bytes=3000) == ("appended", 0)
+    assert ix.pending and ix.progress() == (3000, size)
+    text = path.read_text()
+    head = text[:text.rindex("\n", 0, 3000) + 1]
+    assert ix.nrows == len(parse(head)) and ix.indexed == len(head.encode())
+    nrows, done, slices = [ix.nrows], [3000], 1
+    while ix.pending:
+        if slices == 20:      # the log grows while it is being indexed
+            append_text(str(path), _line("late line\nwith a continuation", "WARN"))
+            size = os.path.getsize(path)
+        what, first = ix.refresh(max_bytes=3000)
+        assert what == "appended" and first == nrows[-1] - 1
+        nrows.append(ix.nrows)
+        done.append(ix.progress()[0])
+        slices += 1
+    assert slices > 40 and nrows == sorted(nrows) and done == sorted(done)
+    assert ix.progress() == (size, size) and ix.refresh(max_bytes=3000) == ("same", 0)
+    rows = parse(path.read_text())
+    assert ix.nrows == len(rows) == whole.nrows + 1
+    whole.refresh()
+    assert _index_state(ix) == _index_state(whole)
+    assert ix.row_fields(ix.nrows - 1)[1:4] == ("WARN", "::casa",
+                                                "late line\nwith a continuation")
+    # a time budget of zero still reads one block at a time
+    tb = LogIndex(str(path))
+    tb.refresh(max_seconds=0.0)
+    assert tb.pending and tb.progress()[0] == 1000
+
+
+def _rewrite(path, text, keep_mtime=False):
+    st = os.stat(path)
+    with open(path, "r+b") as fh:          # in place: same inode
+        fh.write(text.encode())
+        fh.truncate()
+    if keep_mtime:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:                 # a later mtime even on a file system with coarse stamps
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
+def test_rewrite_of_the_same_size_is_noticed(tmp_path):
+    path = tmp_path / "same.log"
+    lines = [_line(f"message number {i:03d}") for i in range(200)]
+    path.write_text("".join(lines))
+    ix = LogIndex(str(path))
+    ix.refresh()
+    ino = os.stat(path).st_ino
+    # only the first message changed, same size: the last bytes are equal
+    _rewrite(path, "".join([_line("MESSAGE NUMBER 000")] + lines[1:]))
+    assert os.stat(path).st_ino == ino
+    assert ix.refresh() == ("reset", 0)
+    assert ix.row_fields(0)[3] == "MESSAGE NUMBER 000"
+    # one byte in the middle changed (not at any probe): compared in full
+    new = lines[:]
+    new[123] = _line("message number 12X")
+    _rewrite(path, "".join([_line("MESSAGE NUMBER 000")] + new[1:]))
+    assert ix.refresh() == ("reset", 0)
+    assert ix.row_fields(123)[3] == "message number 12X"
+    # touched (newer mtime, same bytes): nothing is read again
+    _rewrite(path, "".join([_line("MESSAGE NUMBER 000")] + new[1:]))
+    assert ix.refresh() == ("same", 0) and ix.nrows == 200
+
+
+def test_rewrite_that_keeps_the_last_bytes_and_grows_is_noticed(tmp_path, monkeypatch):
+    import casalogger_gui.logindex as li
+    monkeypatch.setattr(li, "_FULL_CHECK", 0)        # probes only, as for a huge log
+    path = tmp_path / "grow.log"
+    tail = " and a long ending that stays the same " * 4
+    path.write_text("".join(_line(f"m{i:04d}") for i in range(300))
+                    + _line("last one" + tail))
+    ix = LogIndex(str(path))
+    ix.refresh()
+    assert ix.nrows == 301
+    # the start of the last line changed (its last 64 bytes did not), and
+    # the file grew: the last indexed line is compared whole
+    body = "".join(_line(f"m{i:04d}") for i in range(300))
+    _rewrite(path, body + _line("LAST ONE" + tail) + _line("new"))
+    assert ix.refresh() == ("reset", 0)
+    assert [ix.row_fields(i)[3] for i in (300, 301)] == ["LAST ONE" + tail, "new"]
+    # the head changed, the rest grew normally
+    _rewrite(path, _line("M0000") + path.read_text()[len(_line("m0000")):] + _line("x"))
+    assert ix.refresh() == ("reset", 0) and ix.row_fields(0)[3] == "M0000"
+    assert ix.nrows == 303
+    # a normal append is not a rewrite
+    append_text(str(path), _line("appended"))
+    assert ix.refresh() == ("appended", 302) and ix.nrows == 304
+
+
+def test_rewrite_while_indexing_in_slices(tmp_path):
+    path = tmp_path / "slices.log"
+    path.write_text("".join(_line(f"old {i}") for i in range(2000)))
+    ix = LogIndex(str(path))
+    ix.refresh(max_bytes=10000)
+    assert ix.pending and 0 < ix.nrows < 2000
+    new = "".join(_line(f"new {i}", "WARN") for i in range(2100))
+    tmp = tmp_path / "other.log"
+    tmp.write_text(new)
+    _rewrite(path, new)                    # same inode, longer
+    assert ix.refresh(max_bytes=10000) == ("reset", 0)
+    while ix.pending:
+        ix.refresh(max_bytes=10000)
+    assert ix.nrows == 2100 and ix.row_fields(0)[1:4] == ("WARN", "::casa", "new 0")
+    assert ix.row_text(2099) == _line("new 2099", "WARN")
