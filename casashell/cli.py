@@ -373,7 +373,12 @@ def _lazy_ipython(cfg, ns):
             c = Config()
             c.HistoryManager.enabled = False
             c.InteractiveShell.colors = "nocolor"
-            InteractiveShell.instance(config=c, user_ns=ns, ipython_dir=ipdir)
+            shell = InteractiveShell.instance(config=c, user_ns=ns, ipython_dir=ipdir)
+            # IPython put its exit/quit objects (which only stop a prompt loop
+            # there is not) into the namespace: keep Python's, which end -c
+            for name in ("exit", "quit"):
+                if ns.get(name) is shell.exiter:
+                    del ns[name]
         return InteractiveShell.instance()
     return get_ipython
 

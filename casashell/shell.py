@@ -7,7 +7,10 @@
   ``cachedir/ipython/history.sqlite``;
 * the colour scheme of ``colors`` / ``--colors``;
 * the user namespace holds the tasks, the task commands and ``casalog``;
-  ``startupfile`` runs in it before the first prompt.
+  ``startupfile`` runs in it before the first prompt;
+* ``exit``, ``quit``, ``exit(N)``, ``quit(N)`` and ``sys.exit(N)`` typed at
+  the prompt end the session, and ``casa`` exits with status N (IPython
+  would show ``SystemExit`` and go on; CASA does that too).
 
 IPython is imported only here, so ``casa -c`` never pays for it.
 """
@@ -102,9 +105,62 @@ def make_config(cfg, ipdir: str, histfile: str):
     return c
 
 
-def create_shell(cfg, user_ns: dict):
-    """A TerminalInteractiveShell on ``user_ns`` (not yet running)."""
+_SHELL_CLASS = None
+
+
+def shell_class():
+    """IPython's terminal shell where SystemExit ends the session.
+
+    ``exit``/``quit`` raise ``SystemExit`` (with the code given, if any), so
+    they behave as ``sys.exit``: at the prompt, a ``SystemExit`` ends the
+    session and its code becomes ``exit_status`` (instead of IPython's
+    traceback and "To exit: use 'exit'..." warning); inside a startup file
+    or a script run with ``execfile`` it ends them the same way.
+    """
+    global _SHELL_CLASS
+    if _SHELL_CLASS is not None:
+        return _SHELL_CLASS
+    from IPython.core.autocall import ExitAutocall
     from IPython.terminal.interactiveshell import TerminalInteractiveShell
+    from traitlets import default
+
+    class CasaExit(ExitAutocall):
+        """End the casa session: ``exit`` (status 0), ``exit(N)`` (status N),
+        ``exit('message')`` (message on stderr, status 1)."""
+
+        def __call__(self, code=None):
+            raise SystemExit(code)
+
+        def __repr__(self):
+            return "Use exit or Ctrl-D to end the session, exit(N) to exit with status N"
+
+    class CasaTerminalShell(TerminalInteractiveShell):
+        #: the exit status the session ends with (set by SystemExit)
+        exit_status = 0
+
+        @default("exiter")
+        def _casa_exiter(self):
+            return CasaExit(self)
+
+        def showtraceback(self, exc_tuple=None, filename=None, tb_offset=None,
+                          exception_only=False, running_compiled_code=False):
+            value = (exc_tuple if exc_tuple is not None else sys.exc_info())[1]
+            if exception_only and isinstance(value, SystemExit):
+                # IPython's handler of SystemExit in the executed code
+                from .cli import exit_status
+                self.exit_status = exit_status(value)
+                self.ask_exit()
+                return None
+            return super().showtraceback(exc_tuple, filename, tb_offset, exception_only,
+                                         running_compiled_code)
+
+    _SHELL_CLASS = CasaTerminalShell
+    return _SHELL_CLASS
+
+
+def create_shell(cfg, user_ns: dict):
+    """A CASA terminal shell on ``user_ns`` (not yet running)."""
+    import warnings
 
     from .logsink import casalog
 
@@ -112,8 +168,10 @@ def create_shell(cfg, user_ns: dict):
     if warning:
         casalog.post(warning, "WARN")
     config = make_config(cfg, ipdir, histfile)
-    shell = TerminalInteractiveShell.instance(config=config, user_ns=user_ns,
-                                              ipython_dir=ipdir)
+    # shown by IPython after a SystemExit, which here ends the session
+    warnings.filterwarnings("ignore", message=r"To exit: use 'exit', 'quit', or Ctrl-D",
+                            category=UserWarning)
+    shell = shell_class().instance(config=config, user_ns=user_ns, ipython_dir=ipdir)
     return shell
 
 
@@ -131,14 +189,22 @@ def run(cfg, startupfile: str | None = None) -> int:
     if startupfile:
         status = cli.run_startup_file(startupfile, user_ns)
         if status is not None:
-            casalog.post("casashell session ended")
+            _ended(status)
             return status
+    status = 1
     try:
         shell.mainloop()
+        status = shell.exit_status
     finally:
-        casalog.post("casashell session ended")
-    return 0
+        _ended(status)
+    return status
 
 
-__all__ = ["run", "create_shell", "make_config", "banner", "AUTOCALL_EXCLUDE"]
+def _ended(status: int) -> None:
+    from .logsink import casalog
+    casalog.post("casashell session ended" + (f", exit status {status}" if status else ""))
+
+
+__all__ = ["run", "create_shell", "shell_class", "make_config", "banner",
+           "AUTOCALL_EXCLUDE"]
 

@@ -394,3 +394,9 @@ def test_c_get_ipython_on_demand(casa):
     assert lines[0] == "False"                 # IPython only when asked for
     assert lines[-1] == "InteractiveShell 42 True"
     assert any(x.startswith("Wall time:") for x in lines)
+
+
+def test_c_exit_after_get_ipython(casa):
+    # IPython's own exit object must not replace Python's under -c
+    r = casa("--nologfile", "-c", "get_ipython()", "exit(4)", "print('not reached')")
+    assert (r.returncode, r.stdout) == (4, "")

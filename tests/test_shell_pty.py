@@ -189,3 +189,56 @@ def test_color_schemes_and_unusable_cachedir(session, tmp_path, scheme, code):
     s.expect(pexpect.EOF)
     s.child.close()
     assert s.child.exitstatus == 0
+
+
+# -- exit statuses of an interactive session -------------------------------------------
+
+@pytest.mark.parametrize("line,status,shown", [
+    ("exit(3)", 3, None),
+    ("quit 4", 4, None),                     # autocall: quit(4)
+    ("import sys; sys.exit(5)", 5, None),
+    ("import sys; sys.exit('bye now')", 1, "bye now"),
+    ("exit(0)", 0, None),
+])
+def test_exit_status_typed_at_the_prompt(session, tmp_path, line, status, shown):
+    log = tmp_path / "s.log"
+    s = session("--logfile", str(log))
+    s.expect(prompt(1))
+    assert s.run("x = 1", 2) == []
+    s.child.sendline(line)
+    s.expect(pexpect.EOF)
+    s.child.close()
+    assert (s.child.exitstatus, s.child.signalstatus) == (status, None)
+    after = s.text().rsplit(line, 1)[1]
+    # no IPython traceback and no "To exit: use 'exit'..." advice
+    assert "SystemExit" not in after and "To exit" not in after
+    if shown:
+        assert after.strip() == shown
+    rows = [LINE.match(x) for x in log.read_text().splitlines()]
+    assert all(rows)
+    assert rows[-1].group(3) == ("casashell session ended" +
+                                 (f", exit status {status}" if status else ""))
+
+
+def test_exit_from_execfile_script_and_startup_file(session, tmp_path):
+    script = tmp_path / "stop.py"
+    script.write_text("import sys\nprint('script runs')\nsys.exit(7)\nprint('not reached')\n")
+    s = session("--nologfile")
+    s.expect(prompt(1))
+    s.child.sendline(f"execfile({str(script)!r})")
+    s.expect(pexpect.EOF)
+    s.child.close()
+    assert s.child.exitstatus == 7
+    assert "script runs" in s.text() and "not reached" not in s.text()
+
+    startup = tmp_path / "startup.py"
+    startup.write_text("print('startup runs')\nexit(6)\n")
+    log = tmp_path / "t.log"
+    s = session("--logfile", str(log), "--startupfile", str(startup))
+    s.expect(pexpect.EOF)
+    s.child.close()
+    assert s.child.exitstatus == 6
+    assert "startup runs" in s.text() and "CASA <1>" not in s.text()
+    msgs = [LINE.match(x).group(3) for x in log.read_text().splitlines()]
+    assert msgs[-2:] == [f"startup file {startup} called sys.exit: exit status 6",
+                         "casashell session ended, exit status 6"]
