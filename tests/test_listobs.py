@@ -433,3 +433,45 @@ def test_intent_selection_on_synthetic(synth_ms):
 def test_listfile_in_missing_directory(data_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         listobs(vis=os.path.join(data_dir, SRC1), listfile=str(tmp_path / "no" / "x.txt"))
+
+
+# -- subtables are read through MSMetadata
+
+def test_subtables_through_msmetadata(synth_ms, tmp_path):
+    """BBC numbers, per-row field direction frames (VarRefCol) and a shared
+    MSMetadata: what listobs prints comes from the MS layer's records."""
+    import shutil
+
+    from casashell.ms.metadata import MSMetadata
+    from casashell.ms.summary import format_text, gather
+    ms = str(tmp_path / "bbc.ms")
+    shutil.copytree(synth_ms, ms)
+    with ct.table(os.path.join(ms, "SPECTRAL_WINDOW"), readonly=False, ack=False) as t:
+        t.addcols(ct.makescacoldesc("BBC_NO", 0))
+        t.putcol("BBC_NO", np.array([3, 7], dtype=np.int32))
+    with ct.table(os.path.join(ms, "FIELD"), readonly=False, ack=False) as t:
+        t.addcols(ct.makescacoldesc("PhaseDir_Ref", 0))
+        t.putcol("PhaseDir_Ref", np.array([0, 1, 0], dtype=np.int32))
+        mi = dict(t.getcolkeyword("PHASE_DIR", "MEASINFO"))
+        mi.pop("Ref", None)
+        mi.update(VarRefCol="PhaseDir_Ref", TabRefTypes=["J2000", "B1950"], TabRefCodes=[0, 1])
+        t.putcolkeyword("PHASE_DIR", "MEASINFO", mi)
+    md = MSMetadata(ms)
+    assert [s.bbc_no for s in md.spws] == [3, 7]
+    assert [f.direction_ref for f in md.fields] == ["J2000", "B1950", "J2000"]
+    text = format_text(gather(ms, metadata=md))
+    assert "fields" in md._cache and "spws" in md._cache   # the given one was used
+    assert text == format_text(gather(ms))
+    lines = text.splitlines()
+    hdr = next(ln for ln in lines if ln.startswith("  SpwID"))
+    assert "BBC Num" in hdr
+    rows = lines[lines.index(hdr) + 1:lines.index(hdr) + 3]
+    col = hdr.index("BBC Num")
+    assert [int(r[col - 1:col + 7]) for r in rows] == [3, 7]
+    j = lines.index("Fields: 3")
+    ep = lines[j + 1].index("Epoch")
+    epochs = [lines[j + 2 + k][ep:ep + 8].strip() for k in range(3)]
+    assert epochs == ["J2000", "B1950", "J2000"]
+    # without the column: no BBC field, and bbc_no is None
+    assert all(s.bbc_no is None for s in MSMetadata(synth_ms).spws)
+    assert "BBC Num" not in format_text(gather(synth_ms))

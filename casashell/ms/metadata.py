@@ -6,6 +6,12 @@ keys can also be read as attributes (``md.fields[0].name`` or
 ``md.fields[0]['name']``).  For the lists ``fields``, ``spws``, ``antennas``,
 ``observations``, ``states``, ``sources`` and ``feeds`` list index == row id
 (except ``sources`` and ``feeds`` which have one record per row).
+
+Besides the records: ``columns(name)`` / ``subtable_nrows(name)`` (None when the
+subtable is absent), ``array_position`` (the ANTENNA POSITION keyword
+ARRAY_POSITION).  Field records carry ``direction_ref`` (the row's own frame
+when PHASE_DIR has a variable reference column), spw records ``bbc_no`` (None
+without a BBC_NO column), observation records ``telescope_location``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ STOKES_CODES = {v.upper(): k for k, v in STOKES_NAMES.items()}
 #: MEAS_FREQ_REF codes -> frame names
 FREQ_FRAMES = {0: "REST", 1: "LSRK", 2: "LSRD", 3: "BARY", 4: "GEO", 5: "TOPO",
                6: "GALACTO", 7: "LGROUP", 8: "CMB", 64: "Undefined"}
+
+_FRAME_CODES = {v.upper(): k for k, v in FREQ_FRAMES.items()}
 
 
 class Record(dict):
@@ -63,15 +71,44 @@ def _varcol(t, name, default=None):
     return out
 
 
+def _row_refs(t, measinfo, n):
+    """Per-row reference frame names of a measure column with a variable
+    reference (MEASINFO ``VarRefCol``), or None when the column has one frame."""
+    col = measinfo.get("VarRefCol")
+    if not col or col not in t.colnames() or n == 0:
+        return None
+    try:
+        lut = dict(zip((int(c) for c in measinfo.get("TabRefCodes", [])),
+                       measinfo.get("TabRefTypes", [])))
+        default = measinfo.get("Ref", "J2000")
+        return [str(lut.get(int(c), default)) for c in t.getcol(col)]
+    except Exception:  # noqa: BLE001 - a malformed keyword: use the column frame
+        return None
+
+
+def _array_position(t):
+    """The ANTENNA table ``t``'s POSITION keyword ARRAY_POSITION (None if absent)."""
+    try:
+        return np.asarray(t.getcolkeyword("POSITION", "ARRAY_POSITION"), float)
+    except Exception:  # noqa: BLE001 - no such keyword
+        return None
+
+
 class MSMetadata:
     """Subtable metadata of one MS, read lazily and cached."""
 
-    def __init__(self, path):
-        self.path = check_ms(path)
+    def __init__(self, path, check=True):
+        # check=False: the caller has already validated ``path`` as an MS
+        self.path = (check_ms(path) if check
+                     else os.path.abspath(os.path.expanduser(str(path))))
         self._cache = {}
 
     def _sub(self, name):
-        return ms_subtable(self.path, name)
+        t = ms_subtable(self.path, name)
+        # facts every open gives for free (see columns(), subtable_nrows())
+        self._cache.setdefault(("columns", name), list(t.colnames()))
+        self._cache.setdefault(("nrows", name), t.nrows())
+        return t
 
     def _has_sub(self, name):
         return os.path.isfile(os.path.join(self.path, name, "table.dat"))
@@ -80,6 +117,24 @@ class MSMetadata:
         if key not in self._cache:
             self._cache[key] = fn()
         return self._cache[key]
+
+    def columns(self, name) -> list | None:
+        """Column names of subtable ``name`` (None when the MS has no such subtable)."""
+        def read():
+            if not self._has_sub(name):
+                return None
+            with self._sub(name) as t:
+                return list(t.colnames())
+        return self._cached(("columns", name), read)
+
+    def subtable_nrows(self, name) -> int | None:
+        """Row count of subtable ``name`` (None when the MS has no such subtable)."""
+        def read():
+            if not self._has_sub(name):
+                return None
+            with self._sub(name) as t:
+                return t.nrows()
+        return self._cached(("nrows", name), read)
 
     # ------------------------------------------------------------------ fields
     @property
@@ -106,14 +161,17 @@ class MSMetadata:
                 else:
                     dirs[c] = np.zeros((n, 2))
             frame = "J2000"
+            refs = None
             if "PHASE_DIR" in t.colnames():
                 kw = t.getcolkeywords("PHASE_DIR")
                 ref = kw.get("MEASINFO", {}).get("Ref")
                 if ref:
                     frame = ref
+                refs = _row_refs(t, kw.get("MEASINFO", {}), n)
         return [Record(id=i, name=str(names[i]), code=str(codes[i]),
                        direction=dirs["PHASE_DIR"][i], delay_dir=dirs["DELAY_DIR"][i],
                        reference_dir=dirs["REFERENCE_DIR"][i], frame=frame,
+                       direction_ref=refs[i] if refs else frame,
                        source_id=int(srcs[i]), flag_row=bool(flags[i]), time=float(times[i]))
                 for i in range(n)]
 
@@ -131,6 +189,14 @@ class MSMetadata:
             ref = _col(t, "REF_FREQUENCY", 0.0)
             tbw = _col(t, "TOTAL_BANDWIDTH", 0.0)
             mfr = _col(t, "MEAS_FREQ_REF", 5)
+            if "MEAS_FREQ_REF" not in t.colnames() and "CHAN_FREQ" in t.colnames():
+                # no per-row frame: the CHAN_FREQ column's own frame
+                try:
+                    fref = t.getcolkeyword("CHAN_FREQ", "MEASINFO").get("Ref", "TOPO")
+                except Exception:  # noqa: BLE001
+                    fref = "TOPO"
+                mfr = [_FRAME_CODES.get(str(fref).upper(), 5)] * n
+            bbc = _col(t, "BBC_NO", None) if "BBC_NO" in t.colnames() else [None] * n
             flags = _col(t, "FLAG_ROW", False)
             netsb = _col(t, "NET_SIDEBAND", 1)
             freqs = _varcol(t, "CHAN_FREQ")
@@ -148,7 +214,8 @@ class MSMetadata:
                     resolution=np.asarray(res[i] if res[i] is not None else np.abs(w), float),
                     ref_freq=float(ref[i]), total_bw=float(tbw[i]), meas_freq_ref=code,
                     frame=FREQ_FRAMES.get(code, str(code)), net_sideband=int(netsb[i]),
-                    flag_row=bool(flags[i])))
+                    flag_row=bool(flags[i]),
+                    bbc_no=None if bbc[i] is None else int(bbc[i])))
         return out
 
     # ----------------------------------------------------------- ddids / pols
@@ -196,10 +263,20 @@ class MSMetadata:
             flags = _col(t, "FLAG_ROW", False)
             mount = _col(t, "MOUNT", "")
             typ = _col(t, "TYPE", "")
+            if "array_position" not in self._cache:
+                self._cache["array_position"] = _array_position(t)
         return [Record(id=i, name=str(names[i]), station=str(stations[i]),
                        diameter=float(diam[i]), position=pos[i], offset=off[i],
                        flag_row=bool(flags[i]), mount=str(mount[i]), type=str(typ[i]))
                 for i in range(n)]
+
+    @property
+    def array_position(self):
+        """The ANTENNA table's POSITION keyword ARRAY_POSITION [ITRF m] (None if absent)."""
+        def read():
+            with self._sub("ANTENNA") as t:
+                return _array_position(t)
+        return self._cached("array_position", read)
 
     @property
     def antenna_names(self) -> list:
@@ -220,9 +297,12 @@ class MSMetadata:
                       "TIME_RANGE" in t.colnames() else np.zeros((n, 2)))
                 rel = _col(t, "RELEASE_DATE", 0.0)
                 sched = _varcol(t, "SCHEDULE_TYPE", "")
+                loc = _varcol(t, "TELESCOPE_LOCATION")
             return [Record(id=i, telescope=str(tel[i]), observer=str(obs[i]),
                            project=str(proj[i]), time_range=tr[i], release_date=float(rel[i]),
-                           schedule_type=str(sched[i] or ""))
+                           schedule_type=str(sched[i] or ""),
+                           telescope_location=(None if loc[i] is None
+                                               else np.asarray(loc[i], float)))
                     for i in range(n)]
         return self._cached("observations", read)
 
@@ -258,7 +338,8 @@ class MSMetadata:
                 ids = _col(t, "SOURCE_ID", -1)
                 names = _col(t, "NAME", "")
                 spw = _col(t, "SPECTRAL_WINDOW_ID", -1)
-                dirs = np.asarray(t.getcol("DIRECTION"), float).reshape(n, 2)
+                dirs = (np.asarray(t.getcol("DIRECTION"), float).reshape(n, 2)
+                        if "DIRECTION" in t.colnames() else np.zeros((n, 2)))
                 rest = _varcol(t, "REST_FREQUENCY")
                 sysv = _varcol(t, "SYSVEL")
                 code = _col(t, "CODE", "")

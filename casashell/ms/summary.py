@@ -2,8 +2,9 @@
 
 Two steps:
 
-* :func:`gather` reads what the summary needs: the subtables (small) and a
-  handful of scalar main-table columns, streamed in bounded chunks and
+* :func:`gather` reads what the summary needs: the subtables (small, through
+  :class:`casashell.ms.metadata.MSMetadata`) and a handful of scalar
+  main-table columns, streamed in bounded chunks and
   reduced with numpy to one record per (observation, array, scan, field,
   data description, state) group.  Memory depends on the chunk size and the
   number of groups, never on the number of rows.
@@ -25,7 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .core import check_ms  # noqa: F401 - listobs, vishead, listhistory use it
 from .geometry import array_reference_position
+from .metadata import STOKES_NAMES, MSMetadata
 
 # ---------------------------------------------------------------------------
 # number and angle formatting
@@ -119,10 +122,6 @@ def mjd_day(seconds: float) -> int:
 # ---------------------------------------------------------------------------
 # geometry
 
-_FREQ_FRAMES = {0: "REST", 1: "LSRK", 2: "LSRD", 3: "BARY", 4: "GEO", 5: "TOPO",
-                6: "GALACTO", 7: "LGROUP", 8: "CMB", 64: "Undefined"}
-
-
 def spherical(xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ITRF x, y, z (m, shape (..., 3)) -> geocentric longitude, latitude
     (rad) and distance from the Earth's centre (m)."""
@@ -208,29 +207,9 @@ class MSInfo:
     notes: list = field(default_factory=list)
 
 
-_STOKES = {1: "I", 2: "Q", 3: "U", 4: "V", 5: "RR", 6: "RL", 7: "LR", 8: "LL",
-           9: "XX", 10: "XY", 11: "YX", 12: "YY", 13: "RX", 14: "RY", 15: "LX",
-           16: "LY", 17: "XR", 18: "XL", 19: "YR", 20: "YL", 21: "PP", 22: "PQ",
-           23: "QP", 24: "QQ", 25: "RCircular", 26: "LCircular", 27: "Linear",
-           28: "Ptotal", 29: "Plinear", 30: "PFtotal", 31: "PFlinear", 32: "Pangle"}
-
-
 def _open(path):
     from casacore import tables as ct
     return ct.table(path, ack=False)
-
-
-def _sub(ms_path: str, name: str):
-    p = os.path.join(ms_path, name)
-    if not os.path.isfile(os.path.join(p, "table.dat")):
-        return None
-    return _open(p)
-
-
-def _getcol(t, name, default=None):
-    if t is None or name not in t.colnames() or t.nrows() == 0:
-        return default
-    return t.getcol(name)
 
 
 def _measinfo_ref(t, col, default=""):
@@ -239,15 +218,6 @@ def _measinfo_ref(t, col, default=""):
         return mi.get("Ref", default)
     except Exception:  # noqa: BLE001
         return default
-
-
-def _cell_or_none(t, col, row):
-    try:
-        if not t.iscelldefined(col, row):
-            return None
-        return np.asarray(t.getcell(col, row))
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def _mixed_key(ints):
@@ -362,14 +332,18 @@ def _row_unflagged_fraction(t, start, n, rows=None):
 
 
 def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
-           parallel: bool | None = None) -> MSInfo:
+           parallel: bool | None = None, metadata: MSMetadata | None = None) -> MSInfo:
     """Read everything listobs needs from the MS at ``path``.
 
     ``rows``: sorted main-table row numbers to summarise (None: all).
     ``parallel``: read the id columns in a second process (default: when the
     selection is large and ``os.fork`` exists).
+    ``metadata``: the MS's :class:`MSMetadata` if the caller has one (the
+    subtables are read through it; a new one is made otherwise).
     """
     path = os.path.abspath(os.path.expanduser(path))
+    # the main table is opened (and so checked) below
+    md = metadata if metadata is not None else MSMetadata(path, check=False)
     main = _open(path)
     try:
         colnames = set(main.colnames())
@@ -395,8 +369,8 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
 
     def while_waiting(tab):
         # the helper reads more columns than this process: use the time
-        early["antennas"] = _antennas_present(path, tab, rows, nsel, chunk)
-        early["subtables"] = _read_subtables(path)
+        early["antennas"] = _antennas_present(md, tab, rows, nsel, chunk)
+        early["subtables"] = _subtable_info(md)
 
     parts = (_parallel_parts(path, rows, nsel, chunk, colnames, while_waiting)
              if parallel else None)
@@ -407,11 +381,11 @@ def gather(path: str, rows=None, listunfl: bool = False, chunk_mb: float = 50.0,
         groups = _merge(parts)
         antennas_present = early.get("antennas")
         if antennas_present is None:
-            antennas_present = _antennas_present(path, main, rows, nsel, chunk)
+            antennas_present = _antennas_present(md, main, rows, nsel, chunk)
     finally:
         main.close()
 
-    info = early.get("subtables") or _read_subtables(path)
+    info = early.get("subtables") or _subtable_info(md)
     info.update(dict(path=path, ms_version=ms_version, nrows=nsel, timeref=timeref,
                      groups=groups, antennas_present=antennas_present, listunfl=listunfl))
     return MSInfo(**info)
@@ -622,16 +596,13 @@ def _parallel_parts(path, rows, nsel, chunk, colnames, while_waiting=None):
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def _antennas_present(path, main, rows, nsel, max_chunk) -> np.ndarray:
+def _antennas_present(md, main, rows, nsel, max_chunk) -> np.ndarray:
     """Sorted antenna ids in ANTENNA1/ANTENNA2 of the rows.
 
     Read in growing chunks and stopped as soon as every antenna of the
     ANTENNA table has been seen (usually within the first integrations), so
     a large MS costs far less than two full column reads."""
-    ant = _sub(path, "ANTENNA")
-    nant = ant.nrows() if ant is not None else 0
-    if ant is not None:
-        ant.close()
+    nant = len(md.antennas)
     seen = np.zeros(max(nant, 1), dtype=bool)
     start = 0
     step = min(max_chunk, 65536)
@@ -676,149 +647,58 @@ def _flag_fraction_chunks(main, start, n, rows, chunk_mb):
     return out
 
 
-def _read_subtables(path: str) -> dict:
+def _subtable_info(md: MSMetadata) -> dict:
+    """The subtable part of :class:`MSInfo`, from the MS's :class:`MSMetadata`."""
     d: dict = {}
-    # OBSERVATION
-    t = _sub(path, "OBSERVATION")
-    nobs = t.nrows() if t is not None else 0
-    d["observers"] = list(_getcol(t, "OBSERVER", [])) if nobs else []
-    d["projects"] = list(_getcol(t, "PROJECT", [])) if nobs else []
-    d["telescopes"] = list(_getcol(t, "TELESCOPE_NAME", [])) if nobs else []
-    tr = _getcol(t, "TIME_RANGE", None) if nobs else None
-    d["obs_time_ranges"] = [list(map(float, r)) for r in tr] if tr is not None else []
-    tel_loc = None
-    if t is not None and nobs and "TELESCOPE_LOCATION" in t.colnames():
-        try:
-            tel_loc = np.asarray(t.getcell("TELESCOPE_LOCATION", 0), dtype=float)
-        except Exception:  # noqa: BLE001
-            tel_loc = None
-    if t is not None:
-        t.close()
+    obs = md.observations
+    d["observers"] = [o.observer for o in obs]
+    d["projects"] = [o.project for o in obs]
+    d["telescopes"] = [o.telescope for o in obs]
+    d["obs_time_ranges"] = [[float(x) for x in o.time_range] for o in obs]
+    tel_loc = obs[0].telescope_location if obs else None
 
-    # FIELD
-    t = _sub(path, "FIELD")
-    nf = t.nrows() if t is not None else 0
-    d["field_names"] = list(_getcol(t, "NAME", [])) if nf else []
-    codes = _getcol(t, "CODE", None) if nf else None
-    d["field_codes"] = list(codes) if codes is not None else [""] * nf
-    srcids = _getcol(t, "SOURCE_ID", None) if nf else None
-    d["field_source_ids"] = [int(x) for x in srcids] if srcids is not None else [-1] * nf
-    if nf:
-        pd = t.getcol("PHASE_DIR")            # (nf, npoly+1, 2)
-        d["field_dirs"] = np.asarray(pd)[:, 0, :]
-        ref = _measinfo_ref(t, "PHASE_DIR", "J2000")
-        refs = [ref] * nf
-        try:
-            mi = t.getcolkeyword("PHASE_DIR", "MEASINFO")
-            if "VarRefCol" in mi and mi["VarRefCol"] in t.colnames():
-                types = list(mi.get("TabRefTypes", []))
-                codes_ = list(mi.get("TabRefCodes", []))
-                lut = dict(zip(codes_, types))
-                refs = [lut.get(int(c), ref) for c in t.getcol(mi["VarRefCol"])]
-        except Exception:  # noqa: BLE001
-            pass
-        d["field_refs"] = refs
-    else:
-        d["field_dirs"] = np.zeros((0, 2))
-        d["field_refs"] = []
-    if t is not None:
-        t.close()
+    fields = md.fields
+    d["field_names"] = [f.name for f in fields]
+    d["field_codes"] = [f.code for f in fields]
+    d["field_source_ids"] = [f.source_id for f in fields]
+    d["field_dirs"] = (np.array([f.direction for f in fields], dtype=float).reshape(-1, 2)
+                       if fields else np.zeros((0, 2)))
+    d["field_refs"] = [f.direction_ref for f in fields]
 
-    # SPECTRAL_WINDOW
-    t = _sub(path, "SPECTRAL_WINDOW")
-    ns = t.nrows() if t is not None else 0
-    names, nchan, cf, cw, tbw, frames = [], [], [], [], [], []
-    bbc = None
-    if ns:
-        cn = t.colnames()
-        names = list(t.getcol("NAME")) if "NAME" in cn else [""] * ns
-        nchan = [int(x) for x in t.getcol("NUM_CHAN")]
-        for i in range(ns):
-            cf.append(np.asarray(t.getcell("CHAN_FREQ", i), dtype=float))
-            cw.append(np.asarray(t.getcell("CHAN_WIDTH", i), dtype=float))
-        tbw = [float(x) for x in t.getcol("TOTAL_BANDWIDTH")]
-        if "MEAS_FREQ_REF" in cn:
-            frames = [_FREQ_FRAMES.get(int(x), str(int(x))) for x in t.getcol("MEAS_FREQ_REF")]
-        else:
-            frames = [_measinfo_ref(t, "CHAN_FREQ", "TOPO")] * ns
-        if "BBC_NO" in cn:
-            bbc = [int(x) for x in t.getcol("BBC_NO")]
-    d.update(spw_names=names, spw_nchan=nchan, spw_chan_freq=cf, spw_chan_width=cw,
-             spw_total_bw=tbw, spw_frame=frames, spw_bbc=bbc)
-    if t is not None:
-        t.close()
+    spws = md.spws
+    d.update(spw_names=[s_.name for s_ in spws], spw_nchan=[s_.nchan for s_ in spws],
+             spw_chan_freq=[s_.chan_freq for s_ in spws],
+             spw_chan_width=[s_.chan_width for s_ in spws],
+             spw_total_bw=[s_.total_bw for s_ in spws], spw_frame=[s_.frame for s_ in spws],
+             spw_bbc=([s_.bbc_no for s_ in spws]
+                      if spws and "BBC_NO" in (md.columns("SPECTRAL_WINDOW") or ()) else None))
 
-    # DATA_DESCRIPTION, POLARIZATION
-    t = _sub(path, "DATA_DESCRIPTION")
-    if t is not None and t.nrows():
-        d["dd_spw"] = np.asarray(t.getcol("SPECTRAL_WINDOW_ID"), dtype=np.int64)
-        d["dd_pol"] = np.asarray(t.getcol("POLARIZATION_ID"), dtype=np.int64)
-    else:
-        d["dd_spw"] = np.zeros(0, dtype=np.int64)
-        d["dd_pol"] = np.zeros(0, dtype=np.int64)
-    if t is not None:
-        t.close()
-    t = _sub(path, "POLARIZATION")
-    pols = []
-    if t is not None:
-        for i in range(t.nrows()):
-            ct_ = np.asarray(t.getcell("CORR_TYPE", i)).ravel()
-            pols.append([_STOKES.get(int(c), "?") for c in ct_])
-        t.close()
-    d["pol_corrs"] = pols
+    dd = md.ddids
+    d["dd_spw"] = np.array([dd[i][0] for i in range(len(dd))], dtype=np.int64)
+    d["dd_pol"] = np.array([dd[i][1] for i in range(len(dd))], dtype=np.int64)
+    # unknown and undefined correlation codes print as '?'
+    d["pol_corrs"] = [[STOKES_NAMES.get(int(c), "?") if int(c) else "?" for c in codes.ravel()]
+                      for _, codes in sorted(md.pol_codes.items())]
+    d["state_intents"] = [sorted(set(st.intents)) for st in md.states]
 
-    # STATE
-    t = _sub(path, "STATE")
-    intents = []
-    if t is not None and t.nrows() and "OBS_MODE" in t.colnames():
-        for mode in t.getcol("OBS_MODE"):
-            intents.append(sorted({x for x in str(mode).split(",") if x}))
-    if t is not None:
-        t.close()
-    d["state_intents"] = intents
-
-    # SOURCE
-    t = _sub(path, "SOURCE")
-    if t is None:
+    sources = md.sources      # first: it opens SOURCE, which gives its columns and size
+    cols = md.columns("SOURCE")
+    if cols is None:
         d["source"] = None
     else:
-        cn = t.colnames()
-        n = t.nrows()
-        src = {"n": n, "has_restfreq": "REST_FREQUENCY" in cn, "has_sysvel": "SYSVEL" in cn,
-               "rows": []}
-        if n:
-            ids = t.getcol("SOURCE_ID")
-            nms = t.getcol("NAME")
-            spw = t.getcol("SPECTRAL_WINDOW_ID") if "SPECTRAL_WINDOW_ID" in cn else [-1] * n
-            for i in range(n):
-                rf = _cell_or_none(t, "REST_FREQUENCY", i) if src["has_restfreq"] else None
-                sv = _cell_or_none(t, "SYSVEL", i) if src["has_sysvel"] else None
-                src["rows"].append((int(ids[i]), str(nms[i]), int(spw[i]),
-                                    None if rf is None else rf.ravel(),
-                                    None if sv is None else sv.ravel()))
-        d["source"] = src
-        t.close()
+        d["source"] = {"n": md.subtable_nrows("SOURCE"),
+                       "has_restfreq": "REST_FREQUENCY" in cols,
+                       "has_sysvel": "SYSVEL" in cols,
+                       "rows": [(src.id, src.name, src.spw_id, src.rest_frequency.ravel(),
+                                 src.sysvel.ravel()) for src in sources]}
 
-    # ANTENNA
-    t = _sub(path, "ANTENNA")
-    na = t.nrows() if t is not None else 0
-    if na:
-        d["ant_names"] = list(t.getcol("NAME"))
-        d["ant_stations"] = list(t.getcol("STATION")) if "STATION" in t.colnames() else [""] * na
-        d["ant_diameters"] = np.asarray(t.getcol("DISH_DIAMETER"), dtype=float)
-        d["ant_positions"] = np.asarray(t.getcol("POSITION"), dtype=float).reshape(na, 3)
-        try:
-            arrpos = np.asarray(t.getcolkeyword("POSITION", "ARRAY_POSITION"), dtype=float)
-        except Exception:  # noqa: BLE001
-            arrpos = None
-    else:
-        d["ant_names"], d["ant_stations"] = [], []
-        d["ant_diameters"] = np.zeros(0)
-        d["ant_positions"] = np.zeros((0, 3))
-        arrpos = None
-    if t is not None:
-        t.close()
-
+    ants = md.antennas
+    d["ant_names"] = [a.name for a in ants]
+    d["ant_stations"] = [a.station for a in ants]
+    d["ant_diameters"] = np.array([a.diameter for a in ants], dtype=float)
+    d["ant_positions"] = (np.array([a.position for a in ants], dtype=float).reshape(-1, 3)
+                          if ants else np.zeros((0, 3)))
+    arrpos = md.array_position if ants else None
     tel = d["telescopes"][0] if d["telescopes"] else ""
     center, origin = array_reference_position(tel, d["ant_positions"], None, tel_loc, arrpos)
     d["array_center"] = np.asarray(center, dtype=float)
@@ -1251,25 +1131,3 @@ def summary_record(info: MSInfo, max_records: int = 10000) -> dict:
                           "refer": str(info.field_refs[f]), "type": "direction"},
         }
     return rec
-
-
-def check_ms(vis) -> str:
-    """Absolute path of the MS ``vis``; FileNotFoundError / OSError naming the
-    problem (missing, not a table, not a MeasurementSet)."""
-    try:
-        from .core import check_ms as _check
-    except ImportError:  # pragma: no cover - the MS layer is part of the package
-        _check = None
-    if _check is not None:
-        return _check(vis)
-    path = os.path.expanduser(str(vis))
-    if not path:
-        raise FileNotFoundError("MeasurementSet name is empty")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"MeasurementSet {vis} does not exist")
-    if not os.path.isfile(os.path.join(path, "table.dat")):
-        raise OSError(f"{vis} is not a table")
-    for sub in ("ANTENNA", "FIELD", "SPECTRAL_WINDOW", "DATA_DESCRIPTION"):
-        if not os.path.isfile(os.path.join(path, sub, "table.dat")):
-            raise OSError(f"{vis} is not a MeasurementSet (no subtable {sub})")
-    return os.path.abspath(path)
