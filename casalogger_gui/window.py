@@ -316,7 +316,7 @@ class LogWindow(QMainWindow):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(220)
-        self.progress.setFormat("indexing %p%")
+        self.progress.setFormat("%p%")
         self.progress.setToolTip("Part of the log file read and indexed so far: the "
                                  "rows read are shown, filtered and searched already")
         self.progress.hide()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -492,3 +493,107 @@ def test_unchanged_filter_keeps_the_scroll_position(qtbot, make_window, tmp_path
     assert w.model.rowCount() == 11 and resets == [1]
     w.apply_filter()                      # same filter again: no reset
     assert resets == [1]
+
+
+def _big_log(path, n):
+    prios = ["INFO", "INFO", "WARN", "INFO2", "SEVERE", "DEBUG1", "INFO"]
+    parts = []
+    for i in range(n):
+        msg = f"message {i} about field {i % 7}"
+        if i % 50 == 0:
+            msg += "\n  second line\n  third line"
+        parts.append(line(msg, prios[i % 7], f"task{i % 5}::::casa", 1795000000 + i))
+    path.write_text("".join(parts))
+    return parts
+
+
+def test_big_log_is_indexed_in_slices_with_progress(qtbot, settings, tmp_path,
+                                                    monkeypatch):
+    from casalogger_gui.window import LogWindow
+    path = tmp_path / "big.log"
+    parts = _big_log(path, 20000)
+    text = "".join(parts)
+    size = len(text.encode())
+    status = tmp_path / "status.txt"
+    monkeypatch.setenv("CASALOGGER_STATUS", str(status))
+    monkeypatch.setattr(LogWindow, "slice_bytes", 65536)
+    w = LogWindow(str(path), settings=settings)
+    qtbot.addWidget(w)
+    # the first slice is shown at once, the rest is still to be read
+    indexed = text.encode()[:65536].rindex(b"\n") + 1
+    starts = np.cumsum([0] + [len(p.encode()) for p in parts[:-1]])
+    nfirst = int((starts < indexed).sum())      # rows whose first line is read
+    assert w.loading and w.model.rowCount() == nfirst < 20000
+    assert not w.progress.isHidden() and w.progress.value() == 65536 * 1000 // size
+    assert w.status_label.text().startswith(f"indexing 0 MB of {size / 1e6:.0f} MB: "
+                                            f"{nfirst:,} messages so far")
+    # a filter and a search set while indexing see every row in the end
+    w.set_filter("Priority", "WARN")
+    w.search_box.setText("field 3")
+    w.run_search()
+    w.resize(1000, 500)
+    w.show()
+    qtbot.waitUntil(lambda: not w.loading, timeout=60000)
+    want = [i for i in range(20000) if i % 7 in (2, 4)]
+    assert w.model.view.tolist() == want and w.model.total_rows == 20000
+    assert w.search_rows.tolist() == [i for i in range(20000) if i % 7 == 3]
+    assert w.progress.isHidden()
+    assert w.status_label.text() == f"{len(want):,} of 20,000 messages shown"
+    events = [ln.split("\t") for ln in status.read_text().splitlines()]
+    # one event per slice, each handled by the event loop on its own
+    assert events[0] == ["open", str(path), str(nfirst), str(nfirst)]   # no filter yet
+    assert events[-1] == ["indexed", str(path), "20000", str(len(want))]
+    slices = [e for e in events if e[0] == "appended"]
+    assert len(slices) >= -(-(size - 65536) // 65536)
+    counts = [int(e[2]) for e in events]
+    assert counts == sorted(counts) and counts[-1] == 20000
+    w.clear_filter()
+    assert rows_messages(w)[19999] == "message 19999 about field 0"
+    assert w.model.fields(50)[3] == "message 50 about field 1\n  second line\n  third line"
+
+
+def test_same_size_rewrite_is_reread(qtbot, make_window, tmp_path):
+    path = tmp_path / "same.log"
+    parts = [line(f"message {i:03d}") for i in range(50)]
+    path.write_text("".join(parts))
+    w = make_window(path)
+    assert w.model.rowCount() == 50
+    st = os.stat(path)
+    with open(path, "r+") as fh:             # same inode, same size, same end
+        fh.write(line("MESSAGE 000", "WARN"))
+    assert os.stat(path).st_size == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+    qtbot.waitUntil(lambda: w.model.rowCount() == 50
+                    and w.model.fields(0)[1:4] == ("WARN", "::casa", "MESSAGE 000"),
+                    timeout=5000)
+    assert rows_messages(w)[1:] == [f"message {i:03d}" for i in range(1, 50)]
+
+
+def test_progress_bar_is_drawn_in_the_status_bar(qtbot, settings, tmp_path, monkeypatch):
+    from casalogger_gui.window import LogWindow
+    path = tmp_path / "big.log"
+    _big_log(path, 6000)
+    size = os.path.getsize(path)
+    monkeypatch.setattr(LogWindow, "slice_bytes", size * 3 // 10)
+    w = LogWindow(str(path), settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1000, 500)
+    w._timer.stop()               # hold the window in the middle of the indexing
+    w._load_timer.stop()
+    value = w.progress.value()
+    assert w.loading and 290 <= value <= 300
+    img = w.grab().toImage()      # what the window paints, status bar included
+    bar = w.progress.geometry()
+    top = w.progress.mapTo(w, w.progress.rect().topLeft())
+    assert bar.width() > 100 and top.y() > w.table.geometry().bottom()
+    y = top.y() + 4               # above the percentage text
+
+    def blue(x):
+        c = img.pixelColor(x, y)
+        return c.blue() > c.red() + 60
+    filled = [x - top.x() for x in range(top.x(), top.x() + bar.width()) if blue(x)]
+    assert filled, "no progress chunk drawn"
+    assert abs(max(filled) / bar.width() - value / 1000) < 0.06
+    w._load_timer.start()
+    qtbot.waitUntil(lambda: not w.loading, timeout=30000)
+    assert w.progress.isHidden() and w.model.total_rows == 6000
