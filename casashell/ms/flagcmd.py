@@ -228,7 +228,10 @@ class Plan:
                 corr = ",".join(corr)
             func, corrs = flagging.parse_clip_expression(corr, set())
             self.clip_expr = f"{func}_{','.join(corrs)}"
-            if corrs == ["ALL"] or "I" in corrs or any(c.startswith(("WVR", "SOL")) for c in corrs):
+            if corrs == ["ALL"] or "I" in corrs or any(c.startswith(("WVR", "SOL")) for c in corrs) \
+                    or self.info.is_cal:
+                # the agent picks the correlations (on a caltable: Sol1, ...;
+                # other names flag nothing there, as in CASA)
                 sel["correlation"] = ""
             else:
                 sel["correlation"] = ",".join(corrs)
@@ -252,7 +255,8 @@ class Plan:
             corr = c.get("correlation", "") or "ABS_ALL"
             if isinstance(corr, (list, tuple)):
                 corr = ",".join(corr)
-            if corr.upper().startswith(("WVR", "SOL")) or "_WVR" in corr.upper():
+            if (corr.upper().startswith(("WVR", "SOL")) or "_WVR" in corr.upper()) \
+                    and not self.info.is_cal:
                 self.kind = "skip"
                 return
             agent = flagging.ClipAgent(c.get("clipminmax", []), c.get("clipoutside", True),
@@ -284,6 +288,11 @@ class Plan:
         elif m in ("tfcrop", "rflag"):
             self.kind = "group"
             flagging.check_datacolumn(self.info, c.get("datacolumn", "DATA"))
+            if self.info.is_cal:
+                if flagging.cal_is_real(self.info, c.get("datacolumn", "DATA")):
+                    # as CASA: no complex operator on a float column (FPARAM,
+                    # SNR), the values themselves are used
+                    self.clip_expr = "REAL_" + self.clip_expr.split("_", 1)[1]
             flagging._seconds(c.get("ntime", "scan")) if isinstance(c.get("ntime"), str) and \
                 c.get("ntime") not in ("", "scan") else None
             if m == "rflag":
@@ -320,6 +329,8 @@ class Plan:
             casalog.post(f"{self.mode}: the selection holds no data (autocorr=True on data "
                          f"without autocorrelations); nothing to flag", "WARN")
             return None, None
+        if self.info.is_cal and self.mode in ("tfcrop", "rflag"):
+            return self._run_cal_group(sel, write)
         if self.kind in ("row", "summary"):
             stats = flagging.run_rowwise(self.vis, self.info, sel, self.agents,
                                          write=write and self.kind == "row")
@@ -328,6 +339,29 @@ class Plan:
                 return _filter_summary(res, self.cmd), stats
             return None, stats
         return self._run_group(sel, write)
+
+    def _run_cal_group(self, sel, write):
+        """tfcrop/rflag on a calibration table: as CASA, one pass per solution
+        element (Sol1, Sol2, ...) named by the expression, each on its own
+        (so the statistics and the extension of flags stay within it)."""
+        from .flagging import AllSelection, RunStats
+        names = [n.upper() for n in self.info.pol_corrs[0]]
+        corrs = self.clip_expr.split("_", 1)[1].split(",") if "_" in self.clip_expr else ["ALL"]
+        base = np.asarray(sel.correlations.get(0, np.ones(len(names), bool)), bool)
+        total = RunStats()
+        extra = None
+        for i, nm in enumerate(names):
+            if not base[i] or (corrs != ["ALL"] and nm not in corrs):
+                continue
+            only = np.zeros(len(names), bool)
+            only[i] = True
+            one = AllSelection(rows=sel.rows, channels=sel.channels, correlations={0: only})
+            extra, st = self._run_group(one, write)
+            total.selected += st.selected
+            total.newly_flagged += st.newly_flagged
+            total.newly_unflagged += st.newly_unflagged
+            total.rows_written += st.rows_written
+        return extra, total
 
     def _run_group(self, sel, write):
         from . import flagalgos
@@ -496,11 +530,11 @@ def save_commands(vis: str, cmds: list[dict], cmdreason: str, outfile: str, over
 # the task body
 
 def run_flagdata(values: dict):
-    from .core import check_ms
+    from .flagcal import check_vis
     from .flagversions import backup_flags
     from .selection import SelectionError
 
-    vis = check_ms(values["vis"])
+    vis, is_cal = check_vis(values["vis"])
     mode = ALIASES.get(values["mode"], values["mode"])
     action = values["action"] or "none"
     if values.get("display"):
@@ -563,7 +597,7 @@ def run_flagdata(values: dict):
             casalog.post(f"{p.mode}: {n} of {stats.selected} selected points {what}{verb}")
             if p.mode == "rflag" and res:
                 rflag_reports.append(res)
-    if writes:
+    if writes and not is_cal:
         _history(vis, values)
     savepars()   # after the flags are in: APPLIED rows of FLAG_CMD are true
     if summaries:

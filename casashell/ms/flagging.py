@@ -58,11 +58,16 @@ class MSInfo:
     colnames: list
     obs_position: np.ndarray | None = None   # observatory ITRF position if known
     telescope: str = ""
+    ddcol: str = "DATA_DESC_ID"  # the column giving each row's cell shape
+    is_cal: bool = False         # a calibration table (see flagcal)
 
     @classmethod
     def read(cls, vis: str, table=None) -> "MSInfo":
         from casacore import tables as ct
 
+        from . import flagcal
+        if flagcal.is_caltable(vis):
+            return cls._read_cal(vis)
         own = table is None
         t = ct.table(vis, ack=False) if own else table
         try:
@@ -116,6 +121,41 @@ class MSInfo:
             if own:
                 t.close()
 
+    @classmethod
+    def _read_cal(cls, vis: str) -> "MSInfo":
+        """A calibration table: one "data description" per spectral window
+        (column SPECTRAL_WINDOW_ID) and one polarization setup whose
+        correlations are the solution elements Sol1, Sol2, ..."""
+        from casacore import tables as ct
+
+        from . import flagcal
+        with ct.table(vis, ack=False) as t:
+            def sub(name):
+                return ct.table(os.path.join(vis, name), ack=False)
+
+            with sub("ANTENNA") as a:
+                names = list(a.getcol("NAME")) if a.nrows() else []
+                pos = a.getcol("POSITION") if a.nrows() else np.zeros((0, 3))
+                diam = a.getcol("DISH_DIAMETER") if a.nrows() else np.zeros(0)
+            with sub("FIELD") as f:
+                fnames = list(f.getcol("NAME")) if f.nrows() else []
+                d = f.getcol("PHASE_DIR") if f.nrows() else np.zeros((0, 1, 2))
+                dirs = d[:, 0, :] if d.ndim == 3 else d.reshape(-1, 2)
+            with sub("SPECTRAL_WINDOW") as s:
+                nchan = [int(x) for x in s.getcol("NUM_CHAN")] if s.nrows() else []
+                freqs = [np.asarray(s.getcell("CHAN_FREQ", i), float) for i in range(s.nrows())]
+            npol = int(t.getcell("FLAG", 0).shape[-1]) if t.nrows() else 1
+            nspw = len(nchan)
+            shapes = {i: (nchan[i], npol) for i in range(nspw)}
+            return cls(vis=vis, nrows=t.nrows(), ant_names=names, ant_pos=np.asarray(pos, float),
+                       ant_diam=np.asarray(diam, float), field_names=fnames,
+                       field_dirs=np.asarray(dirs, float), field_ref=["J2000"] * len(fnames),
+                       spw_nchan=nchan, spw_freqs=freqs,
+                       pol_corrs=[flagcal.solution_names(npol)],
+                       ddid_spw=np.arange(nspw), ddid_pol=np.zeros(nspw, int),
+                       state_intents=[], shapes=shapes, colnames=t.colnames(),
+                       ddcol="SPECTRAL_WINDOW_ID", is_cal=True)
+
 
 # ---------------------------------------------------------------------------
 # selection (the project's selection module, or "everything")
@@ -145,6 +185,11 @@ def select_rows(vis: str, info: MSInfo, autocorr: bool = False, **sel):
     Uses :func:`casashell.ms.selection.select`; an all-empty selection is
     answered here without it (so summary/flag-everything work alone).
     """
+    if info.is_cal:
+        from .flagcal import select_cal
+        if autocorr:
+            sel = dict(sel, antenna="*&&&")
+        return select_cal(vis, info, **sel)
     sel = {k: ("" if v is None else v) for k, v in sel.items()}
     for k, v in list(sel.items()):
         if isinstance(v, (list, tuple)):
@@ -303,10 +348,16 @@ def iter_blocks(table, info: MSInfo, rows: np.ndarray, meta_cols=(),
     Scalar columns are read span by span (bounded memory), so the whole
     MS's metadata is never held at once.
     """
-    cols = list(dict.fromkeys(["DATA_DESC_ID", *meta_cols]))
+    cols = [c for c in dict.fromkeys(meta_cols) if c != "DATA_DESC_ID"]
+    have = set(info.colnames)
     for s0 in range(0, len(rows), span_rows):
         span = rows[s0:s0 + span_rows]
-        meta = {c: flagio.read_scalar(table, c, span) for c in cols}
+        # a calibration table's shape column is SPECTRAL_WINDOW_ID; columns it
+        # does not have (ARRAY_ID, STATE_ID) read as -1, as CASA reports them
+        meta = {"DATA_DESC_ID": flagio.read_scalar(table, info.ddcol, span)}
+        for c in cols:
+            meta[c] = flagio.read_scalar(table, c, span) if c in have else \
+                np.full(len(span), -1, np.int32)
         ddid = meta["DATA_DESC_ID"]
         for idx, _shape in flagio.plan_blocks(span, ddid, info.shapes, max_bytes):
             if len(idx) == len(span):
@@ -429,10 +480,12 @@ class _BlockWrite:
 
 
 def write_block(table, rows, flags):
-    """FLAG and the matching FLAG_ROW of ``rows``, as one uninterruptible step."""
+    """FLAG and the matching FLAG_ROW of ``rows``, as one uninterruptible step
+    (a calibration table has no FLAG_ROW)."""
     with _BlockWrite():
         flagio.write_cells(table, "FLAG", rows, flags)
-        _put_scalar(table, "FLAG_ROW", rows, flags.reshape(len(rows), -1).all(axis=1))
+        if flagio.has_flag_row(table):
+            _put_scalar(table, "FLAG_ROW", rows, flags.reshape(len(rows), -1).all(axis=1))
 
 
 def _put_scalar(table, column, rows, values):
@@ -545,7 +598,7 @@ class SummaryAgent:
             self._add(self._cat(fkey, "observation"), meta["OBSERVATION_ID"], rf, rt)
             self._add(self._cat(fkey, "array"), meta["ARRAY_ID"], rf, rt)
             a1, a2 = meta["ANTENNA1"], meta["ANTENNA2"]
-            cross = a1 != a2
+            cross = (a1 != a2) & (a2 >= 0)    # caltables: ANTENNA2 = -1 (no reference)
             self._add(self._cat(fkey, "antenna"), np.concatenate([a1, a2[cross]]),
                       np.concatenate([rf, rf[cross]]), np.concatenate([rt, rt[cross]]))
             if self.basecnt:
@@ -734,6 +787,11 @@ class ClipAgent:
     def prepare(self, table, info, sel):
         cols = set(info.colnames)
         dc = self.datacolumn
+        if info.is_cal:
+            self.need = [check_cal_datacolumn(info, dc)]
+            if cal_is_real(info, dc):
+                self.func = "REAL"   # CASA: no complex operator on FPARAM/SNR
+            return
         need = {"DATA": ["DATA"], "CORRECTED": ["CORRECTED_DATA"], "MODEL": ["MODEL_DATA"],
                 "RESIDUAL": ["CORRECTED_DATA", "MODEL_DATA"], "RESIDUAL_DATA": ["DATA", "MODEL_DATA"],
                 "FLOAT_DATA": ["FLOAT_DATA"], "WEIGHT_SPECTRUM": ["WEIGHT_SPECTRUM"],
@@ -875,7 +933,7 @@ class QuackAgent:
             scan = flagio.read_scalar(table, "SCAN_NUMBER", r).astype(np.int64)
             tim = flagio.read_scalar(table, "TIME", r)
             if self.increment:
-                dd = flagio.read_scalar(table, "DATA_DESC_ID", r)
+                dd = flagio.read_scalar(table, info.ddcol, r)
                 full = np.zeros(len(r), bool)
                 for idx, _shape in flagio.plan_blocks(r, dd, info.shapes):
                     f = flagio.read_cells(table, "FLAG", r[idx])
@@ -950,7 +1008,7 @@ class AntIntAgent:
             rr = r[mine]
             if len(rr) == 0:
                 continue
-            dd = flagio.read_scalar(table, "DATA_DESC_ID", rr)
+            dd = flagio.read_scalar(table, info.ddcol, rr)
             tm = flagio.read_scalar(table, "TIME", rr)
             for idx, _shape in flagio.plan_blocks(rr, dd, info.shapes):
                 f = flagio.read_cells(table, "FLAG", rr[idx])
@@ -1357,7 +1415,7 @@ def run_grouped(vis: str, info: MSInfo, sel, algo, write: bool, ntime="scan",
         for si, s0 in enumerate(range(0, len(rows), span_rows)):
             r = rows[s0:s0 + span_rows]
             scan = flagio.read_scalar(t, "SCAN_NUMBER", r).astype(np.int64)
-            dd = flagio.read_scalar(t, "DATA_DESC_ID", r).astype(np.int64)
+            dd = flagio.read_scalar(t, info.ddcol, r).astype(np.int64)
             fld = flagio.read_scalar(t, "FIELD_ID", r).astype(np.int64)
             win = np.zeros(len(r), np.int64) if combinescans else scan
             if window is not None:
@@ -1469,6 +1527,8 @@ def _run_group(t, info, g_rows, ddid, mask, algo, write, stats, datacolumn, need
 def _read_datacolumn(t, datacolumn, rows):
     dc = datacolumn.upper()
     cols = set(t.colnames())
+    if dc in ("CPARAM", "FPARAM", "SNR") and dc in cols:
+        return flagio.read_cells(t, dc, rows)
     names = {"DATA": "DATA", "CORRECTED": "CORRECTED_DATA", "CORRECTED_DATA": "CORRECTED_DATA",
              "MODEL": "MODEL_DATA", "MODEL_DATA": "MODEL_DATA", "FLOAT_DATA": "FLOAT_DATA",
              "WEIGHT_SPECTRUM": "WEIGHT_SPECTRUM"}
@@ -1482,7 +1542,29 @@ def _read_datacolumn(t, datacolumn, rows):
     return flagio.read_cells(t, col, rows)
 
 
+def cal_is_real(info: MSInfo, datacolumn: str) -> bool:
+    """Whether ``datacolumn`` of a calibration table holds real values."""
+    return info.is_cal and str(datacolumn).upper() in ("FPARAM", "SNR")
+
+
+def check_cal_datacolumn(info: MSInfo, datacolumn: str) -> str:
+    """The solution column a caltable is flagged on (CPARAM, FPARAM, SNR:
+    the ones CASA 6.7 accepts); ValueError otherwise."""
+    from .flagcal import CAL_DATACOLUMNS
+    dc = str(datacolumn).upper()
+    if dc not in CAL_DATACOLUMNS:
+        raise ValueError(f"datacolumn '{datacolumn}' is not a column of calibration table "
+                         f"{info.vis}: use one of {', '.join(c for c in CAL_DATACOLUMNS if c in info.colnames)}")
+    if dc not in info.colnames:
+        raise ValueError(f"datacolumn '{datacolumn}': calibration table {info.vis} has no "
+                         f"{dc} column")
+    return dc
+
+
 def check_datacolumn(info: MSInfo, datacolumn: str) -> None:
+    if info.is_cal:
+        check_cal_datacolumn(info, datacolumn)
+        return
     dc = datacolumn.upper()
     need = {"DATA": ["DATA"], "CORRECTED": ["CORRECTED_DATA"], "MODEL": ["MODEL_DATA"],
             "RESIDUAL": ["CORRECTED_DATA", "MODEL_DATA"], "RESIDUAL_DATA": ["DATA", "MODEL_DATA"],

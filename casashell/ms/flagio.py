@@ -18,10 +18,30 @@ import numpy as np
 DEFAULT_BLOCK_BYTES = 16 << 20
 
 
+def has_flag_row(table) -> bool:
+    """Whether an open table has FLAG_ROW (an MS does, a calibration table not)."""
+    return "FLAG_ROW" in table.colnames()
+
+
+def shape_column(table) -> str:
+    """The column whose value gives a row's cell shape: DATA_DESC_ID in an MS,
+    SPECTRAL_WINDOW_ID in a calibration table."""
+    cols = table.colnames()
+    return "DATA_DESC_ID" if "DATA_DESC_ID" in cols or "SPECTRAL_WINDOW_ID" not in cols \
+        else "SPECTRAL_WINDOW_ID"
+
+
 def ddid_shapes(vis_table) -> dict:
     """``{ddid: (nchan, ncorr)}`` read from the DATA_DESCRIPTION, SPECTRAL_WINDOW
-    and POLARIZATION subtables of an open main table."""
+    and POLARIZATION subtables of an open main table (for a calibration
+    table: ``{spw: (nchan, number of solution elements)}``)."""
     from casacore import tables as ct
+
+    if shape_column(vis_table) == "SPECTRAL_WINDOW_ID":
+        with ct.table(vis_table.getkeyword("SPECTRAL_WINDOW"), ack=False) as sw:
+            nchan = sw.getcol("NUM_CHAN") if sw.nrows() else []
+        npol = int(vis_table.getcell("FLAG", 0).shape[-1]) if vis_table.nrows() else 1
+        return {i: (int(n), npol) for i, n in enumerate(nchan)}
 
     def sub(name):
         return ct.table(vis_table.getkeyword(name), ack=False)
@@ -117,5 +137,17 @@ def read_scalar(table, column: str, rows: np.ndarray | None = None) -> np.ndarra
     sub = table.selectrows(rows)
     try:
         return sub.getcol(column)
+    finally:
+        sub.close()
+
+
+def write_scalar(table, column: str, rows: np.ndarray, values: np.ndarray) -> None:
+    """Write a scalar column for sorted ``rows``."""
+    if _is_contiguous(rows):
+        table.putcol(column, values, int(rows[0]), len(rows))
+        return
+    sub = table.selectrows(rows)
+    try:
+        sub.putcol(column, values)
     finally:
         sub.close()

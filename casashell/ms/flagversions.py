@@ -6,7 +6,8 @@ On-disk layout (the one CASA's flagmanager reads and writes)::
         FLAG_VERSION_LIST        text, one "<name> : <comment>" line per version
         flags.<name>/            a casacore table with as many rows as the MS and
                                  two columns: FLAG (bool array, TiledShapeStMan)
-                                 and FLAG_ROW (bool scalar)
+                                 and FLAG_ROW (bool scalar); FLAG only for a
+                                 calibration table (which has no FLAG_ROW)
 
 Safety: a version table is first written under a temporary name in the same
 directory and renamed into place only when complete; the list file is
@@ -193,15 +194,19 @@ class FlagVersions:
         from casacore import tables as ct
 
         nrow = ms.nrows()
+        # a calibration table has no FLAG_ROW: its versions hold FLAG only (as CASA's)
+        with_row = flagio.has_flag_row(ms)
+        want = {"FLAG", "FLAG_ROW"} if with_row else {"FLAG"}
         if merge_with is None and nrow > 0:
             # a plain copy of the two columns, done by casacore in C++ (the bits
             # are never unpacked into Python); the chunked copy below is the fallback
             try:
                 msname = ms.name().replace("'", "\\'")
-                out = ct.taql(f"SELECT FLAG, FLAG_ROW FROM '{msname}' GIVING '{dest}' AS PLAIN")
+                out = ct.taql(f"SELECT {', '.join(sorted(want))} FROM '{msname}' "
+                              f"GIVING '{dest}' AS PLAIN")
                 out.close()
                 with ct.table(dest, readonly=False, ack=False) as out:
-                    ok = out.nrows() == nrow and set(out.colnames()) == {"FLAG", "FLAG_ROW"}
+                    ok = out.nrows() == nrow and set(out.colnames()) == want
                     # the copy inherits the MS's table keywords (subtable links) and
                     # info: a flag version is a plain table
                     for kw in list(out.getkeywords()):
@@ -219,8 +224,9 @@ class FlagVersions:
         tile_rows = max(1, (1 << 23) // max(1, ncorr * nchan))
         cols = [ct.makearrcoldesc("FLAG", False, ndim=2,
                                   datamanagertype="TiledShapeStMan",
-                                  datamanagergroup="TiledFlag"),
-                ct.makescacoldesc("FLAG_ROW", False)]
+                                  datamanagergroup="TiledFlag")]
+        if with_row:
+            cols.append(ct.makescacoldesc("FLAG_ROW", False))
         td = ct.maketabdesc(cols)
         dminfo = {"*1": {"TYPE": "TiledShapeStMan", "NAME": "TiledFlag",
                          "SPEC": {"DEFAULTTILESHAPE": np.array(
@@ -235,7 +241,7 @@ class FlagVersions:
             with ct.table(dest, td, nrow=nrow, dminfo=dminfo, ack=False) as out:
                 if nrow == 0:
                     return
-                ddid = ms.getcol("DATA_DESC_ID")
+                ddid = ms.getcol(flagio.shape_column(ms))
                 rows = np.arange(nrow, dtype=np.int64)
                 for idx, _ in flagio.plan_blocks(rows, ddid, shapes):
                     r = rows[idx]
@@ -244,11 +250,12 @@ class FlagVersions:
                         g = flagio.read_cells(other, "FLAG", r)
                         f = (f | g) if merge == "or" else (f & g)
                     flagio.write_cells(out, "FLAG", r, f)
-                fr = ms.getcol("FLAG_ROW")
-                if other is not None:
-                    g = other.getcol("FLAG_ROW")
-                    fr = (fr | g) if merge == "or" else (fr & g)
-                out.putcol("FLAG_ROW", fr)
+                if with_row:
+                    fr = ms.getcol("FLAG_ROW")
+                    if other is not None and "FLAG_ROW" in other.colnames():
+                        g = other.getcol("FLAG_ROW")
+                        fr = (fr | g) if merge == "or" else (fr & g)
+                    out.putcol("FLAG_ROW", fr)
                 out.putinfo({"type": "", "subType": "",
                              "readme": "flag version written by casashell"})
         finally:
@@ -274,7 +281,7 @@ class FlagVersions:
             if nrow == 0:
                 return
             shapes = flagio.ddid_shapes(ms)
-            ddid = ms.getcol("DATA_DESC_ID")
+            ddid = ms.getcol(flagio.shape_column(ms))
             rows = np.arange(nrow, dtype=np.int64)
             # check shapes first so that nothing is written on a mismatch
             for d in np.unique(ddid):
@@ -290,11 +297,19 @@ class FlagVersions:
                     g = flagio.read_cells(ms, "FLAG", r)
                     f = (f | g) if merge == "or" else (f & g)
                 flagio.write_cells(ms, "FLAG", r, f)
-            fr = ver.getcol("FLAG_ROW")
-            if merge != "replace":
-                g = ms.getcol("FLAG_ROW")
-                fr = (fr | g) if merge == "or" else (fr & g)
-            ms.putcol("FLAG_ROW", fr)
+            if flagio.has_flag_row(ms):
+                if "FLAG_ROW" in ver.colnames():
+                    fr = ver.getcol("FLAG_ROW")
+                    if merge != "replace":
+                        g = ms.getcol("FLAG_ROW")
+                        fr = (fr | g) if merge == "or" else (fr & g)
+                    ms.putcol("FLAG_ROW", fr)
+                else:   # a version without FLAG_ROW: make it "all cells flagged"
+                    for idx, _ in flagio.plan_blocks(rows, ddid, shapes):
+                        r = rows[idx]
+                        f = flagio.read_cells(ms, "FLAG", r)
+                        flagio.write_scalar(ms, "FLAG_ROW", r,
+                                            f.reshape(len(r), -1).all(axis=1))
             ms.flush()
 
     # -- delete / rename -----------------------------------------------------

@@ -8,7 +8,7 @@ from ._framework import Param, task
 @task(summary="Enable list, save, restore, delete and rename flag version files.",
       category="flagging",
       params=[
-          Param("vis", "path", "", "Name of input visibility file (MS)"),
+          Param("vis", "path", "", "Name of input visibility file (MS) or calibration table"),
           Param("mode", "string", "list", "Operation: list, save, restore, delete, rename",
                 allowed=["list", "save", "restore", "delete", "rename"],
                 sub={"save": ["versionname", "comment", "merge"],
@@ -26,10 +26,10 @@ def flagmanager(vis, mode, versionname, oldname, comment, merge):
     import os
 
     from ..logsink import casalog
-    from ..ms.core import check_ms
+    from ..ms.flagcal import check_vis
     from ..ms.flagversions import FlagVersions, FlagVersionError
 
-    vis = check_ms(vis)
+    vis, _is_cal = check_vis(vis)
     fv = FlagVersions(vis)
     try:
         if mode == "list":
