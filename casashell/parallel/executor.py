@@ -147,34 +147,137 @@ def close_client():
 atexit.register(close_client)
 
 
-def map_tasks(func, arglist: list, cfg=None) -> list:
+class SubMSInterrupt(KeyboardInterrupt):
+    """Ctrl-C during :func:`map_tasks`: every call has stopped (or was never
+    started); ``outcomes`` holds one outcome per call (``cancelled`` with
+    ``started`` False/True for those not finished)."""
+
+    def __init__(self, outcomes: list, abandoned: int = 0):
+        super().__init__("interrupted by the user (Ctrl-C)")
+        self.outcomes = outcomes
+        self.abandoned = abandoned
+
+
+def outcome_counts(outcomes) -> tuple[int, int, int]:
+    """(finished, stopped while running, not started) of interrupted outcomes."""
+    done = sum(1 for o in outcomes if not o.get("cancelled"))
+    stopped = sum(1 for o in outcomes if o.get("cancelled") and o.get("started"))
+    return done, stopped, len(outcomes) - done - stopped
+
+
+def _not_started():
+    return {"cancelled": True, "started": False, "logs": [], "worker": "?"}
+
+
+#: seconds the session waits, after Ctrl-C, for the workers to stop their calls
+STOP_WAIT = 600.0
+
+
+def map_tasks(func, arglist: list, cfg=None, interrupt: bool = True,
+              labels: list | None = None) -> list:
     """Call ``func(*args)`` for every ``args`` of ``arglist`` on the workers;
     return the results in order.  Every call runs to its end (a failure does
     not cancel the others); a call that could not run at all (worker lost)
     gives ``{"error": text, "type": "RuntimeError"}``.
+
+    Ctrl-C (KeyboardInterrupt) while waiting: the calls not started are
+    cancelled, the running ones are stopped at their next checkpoint
+    (``interrupt=True``; with False they run to their end), the session waits
+    for them to stop, then raises :class:`SubMSInterrupt` with the outcomes.
+    ``labels`` name the calls (the sub-MSs) for the workers.
     """
     if not arglist:
         return []
+    from . import worker
+    labels = [str(x) for x in (labels or range(len(arglist)))]
     if not have_distributed():
         from ..logsink import casalog
         casalog.post("dask.distributed is not installed: processing the sub-MSs one "
                      "after the other in this process", "WARN")
-        return [func(*args) for args in arglist]
+        out = []
+        try:
+            for args in arglist:
+                o = func(*args)
+                out.append(o)
+                if o.get("cancelled"):      # Ctrl-C inside the call (caught there)
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            out += [_not_started() for _ in range(len(arglist) - len(out))]
+            raise SubMSInterrupt(out) from None
+        return out
+    import uuid
     client = get_client(cfg)
-    futures = [client.submit(func, *args, pure=False) for args in arglist]
-    out = []
+    run_id = uuid.uuid4().hex
+    futures = [client.submit(worker.run_cancellable, run_id, interrupt, lab, func, *args,
+                             pure=False) for lab, args in zip(labels, arglist)]
+    out = [None] * len(futures)
     try:
-        for f in futures:
-            try:
-                out.append(f.result())
-            except Exception as exc:  # noqa: BLE001 - the call could not run
-                out.append({"error": f"{type(exc).__name__}: {exc}", "type": "RuntimeError",
-                            "logs": [], "worker": "?"})
+        for k, f in enumerate(futures):
+            out[k] = _result(f)
+    except KeyboardInterrupt:
+        abandoned = _stop_run(client, run_id, futures, out, interrupt)
+        raise SubMSInterrupt(out, abandoned) from None
     except BaseException:
         for f in futures:
             f.cancel()
         raise
     return out
+
+
+def _result(f) -> dict:
+    try:
+        return f.result()
+    except Exception as exc:  # noqa: BLE001 - the call could not run
+        return {"error": f"{type(exc).__name__}: {exc}", "type": "RuntimeError",
+                "logs": [], "worker": "?"}
+
+
+def _stop_run(client, run_id, futures, out, interrupt) -> int:
+    """Cancel run ``run_id`` after Ctrl-C; fill ``out``; return the number of
+    calls given up (a second Ctrl-C while waiting)."""
+    from ..logsink import casalog
+    from . import worker
+    casalog.post("Ctrl-C: cancelling the sub-MSs not started" +
+                 (" and stopping those running" if interrupt else
+                  "; those running are finished first") + " ...", "WARN")
+    try:
+        # the flag first (a call starting after it does nothing), then the
+        # futures the scheduler has not given to a worker yet
+        client.run(worker.cancel_run, run_id, on_error="ignore")
+        try:
+            busy = {k for keys in client.processing().values() for k in keys}
+        except Exception:  # noqa: BLE001 - then every unfinished one is awaited
+            busy = None
+        for k, f in enumerate(futures):
+            if out[k] is None and busy is not None and not f.done() and f.key not in busy:
+                f.cancel()
+        import time
+        t_end = time.monotonic() + STOP_WAIT
+        for f in futures:
+            if f.cancelled() or f.done():
+                continue
+            try:
+                f.exception(timeout=max(0.1, t_end - time.monotonic()))
+            except KeyboardInterrupt:
+                raise
+            except Exception:  # noqa: BLE001 - failed, cancelled or timed out: below
+                pass
+    except KeyboardInterrupt:
+        casalog.post("Ctrl-C again: not waiting for the sub-MSs still running", "WARN")
+    abandoned = 0
+    for k, f in enumerate(futures):
+        if out[k] is not None:
+            continue
+        if f.cancelled():
+            out[k] = _not_started()
+        elif f.done():
+            out[k] = _result(f)
+        else:
+            f.cancel()
+            abandoned += 1
+            out[k] = {"cancelled": True, "started": True, "abandoned": True, "logs": [],
+                      "worker": "?"}
+    return abandoned
 
 
 def _dask_cmd(*args) -> list:

@@ -119,8 +119,8 @@ def write_mms(vis: str, out: str, sel_values: dict, axis: str, numsubms, datacol
     from ..logsink import casalog
     from ..ms.core import check_ms
     from ..ms.transform_params import make_selection
-    from .executor import map_tasks
-    from .tasks import relay_logs, raise_first_failure
+    from .executor import SubMSInterrupt, map_tasks
+    from .tasks import log_interrupted, raise_first_failure, relay_logs
 
     vis = check_ms(vis)
     if mmslib.is_mms(vis):
@@ -160,8 +160,13 @@ def write_mms(vis: str, out: str, sel_values: dict, axis: str, numsubms, datacol
     try:
         subs = [os.path.join(staged, mmslib.SUBMSS, mmslib.submss_name(out, k))
                 for k in range(len(bins))]
-        outcomes = map_tasks(_write_one, [(vis, rows[b], s, datacolumn, flagbackup)
-                                          for b, s in zip(bins, subs)])
+        try:
+            outcomes = map_tasks(_write_one, [(vis, rows[b], s, datacolumn, flagbackup)
+                                              for b, s in zip(bins, subs)], labels=subs)
+        except SubMSInterrupt as exc:
+            relay_logs(exc.outcomes)
+            log_interrupted("partition", exc, f"nothing is written ({out} not created)")
+            raise
         relay_logs(outcomes)
         raise_first_failure("partition", outcomes, subs)
         mmslib.share_subtables(subs)

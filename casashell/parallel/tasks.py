@@ -20,6 +20,22 @@ listobs        the reference MS read as one table (listobs reads only
 
 A selection that matches nothing in one sub-MS skips that sub-MS; a selection
 that matches nothing in the whole Multi-MS fails as for a normal MS.
+
+Ctrl-C (see :func:`executor.map_tasks`): the sub-MSs not started are
+cancelled, the running ones stop at their next chunk, and then:
+
+=============  ===============================================================
+flagdata       with flagbackup: every sub-MS changed is restored and the run's
+               ``flagdata_N`` version removed (nothing changed); without:
+               the running sub-MSs are finished, not stopped (each sub-MS is
+               flagged completely or not at all).
+split & co.,   nothing is written.
+partition
+clearcal,      the columns the run added are removed (as after a failure).
+initweights
+flagmanager    not stopped once started (quick); the sub-MSs not started
+               are named.
+=============  ===============================================================
 """
 
 from __future__ import annotations
@@ -40,6 +56,25 @@ _SELECTION = ("field", "spw", "antenna", "scan", "timerange", "uvrange", "correl
 
 def _level() -> str:
     return casalog.getFilter()
+
+
+def _names(subs, max_names: int = 8) -> str:
+    names = [os.path.basename(s) for s in subs]
+    if len(names) > max_names:
+        return ", ".join(names[:max_names]) + f", ... ({len(names)} in all)"
+    return ", ".join(names)
+
+
+def log_interrupted(task: str, exc, what: str) -> None:
+    """The one WARN line of a task stopped by Ctrl-C."""
+    from .executor import outcome_counts
+    done, stopped, pending = outcome_counts(exc.outcomes)
+    text = (f"{task} interrupted (Ctrl-C): {done} sub-MS(s) finished, {stopped} stopped "
+            f"while running, {pending} not started; {what}")
+    if getattr(exc, "abandoned", 0):
+        text += (f" ({exc.abandoned} sub-MS(s) were still running when waiting was "
+                 f"given up: they may still change)")
+    casalog.post(text, "WARN")
 
 
 def relay_logs(outcomes) -> None:
@@ -138,9 +173,14 @@ def _flagdata(spec, values, subs):
     sub_values = dict(values, savepars=False, flagbackup=False)
     if mode == "summary":
         sub_values.update(minrel=0.0, maxrel=1.0, minabs=0, maxabs=-1)
-    from .executor import map_tasks
+    from .executor import SubMSInterrupt, map_tasks
     args = [(dict(sub_values, vis=s), sel, backup, _level(), explicit) for s in subs]
-    outcomes = map_tasks(worker.flagdata_subms, args)
+    try:
+        # without a backup a running sub-MS is finished rather than half flagged
+        outcomes = map_tasks(worker.flagdata_subms, args, interrupt=backup, labels=subs)
+    except SubMSInterrupt as exc:
+        _flagdata_interrupted(exc, subs, backup)
+        raise
     if mode == "summary":
         _drop_summary_listings(outcomes)
     relay_logs(outcomes)
@@ -171,6 +211,39 @@ def _flagdata(spec, values, subs):
     return merged
 
 
+def _flagdata_interrupted(exc, subs, backup: bool) -> None:
+    """Ctrl-C: with ``backup`` undo the run in every sub-MS (restore the flags
+    of those it finished, remove its flag version from all)."""
+    from .executor import map_tasks
+    relay_logs(exc.outcomes)
+    if not backup:
+        flagged = [s for s, o in zip(subs, exc.outcomes)
+                   if not o.get("cancelled") and "error" not in o and not o.get("skipped")]
+        log_interrupted("flagdata", exc, "flagbackup=False: the running sub-MSs were "
+                        "finished, not stopped half-way; flagged: " +
+                        (_names(flagged) or "none"))
+        return
+    todo = [(s, o["version"], _level(),
+             not o.get("cancelled") and "error" not in o and not o.get("skipped"), True)
+            for s, o in zip(subs, exc.outcomes) if o.get("version")]
+    names = sorted({t[1] for t in todo})
+    try:
+        res = map_tasks(worker.restore_flags, todo, interrupt=False,
+                        labels=[t[0] for t in todo])
+    except KeyboardInterrupt:
+        casalog.post("Ctrl-C again while restoring the flags: some sub-MSs may keep the "
+                     f"flags of this run; flagmanager(mode='restore', versionname="
+                     f"'{names[0] if names else 'flagdata_N'}') restores them", "WARN")
+        raise
+    relay_logs(res)
+    bad = failures(res, [t[0] for t in todo])
+    if bad:
+        casalog.post(f"Could not restore the flags of {_names([b[0] for b in bad])}: "
+                     f"{bad[0][1]['error']}", "SEVERE")
+    log_interrupted("flagdata", exc, "the flags of every sub-MS are as before the call" +
+                    (f" (flag version {', '.join(names)} removed)" if names else ""))
+
+
 def _drop_summary_listings(outcomes) -> None:
     """The per-sub-MS summary listings are replaced by the merged one."""
     from ..ms.flagging import summary_log_lines
@@ -185,25 +258,39 @@ def _drop_summary_listings(outcomes) -> None:
 def _inplace(spec, values, subs):
     """clearcal / initweights: the task on every sub-MS."""
     from casacore import tables as ct
-    from .executor import map_tasks
+    from .executor import SubMSInterrupt, map_tasks
     sel = _selection(values, ("field", "spw", "intent"))
     explicit = _check_selection(values["vis"], sel)
     with ct.table(subs[0], ack=False) as t:
         before = set(t.colnames())
-    outcomes = map_tasks(worker.run_impl,
-                         [(spec.name, dict(values, vis=s), sel, _level(), explicit)
-                          for s in subs])
-    relay_logs(outcomes)
-    if failures(outcomes, subs):
+
+    def drop_added():
         added = set()
         for s in subs:
             with ct.table(s, ack=False) as t:
                 added |= set(t.colnames()) - before
         if added:
             relay_logs(map_tasks(worker.drop_columns,
-                                 [(s, sorted(added), _level()) for s in subs]))
+                                 [(s, sorted(added), _level()) for s in subs],
+                                 interrupt=False, labels=subs))
             casalog.post(f"Removed the column(s) {', '.join(sorted(added))} added by this "
                          f"run from every sub-MS", "WARN")
+        return added
+
+    try:
+        outcomes = map_tasks(worker.run_impl,
+                             [(spec.name, dict(values, vis=s), sel, _level(), explicit)
+                              for s in subs], labels=subs)
+    except SubMSInterrupt as exc:
+        relay_logs(exc.outcomes)
+        added = drop_added()
+        log_interrupted(spec.name, exc, (f"the column(s) {', '.join(sorted(added))} it "
+                                         f"added removed; " if added else "") +
+                        "values already reset stay reset (run the task again)")
+        raise
+    relay_logs(outcomes)
+    if failures(outcomes, subs):
+        drop_added()
         raise_first_failure(spec.name, outcomes, subs)
     # a sub-MS the selection skipped still needs the columns the run added elsewhere
     cols = []
@@ -237,7 +324,7 @@ def _transform(spec, values, subs):
     from ..ms.transform_params import chanbin_per_spw, make_selection, parse_combine, \
         parse_timebin
     from ..ms.writer import check_new_output, staged_output
-    from .executor import map_tasks
+    from .executor import SubMSInterrupt, map_tasks
     from .transform import global_ids
 
     name, mms = spec.name, values["vis"]
@@ -286,7 +373,12 @@ def _transform(spec, values, subs):
                 for k in range(len(subs))]
         args = [(dict(kw, vis=s), sel_values, o, ids, _level(), explicit)
                 for s, o in zip(subs, outs)]
-        outcomes = map_tasks(worker.transform_subms, args)
+        try:
+            outcomes = map_tasks(worker.transform_subms, args, labels=subs)
+        except SubMSInterrupt as exc:
+            relay_logs(exc.outcomes)
+            log_interrupted(name, exc, f"nothing is written ({out} not created)")
+            raise
         relay_logs(outcomes)
         raise_first_failure(name, outcomes, subs)
         written = [o for o, r in zip(outs, outcomes) if not r.get("skipped")]
@@ -346,8 +438,17 @@ def _flagmanager(spec, values, subs):
         out = {i: {"name": n, "comment": c} for i, (n, c) in enumerate(entries)}
         out["MS"] = mms
         return out
-    outcomes = map_tasks(worker.run_impl, [(spec.name, dict(values, vis=s), {}, _level())
-                                           for s in subs])
+    from .executor import SubMSInterrupt
+    try:
+        # quick, and a version must not be half written: never stopped once started
+        outcomes = map_tasks(worker.run_impl, [(spec.name, dict(values, vis=s), {}, _level())
+                                               for s in subs], interrupt=False, labels=subs)
+    except SubMSInterrupt as exc:
+        relay_logs(exc.outcomes)
+        left = [s for s, o in zip(subs, exc.outcomes) if o.get("cancelled")]
+        log_interrupted("flagmanager", exc, f"mode '{values['mode']}' was not done in: "
+                        f"{_names(left) or 'none'}")
+        raise
     relay_logs(outcomes)
     raise_first_failure(spec.name, outcomes, subs)
     return None

@@ -5,6 +5,19 @@ Every function returns a plain dict: ``result`` (or ``error`` + ``type``),
 that worker, shipped back so that the session's log gets them with the
 worker named in the origin) and ``worker`` (the worker's name).  Exceptions
 are caught here so that the logs of a failed sub-MS are not lost.
+
+Cancellation (Ctrl-C in the session): every call runs through
+:func:`run_cancellable` with the id of its run.  The session cancels a run
+with ``client.run(cancel_run, run_id)``, which sets a flag in every worker
+process at once (dask runs it on the worker's event loop, beside the busy
+task thread).  A call that starts after that does nothing (``started``
+False); a running one raises :class:`SubMSCancelled` at its next
+*checkpoint*: the next read of table data (python-casacore's ``getcol``,
+``getcolslice``, ... are wrapped in the worker processes), i.e. between two
+chunks of the work, never between the FLAG and FLAG_ROW writes of a chunk.
+The exception is raised once per call, so the call's own clean-up (a flag
+restore, the removal of a staged output) runs normally.  Calls made with
+``interrupt=False`` are not stopped once started (they run to their end).
 """
 
 from __future__ import annotations
@@ -12,6 +25,131 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
+
+
+class SubMSCancelled(KeyboardInterrupt):
+    """Raised at a checkpoint of a sub-MS call whose run was cancelled."""
+
+
+#: ids of the runs cancelled in this process (set by :func:`cancel_run`)
+_cancelled_runs: set = set()
+#: the cancellable call running in this thread (None elsewhere)
+_local = threading.local()
+#: functions called as ``hook(state)`` at every checkpoint of a cancellable
+#: call, and at its end (tests and diagnostics; see :func:`install_pause`)
+_checkpoint_hooks: list = []
+_end_hooks: list = []
+_installed = False
+
+#: python-casacore table methods that read data: the checkpoints
+_READS = ("getcol", "getcolnp", "getvarcol", "getcolslice", "getcolslicenp",
+          "getcellslice", "getcellslicenp")
+
+
+class _Call:
+    __slots__ = ("run_id", "interrupt", "label", "raised", "paused")
+
+    def __init__(self, run_id, interrupt, label):
+        self.run_id, self.interrupt, self.label = run_id, interrupt, label
+        self.raised = self.paused = False
+
+
+def cancel_run(run_id: str) -> bool:
+    """Mark run ``run_id`` cancelled in this process (called with client.run)."""
+    _cancelled_runs.add(run_id)
+    return True
+
+
+def run_cancelled(run_id) -> bool:
+    return run_id in _cancelled_runs
+
+
+def checkpoint() -> None:
+    """Raise :class:`SubMSCancelled` (once) if the current call's run is cancelled."""
+    st = getattr(_local, "call", None)
+    if st is None:
+        return
+    for hook in list(_checkpoint_hooks):
+        hook(st)
+    if st.interrupt and not st.raised and st.run_id in _cancelled_runs:
+        st.raised = True
+        raise SubMSCancelled(f"{st.label}: stopped (the run was cancelled)")
+
+
+def _install_checkpoints() -> None:
+    """Wrap python-casacore's data-reading table methods with :func:`checkpoint`."""
+    global _installed
+    if _installed:
+        return
+    from casacore.tables import table
+
+    def wrap(orig):
+        def method(self, *args, **kwargs):
+            if getattr(_local, "call", None) is not None:
+                checkpoint()
+            return orig(self, *args, **kwargs)
+        method.__name__ = orig.__name__
+        method.__doc__ = orig.__doc__
+        method.__wrapped__ = orig
+        return method
+
+    for name in _READS:
+        orig = getattr(table, name, None)
+        if orig is not None and not hasattr(orig, "__wrapped__"):
+            setattr(table, name, wrap(orig))
+    _installed = True
+
+
+def run_cancellable(run_id, interrupt: bool, label: str, func, *args):
+    """Run ``func(*args)`` (a sub-MS call returning an outcome dict) as part of
+    run ``run_id``: not at all if the run is already cancelled, else with
+    checkpoints that stop it (``interrupt``) once the run is cancelled."""
+    if run_id in _cancelled_runs:
+        return {"cancelled": True, "started": False, "logs": [], "worker": worker_label()}
+    _install_checkpoints()
+    old = getattr(_local, "call", None)
+    _local.call = _Call(run_id, bool(interrupt), label)
+    try:
+        return func(*args)
+    finally:
+        st, _local.call = _local.call, old
+        for hook in list(_end_hooks):
+            hook(st)
+
+
+def install_pause(marker_dir=None, labels=None, timeout: float = 300.0) -> bool:
+    """Test/diagnostic hook (run on the workers with ``client.run``): at its
+    first checkpoint every cancellable call whose label's base name is in
+    ``labels`` (None: all) creates ``<marker_dir>/<label>.started``, then
+    waits until its run is cancelled (at most ``timeout`` seconds), creates
+    ``<label>.cancel-seen`` and goes on.  Every call that ends creates
+    ``<label>.finished``.  ``install_pause(None)`` removes the hooks."""
+    _checkpoint_hooks.clear()
+    _end_hooks.clear()
+    if marker_dir is None:
+        return True
+    names = None if labels is None else {os.path.basename(str(x)) for x in labels}
+
+    def finished(st):
+        open(os.path.join(marker_dir, os.path.basename(str(st.label)) + ".finished"),
+             "w").close()
+
+    def pause(st):
+        if st.paused or (names is not None and os.path.basename(str(st.label)) not in names):
+            return
+        st.paused = True
+        base = os.path.join(marker_dir, os.path.basename(str(st.label)))
+        open(base + ".started", "w").close()
+        t_end = time.monotonic() + timeout
+        while st.run_id not in _cancelled_runs and time.monotonic() < t_end:
+            time.sleep(0.01)
+        if st.run_id in _cancelled_runs:
+            open(base + ".cancel-seen", "w").close()
+
+    _checkpoint_hooks.append(pause)
+    _end_hooks.append(finished)
+    return True
 
 
 def worker_label() -> str:
@@ -67,6 +205,10 @@ def _outcome(fn, level):
     with captured_log(level) as logs:
         try:
             return {"result": fn(), "logs": logs, "worker": label}
+        except KeyboardInterrupt:
+            # SubMSCancelled at a checkpoint, or Ctrl-C when the sub-MSs run in
+            # the session: the call's clean-up has run; the session stops the task
+            return {"cancelled": True, "started": True, "logs": logs, "worker": label}
         except BaseException as exc:  # noqa: BLE001 - reported to the session
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             return {"error": text, "type": type(exc).__name__, "logs": logs,
@@ -143,13 +285,15 @@ def flagdata_subms(values: dict, sel: dict, backup: bool, level: str = "INFO",
                    explicit: dict | None = None):
     """flagdata on one sub-MS; with ``backup`` the flags are saved first and
     restored if the run fails.  ``result`` is ``(summary, version_name)``."""
+    saved = {}
+
     def work():
         sub = values["vis"]
         name = None
         if backup:
             # every sub-MS gets the version, so that its name is the same in all
             from ..ms.flagversions import backup_flags
-            name = backup_flags(sub, "flagdata")
+            name = saved["version"] = backup_flags(sub, "flagdata")
         local = localize(sub, sel, explicit)
         if local is None or (local and selection_empty(sub, local)):
             return ("__skipped__", name)
@@ -164,16 +308,23 @@ def flagdata_subms(values: dict, sel: dict, backup: bool, level: str = "INFO",
             raise
         return (res, name)
     out = _outcome(work, level)
+    out["version"] = saved.get("version")
     res = out.get("result")
     if isinstance(res, tuple) and res[0] == "__skipped__":
         out["result"], out["skipped"] = (None, res[1]), True
     return out
 
 
-def restore_flags(sub: str, name: str, level: str = "INFO"):
+def restore_flags(sub: str, name: str, level: str = "INFO", restore: bool = True,
+                  delete: bool = False):
+    """Restore (and/or delete) flag version ``name`` of ``sub``."""
     def work():
         from ..ms.flagversions import FlagVersions
-        FlagVersions(sub).restore(name)
+        fv = FlagVersions(sub)
+        if restore:
+            fv.restore(name)
+        if delete and fv.exists(name):
+            fv.delete(name)
         return name
     return _outcome(work, level)
 
