@@ -4,8 +4,11 @@
 imported.  When ``crashreporter_enabled`` is true it forks: the *child*
 goes on and becomes the shell; the *parent* only supervises it:
 
-- it ignores Ctrl-C (the terminal sends it to the child as well) and
-  forwards SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 to the child;
+- it forwards SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 to the child, and also
+  SIGINT and SIGQUIT when they were sent with ``kill`` (to the supervisor's
+  pid); a Ctrl-C or Ctrl-\\ typed in the terminal already reaches the child
+  (the kernel sends it to the whole foreground process group), so those are
+  not forwarded a second time;
 - the child runs ``faulthandler`` on a pipe to the parent, so a fatal
   signal (a segfault inside casacore, an abort, ...) sends the Python stack
   of every thread to the parent;
@@ -188,13 +191,49 @@ def _write_state(path, logfile):
 # ---------------------------------------------------------------------------
 # parent side
 
+#: signals the supervisor passes on to the shell
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
+                     signal.SIGUSR1, signal.SIGUSR2)
+#: ... but only when sent by a process (kill), not by the terminal
+_FROM_TERMINAL_TOO = (signal.SIGINT, signal.SIGQUIT)
+
+
+def _start_forwarding(child) -> None:
+    """Pass signals sent to the supervisor on to the child.
+
+    The signals are blocked and a thread takes them with ``sigwaitinfo``,
+    which tells who sent each one: ``si_code <= 0`` is a process (kill,
+    sigqueue, tgkill), a positive code the kernel, i.e. the terminal's
+    Ctrl-C / Ctrl-\\, which the child has received itself.
+    """
+    if not hasattr(signal, "sigwaitinfo"):   # no siginfo (macOS): Ctrl-C only
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+        for sig in FORWARDED_SIGNALS:
+            if sig not in _FROM_TERMINAL_TOO:
+                signal.signal(sig, lambda s, f: _forward(child, s))
+        return
+    import threading
+    wanted = set(FORWARDED_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+
+    def loop():
+        while True:
+            try:
+                info = signal.sigwaitinfo(wanted)
+            except OSError:   # pragma: no cover - EINTR is retried by Python
+                continue
+            if info.si_signo in _FROM_TERMINAL_TOO and info.si_code > 0:
+                continue
+            _forward(child, info.si_signo)
+
+    threading.Thread(target=loop, name="casashell-signal-forwarder", daemon=True).start()
+
+
 def _supervise(child, rfd, cfg, reportdir, state_path, logfile, native):
     """Wait for the child; write a report if it crashed; exit like it."""
     import select
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, lambda s, f: _forward(child, s))
+    _start_forwarding(child)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
@@ -356,7 +395,7 @@ def _die_by(sig):
     try:
         signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
-        os.kill(os.getpid(), sig)
+        signal.raise_signal(sig)    # to this thread, not to the forwarding one
     except (OSError, ValueError):
         pass
     os._exit(128 + sig)

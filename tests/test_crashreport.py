@@ -130,6 +130,100 @@ def test_sigterm_is_forwarded(tmp_path):
     assert not os.listdir(tmp_path / ".casa" / "crashreports")
 
 
+def _spawn(tmp_path, *args):
+    """casa in a pseudo-terminal (its pid is the supervisor's)."""
+    import pexpect
+    env = dict(os.environ, HOME=str(tmp_path), TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env.pop("PYTHONFAULTHANDLER", None)
+    cmd = [CASA] if os.path.exists(CASA) else [sys.executable, "-m", "casashell"]
+    return pexpect.spawn(cmd[0], cmd[1:] + ["--nologger", "--nologfile", *args],
+                         cwd=str(tmp_path), env=env, encoding="utf-8", timeout=30,
+                         dimensions=(50, 150))
+
+
+def test_sigint_from_kill_is_forwarded_once_terminal_ctrl_c_not_twice(tmp_path):
+    import pexpect
+    script = tmp_path / "count.py"
+    script.write_text(
+        "import signal, time\n"
+        "count = 0\n"
+        "def handler(signum, frame):\n"
+        "    global count\n"
+        "    count += 1\n"
+        "signal.signal(signal.SIGINT, handler)\n"
+        "print('ready', flush=True)\n"
+        "while count < 1:\n"
+        "    time.sleep(0.01)\n"
+        "time.sleep(1.0)\n"          # a second, forwarded copy would arrive meanwhile
+        "print('after the terminal Ctrl-C:', count, flush=True)\n"
+        "while count < 2:\n"
+        "    time.sleep(0.01)\n"
+        "time.sleep(1.0)\n"
+        "print('after kill -INT:', count, flush=True)\n")
+    c = _spawn(tmp_path, "-c", str(script))
+    try:
+        c.expect("ready")
+        c.sendintr()                              # Ctrl-C typed in the terminal
+        c.expect(r"after the terminal Ctrl-C: (\d+)")
+        assert c.match.group(1) == "1"
+        os.kill(c.pid, signal.SIGINT)             # kill -INT <supervisor>
+        c.expect(r"after kill -INT: (\d+)")
+        assert c.match.group(1) == "2"
+        c.expect(pexpect.EOF)
+    finally:
+        c.close(force=True)
+    assert c.exitstatus == 0
+
+
+def test_kill_int_and_term_to_the_supervisor_of_an_interactive_shell(tmp_path):
+    import pexpect
+    c = _spawn(tmp_path, "--colors", "NoColor")
+    try:
+        c.expect("CASA <1>:")
+        c.sendline("import os; x = 5; print('PIDS', os.getpid(), os.getppid())")
+        c.expect(r"PIDS (\d+) (\d+)")
+        shell_pid, parent = int(c.match.group(1)), int(c.match.group(2))
+        assert parent == c.pid and shell_pid != c.pid    # casa supervises the shell
+        c.expect("CASA <2>:")
+        c.sendline("import time; print('sle' + 'eping'); time.sleep(60)")
+        c.expect("sleeping")
+        os.kill(c.pid, signal.SIGINT)
+        c.expect("CASA <3>:")
+        assert "KeyboardInterrupt" in c.before
+        c.sendline("print('x is', x)")          # the session goes on
+        c.expect("x is 5")
+        c.expect("CASA <4>:")
+        os.kill(c.pid, signal.SIGTERM)
+        c.expect(pexpect.EOF)
+    finally:
+        c.close(force=True)
+    assert c.signalstatus == signal.SIGTERM      # ended like the shell
+    assert not os.path.exists(f"/proc/{shell_pid}")
+    assert not os.listdir(tmp_path / ".casa" / "crashreports")
+
+
+def test_sigint_from_kill_ends_a_c_script_with_130(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path))
+    cmd = [CASA] if os.path.exists(CASA) else [sys.executable, "-m", "casashell"]
+    flag = tmp_path / "started"
+    p = subprocess.Popen(cmd + ["--nologger", "--nogui", "-c",
+                                f"import time; open({str(flag)!r}, 'w').close(); time.sleep(60)"],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.time() + 30
+    while not flag.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert flag.exists()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130
+    assert err.endswith("KeyboardInterrupt\n")
+    (log,) = glob.glob(str(tmp_path / "casa-*.log"))
+    with open(log) as f:
+        assert f.read().splitlines()[-1].endswith(
+            "\tWARN\t::casa\t-c code interrupted (KeyboardInterrupt): exit status 130")
+
+
 def test_write_report_directly(tmp_path):
     log = tmp_path / "s.log"
     log.write_text("".join(f"line {i}\n" for i in range(100)))
