@@ -153,7 +153,7 @@ class LogTableModel(QAbstractTableModel):
         """Display positions of row ids that are shown (others dropped)."""
         row_ids = np.asarray(row_ids, dtype=np.int64)
         if self.view is None:
-            return row_ids[row_ids < self.index_.nrows]
+            return row_ids[row_ids < self._shown]
         pos = np.searchsorted(self.view, row_ids)
         ok = pos < len(self.view)
         ok[ok] = self.view[pos[ok]] == row_ids[ok]
@@ -186,6 +186,7 @@ class LogTableModel(QAbstractTableModel):
         """Show the log ``path``; with ``max_bytes`` / ``max_seconds``, read
         only a slice of it now (see :meth:`refresh`)."""
         self.beginResetModel()
+        self._deferred = None
         self.index_.set_path(path)
         self._cache.clear()
         self._set_view(None if self.filter_kind is None else np.zeros(0, np.int64))
@@ -209,29 +210,47 @@ class LogTableModel(QAbstractTableModel):
         self._view_buf.extend(rows)
         self.view = self._view_buf.view()
 
-    def refresh(self, max_bytes: int | None = None,
-                max_seconds: float | None = None) -> tuple[str, int]:
+    def refresh(self, max_bytes: int | None = None, max_seconds: float | None = None,
+                defer: bool = False) -> tuple[str, int]:
         """Read what the file gained (or re-read it); update the rows.
 
         With ``max_bytes`` / ``max_seconds``, only a slice is read (of a big
-        log: :attr:`pending` says if more is left); the rows indexed so far
-        are shown, and filtered, at once.  Returns what
-        :meth:`LogIndex.refresh` returned.
+        log: :attr:`pending` says if more is left).  The rows indexed are
+        shown, and filtered, at once -- unless ``defer`` is true and more
+        is left to read: then they are kept for a later call (fewer table
+        updates and repaints while a big log is indexed).  The first rows
+        of a file, and the rows of the last slice, are never deferred.
+
+        Returns what :meth:`LogIndex.refresh` returned (``('same', 0)`` when
+        the new rows were deferred; ``'appended'`` from the first deferred
+        row on when they are shown).
         """
         ix = self.index_
         old_total = ix.nrows
         what, first = ix.refresh(max_bytes, max_seconds)
         if what == "reset" or (what == "appended" and old_total == 0):
+            self._deferred = None
             self.beginResetModel()
             self._cache.clear()
             self._set_view(None if self.filter_kind is None else self._filter_rows(0))
             self._shown = ix.nrows
             self.endResetModel()
             release_memory()
-        elif what == "appended":
+            return what, first
+        if what == "appended" and defer and ix.pending:
+            self._deferred = first if self._deferred is None else min(first,
+                                                                      self._deferred)
+            return "same", 0
+        if self._deferred is not None and not (defer and ix.pending):
+            first = self._deferred if what != "appended" else min(first, self._deferred)
+            what = "appended"
+            self._deferred = None
+        if what == "appended":
             self._cache.pop(first, None)        # the last old row may have grown
             self._append(first)
         return what, first
+
+    _deferred = None       # first row indexed but not shown yet (defer=True)
 
     def _append(self, first: int):
         """Rows from ``first`` on are new, or (``first`` itself) grew."""
@@ -307,6 +326,7 @@ class LogTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._set_view(view)
         self._shown = self.index_.nrows
+        self._deferred = None               # every row indexed is in the view
         self._cache.clear()
         self.endResetModel()
         release_memory()

@@ -27,6 +27,7 @@ POLL_MS = 100           # the file is checked this often (new lines < 250 ms)
 #: past SLICE_SECONDS, or at SLICE_BYTES
 SLICE_SECONDS = 0.04
 SLICE_BYTES = 256 << 20
+PUBLISH_SECONDS = 0.25
 HIGHLIGHT = QColor("#fff35c")
 _MAX_DRAWN = 3000       # characters of one line drawn (the tooltip has more)
 _FILTER_HINT = {
@@ -512,18 +513,21 @@ class LogWindow(QMainWindow):
         sb = self.table.verticalScrollBar()
         at_end = sb.value() >= sb.maximum()
         was_pending = self.model.pending
-        what, first = self.model.refresh(self.slice_bytes, self.slice_seconds)
+        defer = was_pending and time.monotonic() < self._published + self.publish_seconds
+        what, first = self.model.refresh(self.slice_bytes, self.slice_seconds, defer)
         if what == "missing":
             if not self.model.index_.exists:
                 self._update_title()
             return
         if what != "same":
+            self._published = time.monotonic()
             self._watch()
             self._after_load(first, reset=(what == "reset"), at_end=at_end)
             self._status(what)
             if self.matcher is not None and (was_pending or self.model.pending):
                 self._show_match_count()       # the count grows while indexing
         if self.model.pending:
+            self._update_progress()
             self._load_timer.start()       # the next slice, after pending events
         elif was_pending:
             self._update_title()
@@ -533,6 +537,10 @@ class LogWindow(QMainWindow):
     #: (tests make slices small)
     slice_bytes = SLICE_BYTES
     slice_seconds = SLICE_SECONDS
+    #: while a big log is indexed, new rows are shown (and the table
+    #: repainted) at most this often; the progress bar moves every slice
+    publish_seconds = PUBLISH_SECONDS
+    _published = 0.0
 
     @property
     def loading(self) -> bool:

@@ -468,3 +468,31 @@ def test_rewrite_while_indexing_in_slices(tmp_path):
         ix.refresh(max_bytes=10000)
     assert ix.nrows == 2100 and ix.row_fields(0)[1:4] == ("WARN", "::casa", "new 0")
     assert ix.row_text(2099) == _line("new 2099", "WARN")
+
+
+def test_model_defers_rows_of_slices_and_shows_them_once(tmp_path, qtbot):
+    from casalogger_gui.model import LogTableModel
+    path = write_session(tmp_path / "defer.log", n=1200, seed=5)
+    rows = parse(path.read_text())
+    model = LogTableModel(None)
+    model.open(str(path), max_bytes=4000)
+    first = model.rowCount()
+    assert model.pending and 0 < first < len(rows)
+    # slices read while deferring change the index, not the table
+    model.refresh(max_bytes=4000, defer=True)
+    model.refresh(max_bytes=4000, defer=True)
+    assert model.rowCount() == first < model.index_.nrows
+    assert model.view_rows_of([first, first + 1]).tolist() == []
+    # the rows come out once, with the last one shown possibly grown
+    with qtbot.waitSignal(model.rowsInserted):
+        what, _ = model.refresh(max_bytes=4000)
+    assert what == "appended" and model.rowCount() == model.index_.nrows
+    model.refresh(max_bytes=4000, defer=True)
+    model.set_filter("Priority", "WARN")          # while rows are deferred
+    while model.pending:
+        model.refresh(max_bytes=4000, defer=True)  # the last slice is shown anyway
+    want = [i for i, r in enumerate(rows) if r[1] in ("WARN", "SEVERE")]
+    assert model.view.tolist() == want
+    model.set_filter(None)
+    assert [model.fields(i)[3] for i in range(model.rowCount())] == [
+        "\n".join(r[3]) for r in rows]

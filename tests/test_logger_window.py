@@ -447,6 +447,7 @@ def test_select_all_and_copy_a_big_log(qtbot, make_window, tmp_path):
                    for i in range(100000))
     path.write_text(text)
     w = make_window(path)
+    qtbot.waitUntil(lambda: not w.loading, timeout=30000)    # read in slices
     assert w.model.rowCount() == 100000
     w.table.setFocus()
     t = time.perf_counter()
@@ -517,6 +518,7 @@ def test_big_log_is_indexed_in_slices_with_progress(qtbot, settings, tmp_path,
     status = tmp_path / "status.txt"
     monkeypatch.setenv("CASALOGGER_STATUS", str(status))
     monkeypatch.setattr(LogWindow, "slice_bytes", 65536)
+    monkeypatch.setattr(LogWindow, "publish_seconds", 0.0)   # show every slice
     w = LogWindow(str(path), settings=settings)
     qtbot.addWidget(w)
     # the first slice is shown at once, the rest is still to be read
