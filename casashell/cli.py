@@ -260,7 +260,8 @@ def _startup_file(cfg, ns) -> str | None:
         return path
     if path and ("startupfile" in cfg.from_command_line or "startupfile" in cfg.from_file):
         from .logsink import casalog
-        casalog.post(f"startup file {path} does not exist; nothing is run at startup",
+        from .config import not_a_file
+        casalog.post(f"startup file {path} {not_a_file(path)}; nothing is run at startup",
                      "WARN")
     return None
 

@@ -45,6 +45,9 @@ from traitlets import (Bool, CaselessStrEnum, Enum, HasTraits, Int, List, TraitE
 #: Names of the IPython colour schemes, as CASA spells them.
 COLOR_SCHEMES = ("Neutral", "NoColor", "Linux", "LightBG")
 
+#: Path variables that cannot be empty (an empty value is refused with a WARN).
+NONEMPTY_PATHS = ("logfile", "iplogfile", "cachedir")
+
 #: Variables holding a path: ``~`` is expanded and they are made absolute.
 PATH_VARIABLES = ("cachedir", "logfile", "iplogfile", "startupfile",
                   "telemetry_log_directory", "crashreporter_directory", "measurespath")
@@ -91,6 +94,17 @@ def find_site_config(environ=None) -> tuple[str | None, str | None]:
             and os.path.isfile(origin):
         return os.path.abspath(origin), None
     return None, None
+
+
+def not_a_file(path: str) -> str:
+    """Why ``path`` is not a readable file, for a message."""
+    if os.path.isdir(path):
+        return "is a directory, not a file"
+    if os.path.lexists(path) and not os.path.exists(path):
+        return "is a broken symbolic link"
+    if os.path.exists(path):
+        return "is not a regular file"
+    return "does not exist"
 
 
 def _utc_name(pattern: str, when: float | None = None) -> str:
@@ -243,7 +257,8 @@ def _describe_type(trait) -> str:
     if isinstance(trait, Bool):
         return "True or False"
     if isinstance(trait, Int):
-        return "an integer"
+        low = getattr(trait, "min", None)
+        return "an integer" if low is None else f"an integer >= {low}"
     if isinstance(trait, Enum):
         return "one of " + ", ".join(repr(v) for v in trait.values)
     if isinstance(trait, List):
@@ -261,6 +276,10 @@ def _set(cfg: CasaConfig, name: str, value, source: str) -> bool:
         value = list(value)
     if isinstance(trait, Int) and isinstance(value, bool):
         value = "bad"  # True is an int to Python, not to us
+    if name in NONEMPTY_PATHS and isinstance(value, str) and not value.strip():
+        cfg.messages.append(("WARN", f"{source}: {name} = {value!r} is not valid "
+                             f"(expected a path); using {getattr(cfg, name)!r}"))
+        return False
     try:
         setattr(cfg, name, value)
     except TraitError:
@@ -383,8 +402,10 @@ def load(configfile: str | None = None, noconfig: bool = False,
             cfg.config_status = "loaded" if ok else "failed"
         elif configfile:
             cfg.config_status = "missing"
-            cfg.messages.append(("WARN", f"configuration file {path} does not exist; "
-                                 "using the defaults"))
+            cfg.messages.append(("WARN", f"configuration file {path} {not_a_file(path)}; "
+                                 "using " + ("the site configuration values"
+                                             if cfg.siteconfig_status == "loaded"
+                                             else "the defaults")))
         else:
             cfg.config_status = "missing"
     for key, value in (overrides or {}).items():

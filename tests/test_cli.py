@@ -400,3 +400,14 @@ def test_c_exit_after_get_ipython(casa):
     # IPython's own exit object must not replace Python's under -c
     r = casa("--nologfile", "-c", "get_ipython()", "exit(4)", "print('not reached')")
     assert (r.returncode, r.stdout) == (4, "")
+
+
+def test_directory_given_as_config_or_startup_file(casa, tmp_path):
+    r = casa("--nologfile", "--configfile", str(tmp_path), "--startupfile", str(tmp_path),
+             "-c", "print('ran')")
+    assert (r.returncode, r.stdout) == (0, "ran\n")
+    warns = [x.split("\t", 3)[3] for x in r.stderr.splitlines() if "\tWARN\t" in x]
+    assert warns == [f"configuration file {tmp_path} is a directory, not a file; using "
+                     "the defaults",
+                     f"startup file {tmp_path} is a directory, not a file; nothing is run "
+                     "at startup"]

@@ -247,3 +247,22 @@ def test_library_use_reads_the_same_file(home):
     assert r.stderr.endswith("\tINFO\t::casa\tfrom a library\n")
     with open("lib.log") as fh:
         assert fh.read().endswith("\tINFO\t::casa\tfrom a library\n")
+
+
+def test_empty_paths_and_negative_cores_are_refused(home):
+    conf = write(home / ".casa" / "config.py", "iplogfile = ''\n")
+    cfg = load(overrides={"logfile": "", "cachedir": " ", "cores": -2}, when=0)
+    # the values from before stay (an empty cachedir would put ./ipython in the CWD)
+    assert cfg.logfile == os.path.abspath("casa-19700101-000000.log")
+    assert cfg.iplogfile == os.path.abspath("ipython-19700101-000000.log")
+    assert cfg.cachedir == str(home / ".casa") and cfg.cores == 0
+    assert cfg.messages == [
+        ("WARN", f"configuration file {conf}: iplogfile = '' is not valid (expected a "
+                 "path); using 'ipython-19700101-000000.log'"),
+        ("WARN", "command line: logfile = '' is not valid (expected a path); using "
+                 "'casa-19700101-000000.log'"),
+        ("WARN", "command line: cachedir = ' ' is not valid (expected a path); using "
+                 "'~/.casa'"),
+        ("WARN", "command line: cores = -2 is not valid (expected an integer >= 0); "
+                 "using 0"),
+    ]
