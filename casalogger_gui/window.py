@@ -391,6 +391,7 @@ class LogWindow(QMainWindow):
     def closeEvent(self, event):
         self.save_settings()
         self._timer.stop()
+        self._load_timer.stop()
         super().closeEvent(event)
 
     # -- view ------------------------------------------------------------------------
@@ -489,8 +490,11 @@ class LogWindow(QMainWindow):
             self._watcher.removePaths(self._watcher.files())
         self.search_rows = np.zeros(0, dtype=np.int64)
         self.model.open(path, self.slice_bytes, self.slice_seconds)
+        self._published = time.monotonic()
         self._watch()
         self._after_load(0, reset=True)
+        if self.model.pending:
+            self._load_timer.start()       # the rest of a big log, in slices
         QTimer.singleShot(0, self._scroll_end_if_following)
         self._status("open")
 
