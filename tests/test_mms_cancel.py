@@ -230,3 +230,22 @@ def test_interrupt_without_distributed(pair, tmp_path, monkeypatch):
     assert _warn(tmp_path, "flagdata interrupted (Ctrl-C): 1 sub-MS(s) finished, 1 stopped "
                            "while running, 1 not started; the flags of every sub-MS are as "
                            "before the call (flag version flagdata_1 removed)")
+
+
+def test_partition_interrupted_writes_nothing(client, pair, markers, tmp_path):
+    from casashell.ms.mms import submss_name
+    from casashell.tasks import partition
+    ms, _ = pair
+    out = str(tmp_path / "p.mms")
+    held = [submss_name(out, k) for k in (0, 1)]
+    client.run(worker.install_pause, markers, held)
+    with interrupt_when([os.path.join(markers, h + ".started") for h in held]):
+        with pytest.raises(KeyboardInterrupt):
+            partition(vis=ms, outputvis=out, separationaxis="scan", numsubms=3)
+    for h in held:
+        assert os.path.exists(os.path.join(markers, h + ".cancel-seen"))
+    assert not os.path.exists(out)
+    assert not [n for n in os.listdir(tmp_path) if ".partial-" in n or n.endswith(".aside")]
+    assert _warn(tmp_path, "partition interrupted (Ctrl-C): 0 sub-MS(s) finished, 2 stopped "
+                           f"while running, 1 not started; nothing is written ({out} not "
+                           "created)")

@@ -165,3 +165,24 @@ def test_errors_leave_nothing_behind(gen, tmp_path):
     with pytest.raises(RuntimeError, match=r"Desired column \(MODEL_DATA\) not found"):
         partition(vis=gen, outputvis=str(tmp_path / "m.mms"), datacolumn="model")
     assert sorted(os.listdir(tmp_path)) == ["casa-test.log", "e.mms", "g.ms"]
+
+
+def test_rows_copied_in_chunks(tmp_path, monkeypatch):
+    """Sub-MSs written in several chunks (the cancellation points) equal one copy."""
+    from casashell.ms.generate import make_ms
+    from casashell.ms.mms import submss_names
+    from casashell.parallel import executor, partitioning
+    from casashell.tasks import partition
+    gen = str(tmp_path / "u.ms")        # one shape for all rows: getcol reads it whole
+    make_ms(gen, nant=5, nscan=5, nspw=3, nchan=8, ntimes_per_scan=4, corrected=True,
+            seed=12)
+    monkeypatch.setattr(executor, "have_distributed", lambda: False)   # chunk size here
+    monkeypatch.setattr(partitioning, "COPY_CHUNK_BYTES", 1)
+    monkeypatch.setattr(partitioning, "COPY_MIN_ROWS", 70)              # 70-row chunks
+    nrow = len(_col(gen, "TIME"))
+    mms = str(tmp_path / "c.mms")
+    partition(vis=gen, outputvis=mms, separationaxis="spw", numsubms=2)
+    rows = [len(_col(s, "TIME")) for s in submss_names(mms)]
+    assert sum(rows) == nrow and min(rows) > 70          # copied in several chunks
+    assert_same_ms(gen, mms, cols=("DATA", "CORRECTED_DATA", "FLAG", "WEIGHT", "UVW", "TIME",
+                                   "SIGMA", "FLAG_ROW", "FIELD_ID", "DATA_DESC_ID"))

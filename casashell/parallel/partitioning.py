@@ -65,21 +65,60 @@ def deal(keys: np.ndarray, weights: np.ndarray, n: int) -> list[np.ndarray]:
     return bins
 
 
+#: bytes of main-table data copied at once by :func:`copy_rows` (between two
+#: chunks a cancelled run stops); on a 207 MB MS, 50 MB chunks copy as fast as
+#: one deep copy, 16 MB chunks take 1.3x as long
+COPY_CHUNK_BYTES = 64 << 20
+COPY_MIN_ROWS = 1000
+
+
+def _row_bytes(vis: str, nrows: int) -> float:
+    """Bytes per row of the main table's data files."""
+    total = 0
+    for f in os.listdir(vis):
+        if f.startswith("table.f"):
+            try:
+                total += os.path.getsize(os.path.join(vis, f))
+            except OSError:
+                pass
+    return max(1.0, total / max(1, nrows))
+
+
 def copy_rows(vis: str, rows, dst: str, datacolumn: str = "all", flagbackup: bool = False):
-    """New MS ``dst``: ``rows`` of ``vis`` with all subtables; returns its row count."""
+    """New MS ``dst``: ``rows`` of ``vis`` with all subtables; returns its row count.
+
+    The rows are copied in chunks of about :data:`COPY_CHUNK_BYTES` (the
+    first with the subtables, the others appended), with a cancellation
+    checkpoint between two chunks (see :mod:`.worker`).
+    """
     from casacore import tables as ct
+
+    from .worker import checkpoint
+
+    def part(t, r):
+        if int(r[-1]) - int(r[0]) + 1 == len(r):
+            return t.query(offset=int(r[0]), limit=len(r))
+        return t.selectrows(r.tolist())
 
     rows = np.asarray(rows, np.int64)
     with ct.table(vis, ack=False) as t:
-        contiguous = len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)
-        if contiguous:
-            ref = t.query(offset=int(rows[0]), limit=len(rows))
-        else:
-            ref = t.selectrows(rows.tolist())
+        step = len(rows) if not len(rows) else \
+            max(COPY_MIN_ROWS, int(COPY_CHUNK_BYTES // _row_bytes(vis, t.nrows())))
+        checkpoint()
+        ref = part(t, rows[:step]) if len(rows) else t.selectrows([])
         try:
             ref.copy(dst, deep=True, valuecopy=True)
         finally:
             ref.close()
+        if len(rows) > step:
+            with ct.table(dst, readonly=False, ack=False) as out:
+                for k in range(step, len(rows), step):
+                    checkpoint()
+                    ref = part(t, rows[k:k + step])
+                    try:
+                        ref.copyrows(out)
+                    finally:
+                        ref.close()
     dc = datacolumn.lower()
     if dc != "all":
         with ct.table(dst, readonly=False, ack=False) as t:
