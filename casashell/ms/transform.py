@@ -780,6 +780,9 @@ class Transformer:
         unchanged = len(nf) == len(freq) and np.array_equal(nf, freq) and \
             np.array_equal(nr, res)
         if unchanged:
+            if self.plan.regrid and dd.spw in self.plan.regrid and "REF_FREQUENCY" in cols:
+                # as CASA: a regridded spw's REF_FREQUENCY is its first channel
+                t.putcell("REF_FREQUENCY", i, float(nf[0]))
             return
         t.putcell("CHAN_FREQ", i, nf)
         t.putcell("CHAN_WIDTH", i, nw)
@@ -1376,3 +1379,146 @@ def run(plan: Plan, outputvis: str, log=None) -> dict:
     info = tr.run()
     info.update(tr.summary)
     return info
+
+
+# ---------------------------------------------------------------------------
+# mstransform nspw > 1: the combined output spw cut into several
+
+
+def nspw_counts(total: int, nspw: int) -> list[int]:
+    """Channels of each of ``nspw`` output spws cut from ``total`` channels, as CASA
+    6.7: ceil(total / nspw) each, the last one the rest (64 / 3 -> 22, 22, 20)."""
+    per = -(-int(total) // int(nspw))
+    counts = [per] * (nspw - 1) + [int(total) - per * (nspw - 1)]
+    if min(counts) <= 0:
+        raise ValueError(f"nspw={nspw}: {total} output channels cannot make {nspw} "
+                         f"spectral windows")
+    return counts
+
+
+_CHANNEL_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA", "FLOAT_DATA", "FLAG",
+                    "WEIGHT_SPECTRUM", "SIGMA_SPECTRUM")
+
+
+def split_output_spw(src: str, dst: str, counts, drop=(), block_bytes: int = 32 << 20):
+    """Write ``dst`` (must not exist) from the one-spw MS ``src``, its channels cut
+    into ``len(counts)`` consecutive spws of ``counts`` channels.
+
+    Every input row gives one row per new spw (consecutive, as CASA orders them);
+    WEIGHT, SIGMA and FLAG_ROW are recomputed from each part's WEIGHT_SPECTRUM and
+    FLAG; SPECTRAL_WINDOW and DATA_DESCRIPTION get one row per part; SOURCE and
+    FEED rows of the spw are repeated for each part.  ``drop``: main-table
+    columns to leave out (the weight spectra used only to derive WEIGHT/SIGMA).
+    """
+    from casacore import tables as ct
+
+    nspw = len(counts)
+    bounds = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+    with ct.table(src, ack=False) as tin:
+        nrow = tin.nrows()
+        desc = tin.getdesc()
+        dminfo = tin.getdminfo()
+        keep = [c for c in tin.colnames() if c not in drop]
+        for c in list(desc):
+            if c in drop:
+                del desc[c]
+        for k in list(dminfo):
+            dminfo[k]["COLUMNS"] = [c for c in dminfo[k]["COLUMNS"] if c not in drop]
+            if not dminfo[k]["COLUMNS"]:
+                del dminfo[k]
+        tout = ct.table(dst, desc, nrow=nrow * nspw, dminfo=dminfo, ack=False,
+                        readonly=False)
+        try:
+            tout.putinfo(tin.info())
+            for key, val in tin.getkeywords().items():
+                if not (isinstance(val, str) and val.startswith("Table: ")):
+                    tout.putkeyword(key, val)
+            for name in subtable_names(tin):
+                copy_subtable(tin, name, tout, dst)
+            _split_spw_subtables(dst, bounds)
+            chancols = [c for c in keep if c in _CHANNEL_COLUMNS]
+            other = [c for c in keep if c not in chancols and c != "FLAG_CATEGORY"]
+            nchan = int(bounds[-1])
+            ncorr = tin.getcell("FLAG", 0).shape[1] if nrow else 1
+            step = max(16, block_bytes // max(1, nchan * ncorr * 8 * (len(chancols) + 2)))
+            for r0 in range(0, nrow, step):
+                n = min(step, nrow - r0)
+                scal = {c: tin.getcol(c, r0, n) for c in other}
+                arrs = {c: tin.getcol(c, r0, n) for c in chancols}
+                ws = tin.getcol("WEIGHT_SPECTRUM", r0, n)
+                for k in range(nspw):
+                    a, b = int(bounds[k]), int(bounds[k + 1])
+                    put = dict(startrow=r0 * nspw + k, nrow=n, rowincr=nspw)
+                    flag = arrs["FLAG"][:, a:b]
+                    w, s, _ = _row_weight_sigma(ws[:, a:b], flag)
+                    for c, v in scal.items():
+                        if c == "DATA_DESC_ID":
+                            v = np.full(n, k, np.int32)
+                        elif c == "WEIGHT":
+                            v = w
+                        elif c == "SIGMA":
+                            v = s
+                        elif c == "FLAG_ROW":
+                            v = flag.reshape(n, -1).all(axis=1)
+                        tout.putcol(c, np.ascontiguousarray(v), **put)
+                    for c, v in arrs.items():
+                        tout.putcol(c, np.ascontiguousarray(v[:, a:b]), **put)
+            tout.flush()
+        finally:
+            tout.close()
+
+
+def _split_spw_subtables(path, bounds):
+    """SPECTRAL_WINDOW / DATA_DESCRIPTION / SOURCE / FEED of :func:`split_output_spw`."""
+    from casacore import tables as ct
+
+    nspw = len(bounds) - 1
+    with ct.table(os.path.join(path, "SPECTRAL_WINDOW"), readonly=False, ack=False) as t:
+        cols = set(t.colnames())
+        row = {c: t.getcell(c, 0) for c in cols if t.iscelldefined(c, 0)}
+        t.addrows(nspw - 1)
+        for k in range(nspw):
+            a, b = int(bounds[k]), int(bounds[k + 1])
+            for c, v in row.items():
+                if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == bounds[-1] and \
+                        c in ("CHAN_FREQ", "CHAN_WIDTH", "EFFECTIVE_BW", "RESOLUTION"):
+                    v = v[a:b]
+                t.putcell(c, k, v)
+            f = np.asarray(row["CHAN_FREQ"], float)[a:b]
+            w = np.abs(np.asarray(row["CHAN_WIDTH"], float)[a:b])
+            t.putcell("NUM_CHAN", k, b - a)
+            t.putcell("TOTAL_BANDWIDTH", k, float((f + w / 2).max() - (f - w / 2).min()))
+            if "REF_FREQUENCY" in cols:
+                t.putcell("REF_FREQUENCY", k, float(f[0]))
+    with ct.table(os.path.join(path, "DATA_DESCRIPTION"), readonly=False, ack=False) as t:
+        pol = int(t.getcell("POLARIZATION_ID", 0))
+        t.addrows(nspw - 1)
+        t.putcol("SPECTRAL_WINDOW_ID", np.arange(nspw, dtype=np.int32))
+        t.putcol("POLARIZATION_ID", np.full(nspw, pol, np.int32))
+        if "FLAG_ROW" in t.colnames():
+            t.putcol("FLAG_ROW", np.zeros(nspw, bool))
+    for name in ("SOURCE", "FEED"):
+        sub = os.path.join(path, name)
+        if not os.path.isdir(sub):
+            continue
+        with ct.table(sub, readonly=False, ack=False) as t:
+            if "SPECTRAL_WINDOW_ID" not in t.colnames() or t.nrows() == 0:
+                continue
+            spw = t.getcol("SPECTRAL_WINDOW_ID")
+            rows = np.nonzero(spw == 0)[0]
+            if len(rows) == 0:
+                continue
+            # new rows at the end: copies of the spw-0 rows, for spws 1..nspw-1
+            sel = t.selectrows(rows.tolist())
+            try:
+                for k in range(1, nspw):
+                    n0 = t.nrows()
+                    t.addrows(len(rows))
+                    for c in t.colnames():
+                        for j in range(len(rows)):
+                            if sel.iscelldefined(c, j):
+                                t.putcell(c, n0 + j, sel.getcell(c, j))
+                    t.putcol("SPECTRAL_WINDOW_ID", np.full(len(rows), k, np.int32),
+                             startrow=n0, nrow=len(rows))
+            finally:
+                sel.close()

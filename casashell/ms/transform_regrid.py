@@ -113,11 +113,14 @@ def apply_matrix(mat, datas, flag, w):
 class FrameConverter:
     """f_out / f_in factors for (time, field) pairs of one MS."""
 
-    def __init__(self, vis, in_frame: str, out_frame: str):
+    def __init__(self, vis, in_frame: str, out_frame: str, direction=None):
+        """``direction``: None (each row's field PHASE_DIR), an input field id, or
+        ``(ref, lon_rad, lat_rad)`` used for every row (mstransform's phasecenter)."""
         self.in_frame = in_frame
         self.out_frame = out_frame
         self.identity = in_frame == out_frame
         self._cache = {}
+        self.fixed = None
         if self.identity:
             return
         if "REST" in (in_frame, out_frame):
@@ -135,6 +138,14 @@ class FrameConverter:
             self.dirs = t.getcol("PHASE_DIR")[:, 0, :]
             kw = t.getcolkeywords("PHASE_DIR")
         self.dir_ref = kw.get("MEASINFO", {}).get("Ref", "J2000")
+        if isinstance(direction, int):
+            if not 0 <= direction < len(self.dirs):
+                raise ValueError(f"phasecenter {direction}: the MS has fields 0~"
+                                 f"{len(self.dirs) - 1}")
+            self.fixed = (self.dir_ref, float(self.dirs[direction][0]),
+                          float(self.dirs[direction][1]))
+        elif direction is not None:
+            self.fixed = (str(direction[0]), float(direction[1]), float(direction[2]))
 
     def factors(self, times, fields):
         times = np.asarray(times, float)
@@ -157,11 +168,53 @@ class FrameConverter:
     def _factor(self, t, f):
         dm = self.dm
         dm.doframe(dm.epoch("UTC", f"{t}s"))
-        ra, dec = self.dirs[f]
-        dm.doframe(dm.direction(self.dir_ref, f"{ra}rad", f"{dec}rad"))
+        if self.fixed is not None:
+            ref, ra, dec = self.fixed
+        else:
+            ref, (ra, dec) = self.dir_ref, self.dirs[f]
+        dm.doframe(dm.direction(ref, f"{ra}rad", f"{dec}rad"))
         f0 = 1e9
         r = dm.measure(dm.frequency(self.in_frame, f"{f0}Hz"), self.out_frame)
         return r["m0"]["value"] / f0
+
+
+DIRECTION_FRAMES = ("J2000", "JMEAN", "JTRUE", "APP", "B1950", "B1950_VLA", "BMEAN",
+                    "BTRUE", "GALACTIC", "HADEC", "AZEL", "AZELSW", "AZELGEO", "AZELSWGEO",
+                    "JNAT", "ECLIPTIC", "MECLIPTIC", "TECLIPTIC", "SUPERGAL", "ICRS")
+
+
+def parse_phasecenter(value):
+    """mstransform's ``phasecenter`` -> None (the fields' own directions), an input
+    field id (an int or a string of digits), or ``(frame, lon_rad, lat_rad)``.
+
+    Directions: ``'[FRAME] LON LAT'`` with the frame optional (J2000) and the
+    angles as casacore quantities: ``19h00m00s``/``19:00:00``, ``10d00m00s``/
+    ``10.00.00``, ``285deg``, ``4.97rad``.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    parts = text.replace(",", " ").split()
+    frame = "J2000"
+    if parts and parts[0].upper() in DIRECTION_FRAMES:
+        frame = parts.pop(0).upper()
+    if len(parts) != 2:
+        raise ValueError(f"phasecenter '{value}' is not a field id or a direction "
+                         f"'[frame] longitude latitude' (e.g. 'J2000 19h00m00s 10d00m00s')")
+    from casacore.measures import measures
+    try:
+        d = measures().direction(frame, parts[0], parts[1])
+    except RuntimeError:
+        raise ValueError(f"phasecenter '{value}': cannot read '{parts[0]} {parts[1]}' as "
+                         f"angles (give units: 19h00m00s, 19:00:00, 285deg, 10.00.00, "
+                         f"4.97rad)") from None
+    return (frame, float(d["m0"]["value"]), float(d["m1"]["value"]))
 
 
 class SpwRegrid:

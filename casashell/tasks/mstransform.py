@@ -39,7 +39,7 @@ from .split import _SEL
           Param("nspw", "int", 1, "Number of output spws to create in output MS"),
           Param("interpolation", "string", "linear", "Spectral interpolation method",
                 allowed=["nearest", "linear", "cubic", "spline", "fftshift"]),
-          Param("phasecenter", "string", "", "Phase center direction to be used for the spectral coordinate transformation"),
+          Param("phasecenter", ["string", "int"], "", "Direction (or field id) for the spectral frame conversion (outframe)"),
           Param("restfreq", "string", "", "Rest frequency to use for output"),
           Param("outframe", "string", "", "Output reference frame ('' = keep input frame)"),
           Param("veltype", "string", "radio", "Velocity definition", allowed=["radio", "optical"]),
@@ -84,8 +84,7 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
                    (douvcontsub, "douvcontsub=True"), (preaverage, "preaverage=True"),
                    (bool(taql), "taql"),
                    (timeaverage and maxuvwdistance > 0, "maxuvwdistance"),
-                   (regridms and nspw != 1, "nspw != 1"),
-                   (regridms and bool(phasecenter), "phasecenter")]
+                   (regridms and nspw < 1, "nspw < 1")]
     for bad, what in unsupported:
         if bad:
             raise ValueError(f"mstransform: {what} is not supported by casashell")
@@ -110,8 +109,13 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
         if chanaverage and any(v > 1 for v in cb.values()):
             raise ValueError("mstransform: use either chanaverage or regridms (with mode="
                              "'channel' and width) to average channels, not both")
-        regrid = build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq,
-                              outframe, veltype, combinespws)
+        if nspw > 1:
+            # as CASA: every selected spw onto one grid (nchan is per output spw),
+            # which is then cut into nspw spws
+            combinespws = True
+        regrid = build_regrid(vis, sel, mode, nchan * nspw if nspw > 1 and nchan > 0
+                              else nchan, start, width, interpolation, restfreq,
+                              outframe, veltype, combinespws, phasecenter)
     elif combinespws:
         regrid = build_regrid(vis, sel, "frequency", -1, "", "", "linear", "", "", "radio",
                               True)
@@ -122,19 +126,62 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
                 keepflags=bool(keepflags), hanning=bool(hanning), regrid=regrid,
                 combinespws=bool(combinespws),
                 reindex=bool(reindex), extra={"usewtspectrum": bool(usewtspectrum)})
-    info = run(plan, out, log=lambda m, p="INFO": casalog.post(m, p))
+    log = lambda m, p="INFO": casalog.post(m, p)  # noqa: E731
+    if regridms and nspw > 1:
+        info = _run_nspw(plan, out, nspw, bool(usewtspectrum), log)
+    else:
+        info = run(plan, out, log=log)
     casalog.post(f"Wrote {info['nrows']} rows to {out}")
     return None
 
 
+def _run_nspw(plan, out, nspw, usewtspectrum, log):
+    """regridms with nspw > 1: the combined spw is written to a hidden temporary MS,
+    then cut into ``nspw`` spws (see transform.split_output_spw)."""
+    import os
+    import uuid
+
+    from casacore import tables as ct
+
+    from ..ms.transform import nspw_counts, run, split_output_spw
+    from ..ms.writer import _remove, staged_output
+
+    total = next(iter(plan.regrid.values())).nchan
+    counts = nspw_counts(total, nspw)
+    with ct.table(plan.vis, ack=False) as t:
+        cols = set(t.colnames())
+
+        def has(c):
+            return c in cols and t.nrows() > 0 and bool(t.iscelldefined(c, 0))
+        keep_ws = usewtspectrum or has("WEIGHT_SPECTRUM")
+        keep_ss = keep_ws or has("SIGMA_SPECTRUM")
+    plan.extra["usewtspectrum"] = True      # the parts' WEIGHT/SIGMA come from it
+    parent, name = os.path.split(out)
+    tmp = os.path.join(parent, f".{name}.combined-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        info = run(plan, tmp, log=log)
+        drop = [c for c, k in (("WEIGHT_SPECTRUM", keep_ws), ("SIGMA_SPECTRUM", keep_ss))
+                if not k]
+        with staged_output(out) as stage:
+            split_output_spw(tmp, stage, counts, drop)
+    finally:
+        _remove(tmp)
+    log(f"nspw={nspw}: the {total} output channels were cut into spws of "
+        f"{', '.join(str(c) for c in counts)} channels")
+    return {"nrows": int(info["nrows"]) * nspw}
+
+
 def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, outframe,
-                 veltype, combine):
-    """{spw: SpwRegrid} for the selected spws (one shared grid when ``combine``)."""
+                 veltype, combine, phasecenter=""):
+    """{spw: SpwRegrid} for the selected spws (one shared grid when ``combine``).
+
+    ``phasecenter`` ('' or a field id or a direction) is the direction of the
+    frame conversion (as CASA's: the data are not phase-shifted)."""
     import numpy as np
     from casacore import tables as ct
 
     from ..ms.transform_regrid import FRAME_CODES, FRAME_NAMES, FrameConverter, SpwRegrid, \
-        make_grid
+        make_grid, parse_phasecenter
 
     if interpolation not in ("linear", "nearest"):
         raise ValueError(f"interpolation '{interpolation}' is not supported (linear, nearest)")
@@ -159,25 +206,38 @@ def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, o
     of = outframe.strip().upper() if outframe else ""
     if of and of not in FRAME_CODES:
         raise ValueError(f"outframe '{outframe}' is not one of {', '.join(FRAME_CODES)}")
+    direction = parse_phasecenter(phasecenter)
     convs = {}
     sel_f, sel_w = {}, {}
     for s in sel.spws:
         m = np.asarray(sel.channels[s], bool)
         sel_f[s], sel_w[s] = np.asarray(freqs[s])[m], np.asarray(widths[s])[m]
         fin = FRAME_NAMES.get(frames[s], "TOPO")
-        convs[s] = FrameConverter(vis, fin, of or fin)
+        convs[s] = FrameConverter(vis, fin, of or fin, direction)
     if combine:
         if len(in_frames) > 1 and not of:
             raise ValueError("combinespws: the spws are in different frames; give outframe")
-        allf = np.concatenate([sel_f[s] * convs[s].factors([t_ref], [f_ref])[0]
-                               for s in sel.spws])
-        allw = np.concatenate([np.abs(sel_w[s]) for s in sel.spws])
+        fac = {s: convs[s].factors([t_ref], [f_ref])[0] for s in sel.spws}
+        allf = np.concatenate([sel_f[s] * fac[s] for s in sel.spws])
+        allw = np.concatenate([np.abs(sel_w[s]) * fac[s] for s in sel.spws])
         order = np.argsort(allf)
         gf, gw = make_grid("frequency" if mode == "channel" else mode,
                            nchan if mode != "channel" else -1,
                            start if mode != "channel" else "",
                            width if mode != "channel" else "",
                            allf[order], allw[order], restfreq, veltype)
+        if mode == "channel":
+            # channel mode counts the channels of the combined grid
+            gf, gw = make_grid("channel", -1, start, width, gf, gw)
+            if 0 < nchan < len(gf):
+                gf, gw = gf[:nchan], gw[:nchan]
+            elif nchan > len(gf):
+                # as CASA (nspw * nchan past the band): the grid goes on, the extra
+                # channels hold no data
+                step = gf[-1] - gf[-2] if len(gf) > 1 else gw[-1]
+                extra = gf[-1] + step * np.arange(1, nchan - len(gf) + 1)
+                gf = np.concatenate([gf, extra])
+                gw = np.concatenate([gw, np.full(len(extra), gw[-1])])
         for s in sel.spws:
             code = FRAME_CODES[of or FRAME_NAMES.get(frames[s], "TOPO")]
             out[s] = SpwRegrid(sel_f[s], sel_w[s], gf, gw, convs[s], interpolation, code)
