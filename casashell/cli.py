@@ -62,9 +62,9 @@ def build_parser():
         description=(f"casashell {__version__}: the CASA {CASA_COMPAT_VERSION} "
                      "interactive shell and its MeasurementSet tasks. Without -c, "
                      "start the interactive shell."),
-        epilog=("Command-line options override the configuration file "
-                "(~/.casa/config.py). Unknown options are ignored with a warning. "
-                "See docs/shell.md for the configuration variables."),
+        epilog=("Command-line options override the configuration files (the site "
+                "file, then ~/.casa/config.py). Unknown options are ignored with a "
+                "warning. See docs/shell.md for the configuration variables."),
     )
     g = p.add_argument_group("log")
     g.add_argument("--logfile", metavar="PATH",
@@ -84,13 +84,14 @@ def build_parser():
     g.add_argument("--colors", choices=COLOR_SCHEMES,
                    help="IPython colour scheme (default Neutral)")
     g.add_argument("--iplog", action="store_true",
-                   help="log typed input to ipython-YYYYMMDD-HHMMSS.log")
+                   help="log typed input to the iplogfile of the configuration "
+                        "(default ipython-YYYYMMDD-HHMMSS.log)")
     g = p.add_argument_group("files")
     g.add_argument("--cachedir", metavar="DIR",
                    help="working files, e.g. the command history "
                         "DIR/ipython/history.sqlite (default ~/.casa)")
     g.add_argument("--configfile", metavar="FILE",
-                   help="configuration file (default ~/.casa/config.py)")
+                   help="user configuration file (default ~/.casa/config.py)")
     g.add_argument("--noconfig", action="store_true",
                    help="do not read the user configuration file")
     g.add_argument("--nositeconfig", action="store_true",

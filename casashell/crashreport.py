@@ -319,6 +319,12 @@ def _signal_from_text(text: str) -> int:
     return int(signal.SIGSEGV)
 
 
+def _unblock_signals():
+    """In a process started by the supervisor: not the supervisor's blocked
+    signals (which a child would otherwise inherit)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
+
+
 def _native_stack(pid: int) -> str:
     """Native stacks of every thread of ``pid`` via gdb or eu-stack."""
     import shutil
@@ -333,7 +339,8 @@ def _native_stack(pid: int) -> str:
         return "not available (install gdb or elfutils' eu-stack to get it)"
     try:
         res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                             timeout=GDB_TIMEOUT, text=True, errors="replace")
+                             timeout=GDB_TIMEOUT, text=True, errors="replace",
+                             preexec_fn=_unblock_signals)
     except subprocess.TimeoutExpired:
         return f"not available ({os.path.basename(cmd[0])} took more than {GDB_TIMEOUT:g} s)"
     except OSError as exc:

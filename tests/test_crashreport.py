@@ -237,3 +237,22 @@ def test_write_report_directly(tmp_path):
     assert sec["Native stack"].strip() == "not available"
     assert crashreport.report_directory(SimpleNamespace(cachedir=str(tmp_path))) == \
         str(tmp_path / "crashreports")
+
+
+def test_native_stack_tool_does_not_inherit_the_supervisors_blocked_signals(
+        tmp_path, monkeypatch):
+    # a stand-in gdb that reports its own blocked-signal mask as a stack line
+    fake = tmp_path / "gdb"
+    fake.write_text("#!/bin/sh\necho \"#0 $(grep SigBlk /proc/self/status)\"\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    wanted = set(crashreport.FORWARDED_SIGNALS)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)     # as in the supervisor
+    try:
+        text = crashreport._native_stack(os.getpid())
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    m = re.fullmatch(r"#0 SigBlk:\s+([0-9a-f]+)", text)
+    assert m, text
+    mask = int(m.group(1), 16)
+    assert [s for s in wanted if mask & (1 << (int(s) - 1))] == []
