@@ -131,6 +131,14 @@ class _Grow:
         self.a[self.n:self.n + k] = values
         self.n += k
 
+    def reserve(self, cap: int):
+        """Room for ``cap`` values without growing again (one copy now
+        instead of several doublings later)."""
+        if cap > len(self.a):
+            new = np.empty(cap, dtype=self.a.dtype)
+            new[:self.n] = self.a[:self.n]
+            self.a = new
+
     def view(self):
         return self.a[:self.n]
 
@@ -429,7 +437,25 @@ class LogIndex:
                 break
             self.nbytes += n
             self._index_complete_lines()
+            if self.nbytes == n and n < size:
+                self._reserve_for(size)
         mv.release()      # (time keys of old rows stay valid: see time_keys)
+
+    def _reserve_for(self, size: int):
+        """After the first block of a big file: size the line and row
+        arrays for the whole file (from the lines per byte of that block,
+        plus 10%), so they are not copied again and again while it is
+        indexed.  Untouched room costs no memory (pages are given on use)."""
+        if self.indexed == 0 or self.nlines < 100:
+            return
+        per_byte = 1.1 * size / self.indexed
+        lines, rows = int(self.nlines * per_byte), int(self.nrows * per_byte)
+        try:
+            for g in (self.line_start, self.msg_off, self.org_off, self.line_prio):
+                g.reserve(lines)
+            self.row_line.reserve(rows)
+        except MemoryError:         # the arrays grow as they need to instead
+            pass
 
     def _pread_into(self, fd, mv, want):  # pragma: no cover - non-Linux
         data = os.pread(fd, want, self.nbytes)

@@ -496,3 +496,21 @@ def test_model_defers_rows_of_slices_and_shows_them_once(tmp_path, qtbot):
     model.set_filter(None)
     assert [model.fields(i)[3] for i in range(model.rowCount())] == [
         "\n".join(r[3]) for r in rows]
+
+
+def test_arrays_are_sized_for_the_file_after_the_first_block(tmp_path, monkeypatch):
+    import casalogger_gui.logindex as li
+    monkeypatch.setattr(li, "_BLOCK", 20000)         # ~300 lines a block
+    path = write_session(tmp_path / "sized.log", n=3000, seed=2)
+    whole = LogIndex(str(path))
+    whole.refresh()
+    ix = LogIndex(str(path))
+    ix.refresh(max_bytes=20000)
+    cap = len(ix.line_start.a)
+    assert cap >= whole.nlines and len(ix.row_line.a) >= whole.nrows
+    arrays = [ix.line_start.a, ix.row_line.a]
+    while ix.pending:
+        ix.refresh(max_bytes=20000)
+    # never copied to grow: the same arrays from the first block to the end
+    assert all(a is b for a, b in zip([ix.line_start.a, ix.row_line.a], arrays))
+    assert _index_state(ix) == _index_state(whole)
