@@ -268,6 +268,18 @@ def test_user_site_removed_unless_asked(casa):
     code = "import os; print(os.environ.get('PYTHONNOUSERSITE'))"
     assert casa("--nologfile", "-c", code).stdout == "1\n"
     assert casa("--nologfile", "--user-site", "-c", code).stdout == "None\n"
+    # a real user site-packages: importable with --user-site only, also when
+    # PYTHONNOUSERSITE was set (CASA refuses that combination)
+    usersite = casa.home / ".local" / "lib" / (
+        f"python{sys.version_info[0]}.{sys.version_info[1]}") / "site-packages"
+    usersite.mkdir(parents=True)
+    (usersite / "casatest_usersite_mod.py").write_text("VALUE = 17\n")
+    imp = "import casatest_usersite_mod as m; print(m.VALUE)"
+    r = casa("--nologfile", "-c", imp)
+    assert r.returncode == 1 and "No module named 'casatest_usersite_mod'" in r.stderr
+    for env in (None, {"PYTHONNOUSERSITE": "1"}):
+        r = casa("--nologfile", "--user-site", "-c", imp, env=env)
+        assert (r.returncode, r.stdout) == (0, "17\n"), r.stderr
 
 
 @pytest.mark.parametrize("opt,replacement", [("--rcdir", "--cachedir"),
@@ -411,3 +423,13 @@ def test_directory_given_as_config_or_startup_file(casa, tmp_path):
                      "the defaults",
                      f"startup file {tmp_path} is a directory, not a file; nothing is run "
                      "at startup"]
+
+
+def test_interactive_shell_on_piped_input_exit_status(casa):
+    e = dict(os.environ, HOME=str(casa.home))
+    e.pop("CASASITECONFIG", None)
+    r = subprocess.run(CASA + ["--nologfile", "--nologger"], cwd=casa.work, env=e,
+                       input="x = 6 * 7\nprint(x)\nexit(3)\nprint('not reached')\n",
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3
+    assert "42" in r.stdout.split("CASA <2>:")[1] and "not reached" not in r.stdout
