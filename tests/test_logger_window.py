@@ -584,18 +584,25 @@ def test_progress_bar_is_drawn_in_the_status_bar(qtbot, settings, tmp_path, monk
     w._load_timer.stop()
     value = w.progress.value()
     assert w.loading and 290 <= value <= 300
+    from PyQt5.QtWidgets import QStyleFactory
+    fusion = QStyleFactory.create("Fusion")   # one continuous chunk, whatever the
+    w.progress.setStyle(fusion)               # desktop style (Windows draws blocks)
     img = w.grab().toImage()      # what the window paints, status bar included
     bar = w.progress.geometry()
     top = w.progress.mapTo(w, w.progress.rect().topLeft())
     assert bar.width() > 100 and top.y() > w.table.geometry().bottom()
     y = top.y() + 4               # above the percentage text
 
-    def blue(x):
+    def rgb(x):
         c = img.pixelColor(x, y)
-        return c.blue() > c.red() + 60
-    filled = [x - top.x() for x in range(top.x(), top.x() + bar.width()) if blue(x)]
-    assert filled, "no progress chunk drawn"
-    assert abs(max(filled) / bar.width() - value / 1000) < 0.06
+        return np.array([c.red(), c.green(), c.blue()], dtype=float)
+    chunk = rgb(top.x() + bar.width() * value // 2000)      # inside the chunk
+    empty = rgb(top.x() + bar.width() * 9 // 10)            # past its end
+    assert np.abs(chunk - empty).sum() > 60, "no progress chunk drawn"
+    x = top.x() + bar.width() * value // 2000
+    while np.abs(rgb(x + 1) - chunk).sum() < np.abs(rgb(x + 1) - empty).sum():
+        x += 1                                               # to the chunk's end
+    assert abs((x - top.x()) / bar.width() - value / 1000) < 0.06
     w._load_timer.start()
     qtbot.waitUntil(lambda: not w.loading, timeout=30000)
     assert w.progress.isHidden() and w.model.total_rows == 6000
