@@ -313,9 +313,8 @@ class LogIndex:
         indexed; with ``max_seconds``, reading stops after the first read
         block that ends later than that (at least one block is read).
         :attr:`pending` then says whether more is left, and the next call
-        goes on from there.  This is how the
-        window indexes a huge log in slices, between which it stays
-        responsive.
+        goes on from there.  This is how the window indexes a huge log in
+        slices, between which it stays responsive.
 
         Returns ``(what, first_changed_row)`` where ``what`` is ``'same'``,
         ``'appended'`` (rows from ``first_changed_row`` on are new or grew),

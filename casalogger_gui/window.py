@@ -39,7 +39,9 @@ _FILTER_HINT = {
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e9:,.2f} GB" if n >= 10e9 else f"{n / 1e6:,.0f} MB"
+    if n >= 10e9:
+        return f"{n / 1e9:,.1f} GB"
+    return f"{n / 1e6:,.1f} MB" if n < 10e6 else f"{n / 1e6:,.0f} MB"
 
 
 def user_name() -> str:
@@ -591,7 +593,7 @@ class LogWindow(QMainWindow):
 
     def _update_progress(self):
         if not self.model.pending:
-            if self.progress.isVisible() or not self.progress.isHidden():
+            if not self.progress.isHidden():
                 self.progress.hide()
             return
         done, size = self.model.index_.progress()

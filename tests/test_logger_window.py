@@ -527,7 +527,7 @@ def test_big_log_is_indexed_in_slices_with_progress(qtbot, settings, tmp_path,
     nfirst = int((starts < indexed).sum())      # rows whose first line is read
     assert w.loading and w.model.rowCount() == nfirst < 20000
     assert not w.progress.isHidden() and w.progress.value() == 65536 * 1000 // size
-    assert w.status_label.text().startswith(f"indexing 0 MB of {size / 1e6:.0f} MB: "
+    assert w.status_label.text().startswith(f"indexing 0.1 MB of {size / 1e6:.1f} MB: "
                                             f"{nfirst:,} messages so far")
     # a filter and a search set while indexing see every row in the end
     w.set_filter("Priority", "WARN")
