@@ -400,7 +400,9 @@ def test_sorted_table_keyword_not_copied(ms_copy, tmp_path):
         assert "SORTED_TABLE" not in t.keywordnames()
 
 
-def test_flag_cmd_with_spw_warned(ms_copy, tmp_path):
+def test_flag_cmd_with_spw_renumbered(ms_copy, tmp_path):
+    """split renumbers the spws of FLAG_CMD commands (as CASA; more cases, compared
+    with CASA, in test_mstransform_flagcmd.py); regridding copies them with a WARN."""
     vis = ms_copy(DAY2)
     with ct.table(os.path.join(vis, "FLAG_CMD"), readonly=False, ack=False) as t:
         t.addrows(1)
@@ -408,6 +410,14 @@ def test_flag_cmd_with_spw_warned(ms_copy, tmp_path):
     out = str(tmp_path / "f.ms")
     split(vis=vis, outputvis=out, spw="1", datacolumn="data")
     with ct.table(os.path.join(out, "FLAG_CMD"), ack=False) as t:
+        assert t.getcol("COMMAND") == ["antenna='ea01' spw='0:10~20'"]
+    log = open(str(tmp_path / "casa-test.log")).read()
+    assert "1 FLAG_CMD command(s) rewritten" in log
+    from casashell.tasks import mstransform
+    out2 = str(tmp_path / "g.ms")
+    mstransform(vis=vis, outputvis=out2, spw="1", datacolumn="data", regridms=True,
+                mode="channel", width=2)
+    with ct.table(os.path.join(out2, "FLAG_CMD"), ack=False) as t:
         assert t.getcol("COMMAND") == ["antenna='ea01' spw='1:10~20'"]
     log = open(str(tmp_path / "casa-test.log")).read()
     assert "1 FLAG_CMD command(s) select spectral windows" in log

@@ -620,25 +620,46 @@ class Transformer:
                 t.putcell("NUM_CORR", dd.pol, len(cidx))
 
     def _warn_flag_cmd(self, path):
-        """FLAG_CMD commands naming spws are copied as they are: say so when the spw
-        ids or channel numbers of the output differ from the input's."""
+        """FLAG_CMD commands naming spws: rewritten for the output's spw ids and
+        channels (:func:`rewrite_flag_command`) when spws were selected, re-indexed
+        or channel-averaged; copied with a WARN when the channels were regridded or
+        the spws combined (no channel mapping then)."""
         from casacore import tables as ct
         changed = any(k != v for k, v in self.spw_map.items()) or any(
             dd.width > 1 or dd.chan_idx[0] != 0 or len(dd.chan_idx) != dd.in_nchan
-            for dd in self.dds.values()) or bool(self.plan.regrid)
+            for dd in self.dds.values()) or bool(self.plan.regrid) or \
+            bool(self.plan.extra.get("spw_text", ""))
         if not changed:
             return
         try:
             with ct.table(path, ack=False) as t:
                 if t.nrows() == 0 or "COMMAND" not in t.colnames():
                     return
-                n = sum(1 for c in t.getcol("COMMAND") if "spw" in str(c))
+                cmds = [str(c) for c in t.getcol("COMMAND")]
         except RuntimeError:
             return
-        if n:
+        n = sum(1 for c in cmds if "spw" in c)
+        if not n:
+            return
+        if self.plan.regrid or self.plan.combinespws:
             self.log(f"{n} FLAG_CMD command(s) select spectral windows; they were copied "
                      f"unchanged and still use the input's spw ids and channel numbers",
                      "WARN")
+            return
+        from .metadata import MSMetadata
+        md = MSMetadata(self.plan.vis)
+        out_spw = {}
+        for dd in self.dds.values():
+            out_spw[dd.spw] = (self.spw_map[dd.spw], np.asarray(dd.chan_idx), dd.width,
+                               dd.nout)
+        spw_text = str(self.plan.extra.get("spw_text", "") or "")
+        new = [rewrite_flag_command(c, md, out_spw, spw_text) for c in cmds]
+        nchanged = sum(1 for a, b in zip(cmds, new) if a != b)
+        if nchanged:
+            with ct.table(path, readonly=False, ack=False) as t:
+                t.putcol("COMMAND", [str(c) for c in new])
+            self.log(f"{nchanged} FLAG_CMD command(s) rewritten for the output's spectral "
+                     f"windows and channels")
 
     def _refresh_spw_rep(self):
         """The input spw standing for each output spw, from ``spw_map`` (which a
@@ -1379,6 +1400,75 @@ def run(plan: Plan, outputvis: str, log=None) -> dict:
     info = tr.run()
     info.update(tr.summary)
     return info
+
+
+# ---------------------------------------------------------------------------
+# FLAG_CMD commands of the output
+
+_SPW_ARG = None
+
+
+def rewrite_flag_command(cmd: str, md, out_spw: dict, spw_text: str = "") -> str:
+    """A FLAG_CMD command with its ``spw='...'`` selection written for the output MS.
+
+    ``out_spw``: input spw -> (output id, selected input channels, channel bin,
+    output channel count).  As CASA 6.7's split: the command's spw/channel
+    selection (read against the input MS) is intersected with the output; its
+    channels become output channels (rank among the selected channels // bin);
+    spws not in the output are left out.  The command becomes '' when nothing
+    of a named spw remains.  Output spws covered whole are written without
+    channels (with a bin > 1 CASA writes the channel range anyway, as we do);
+    consecutive ids with the same channels are joined (``0~1:2~4``).  A command
+    whose spw text equals the split's own ``spw`` loses its spw argument.
+    A selection we cannot read is left as it is.
+    """
+    import re
+    from .selection import SelectionError, mask_to_ranges, parse_spw
+    global _SPW_ARG
+    if _SPW_ARG is None:
+        _SPW_ARG = re.compile(r"""\bspw\s*=\s*(['"])(.*?)\1""")
+    m = _SPW_ARG.search(cmd)
+    if not m:
+        return cmd
+    value = m.group(2)
+    if spw_text.strip() and value.strip() == spw_text.strip():
+        rest = (cmd[:m.start()] + cmd[m.end():])
+        return rest if rest.strip() else ""
+    try:
+        masks = parse_spw(md, value)
+    except (SelectionError, ValueError):
+        return cmd
+    parts = []          # (output id, channel key, whole)
+    for spw in sorted(masks):
+        if spw not in out_spw:
+            continue
+        oid, cidx, width, nout = out_spw[spw]
+        inside = np.asarray(masks[spw], bool)[cidx]
+        chans = np.unique(np.nonzero(inside)[0] // max(1, width))
+        chans = chans[chans < nout]
+        if len(chans) == 0:
+            return ""
+        whole = width == 1 and len(chans) == nout
+        parts.append((oid, () if whole else tuple(chans.tolist()), nout))
+    if not parts:
+        return ""
+    parts.sort()
+    items = []
+    i = 0
+    while i < len(parts):
+        j = i
+        while j + 1 < len(parts) and parts[j + 1][0] == parts[j][0] + 1 and \
+                parts[j + 1][1] == parts[i][1]:
+            j += 1
+        ids = f"{parts[i][0]}" if i == j else f"{parts[i][0]}~{parts[j][0]}"
+        if parts[i][1]:
+            mask = np.zeros(parts[i][2], bool)
+            mask[list(parts[i][1])] = True
+            ranges = ";".join(f"{a}" if a == b else f"{a}~{b}" for a, b in mask_to_ranges(mask))
+            ids += ":" + ranges
+        items.append(ids)
+        i = j + 1
+    return cmd[:m.start()] + "spw='" + ",".join(items) + "'" + cmd[m.end():]
 
 
 # ---------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
                 ddistart, taql, monolithic_processing, reindex):
     from ..logsink import casalog
     from ..ms.transform import Plan, run
-    from ..ms.transform_params import chanbin_per_spw, make_selection, parse_combine, \
+    from ..ms.transform_params import chanbin_per_spw, make_selection, parse_combine, sel_text, \
         parse_timebin
     from ..ms.writer import check_new_output
 
@@ -125,7 +125,8 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
                 combine=parse_combine(timespan, "timespan") if timeaverage else (),
                 keepflags=bool(keepflags), hanning=bool(hanning), regrid=regrid,
                 combinespws=bool(combinespws),
-                reindex=bool(reindex), extra={"usewtspectrum": bool(usewtspectrum)})
+                reindex=bool(reindex), extra={"usewtspectrum": bool(usewtspectrum),
+                                              "spw_text": sel_text(spw)})
     log = lambda m, p="INFO": casalog.post(m, p)  # noqa: E731
     if regridms and nspw > 1:
         info = _run_nspw(plan, out, nspw, bool(usewtspectrum), log)

@@ -73,7 +73,7 @@ def _widths(width):
 
 def _run_split(vis, out, values, datacolumn, keepflags, width, timebin, combine, casalog,
                hanning=False, regrid=None, reindex=True):
-    from ..ms.transform_params import parse_timebin, parse_combine, chanbin_per_spw, \
+    from ..ms.transform_params import parse_timebin, parse_combine, chanbin_per_spw, sel_text, \
         make_selection
     from ..ms.transform import Plan, run
 
@@ -83,7 +83,7 @@ def _run_split(vis, out, values, datacolumn, keepflags, width, timebin, combine,
                 correlations=sel.correlations, datacolumn=datacolumn, chanbin=chanbin,
                 timebin=parse_timebin(timebin), combine=parse_combine(combine),
                 keepflags=bool(keepflags), hanning=hanning, regrid=regrid,
-                reindex=reindex)
+                reindex=reindex, extra={"spw_text": sel_text(values.get("spw", ""))})
     info = run(plan, out, log=lambda m, p="INFO": casalog.post(m, p))
     casalog.post(f"Wrote {info['nrows']} rows to {out} (fields {info['fields']}, "
                  f"spectral windows {info['spws']})")
