@@ -221,6 +221,10 @@ def test_bandpass_channels_and_tfcrop_per_element(data_dir, tmp_path):
         cp += 0.01 * np.sin(np.arange(16))[None, :, None]
         cp[7, 5, 0] = 30.0
         t.putcol("CPARAM", cp)
-    flagdata(vis=cal, mode="tfcrop", datacolumn="CPARAM", flagbackup=False)
+    flagdata(vis=cal, mode="tfcrop", datacolumn="CPARAM", extendflags=False, flagbackup=False)
     g, = cols(cal, "FLAG")
     assert g[7, 5, 0] and not g[..., 1].any()
+    # the extension step (as CASA's) spreads it to the other element
+    flagdata(vis=cal, mode="tfcrop", datacolumn="CPARAM", flagbackup=False)
+    g, = cols(cal, "FLAG")
+    assert g[7, 5].all() and g.sum() == 2

@@ -48,6 +48,8 @@ G_CASES = [
     dict(mode="unflag", antenna="5"),
     dict(mode="list", inpfile=["antenna='2'", "mode='clip' datacolumn='CPARAM' "
                                "clipminmax=[0, 0.05] correlation='ABS_Sol2'"]),
+    dict(mode="tfcrop", datacolumn="CPARAM"), dict(mode="rflag", datacolumn="CPARAM"),
+    dict(mode="tfcrop", datacolumn="CPARAM", extendflags=False),
 ]
 K_CASES = [
     dict(mode="clip", datacolumn="FPARAM", clipminmax=[-1, 1]),
@@ -61,6 +63,14 @@ B_CASES = [
     dict(mode="manual", spw="*:60~63"),
     dict(mode="clip", datacolumn="CPARAM", clipminmax=[0.5, 2.0], correlation="ABS_Sol1",
          spw="0:5~40"),
+    # tfcrop: one pass per solution element; rflag: one over the named elements
+    dict(mode="tfcrop", datacolumn="CPARAM"),
+    dict(mode="tfcrop", datacolumn="CPARAM", correlation="ABS_Sol1", extendflags=False),
+    dict(mode="tfcrop", datacolumn="CPARAM", correlation="Sol2"),
+    dict(mode="rflag", datacolumn="CPARAM"), dict(mode="rflag", datacolumn="CPARAM",
+                                                 extendflags=False),
+    dict(mode="rflag", datacolumn="CPARAM", correlation="Sol2"),
+    dict(mode="rflag", datacolumn="CPARAM", freqdev=1.0),
 ]
 SUMMARIES = [("g.cal", {}), ("k.cal", {}), ("b.cal", dict(spwchan=True)),
              ("g.cal", dict(spwcorr=True, antenna="1,2,3"))]

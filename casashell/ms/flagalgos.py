@@ -221,9 +221,30 @@ def tfcrop(data, flags, present, mask, timecutoff=4.0, freqcutoff=3.0, timefit="
             new = _tf_step(amp, new, present, mask, "time", timecutoff, timefit, maxnpieces,
                            usewindowstats, halfwin)
     if extendflags:
-        new = extend_time(new, present, mask, extendpols=True, growtime=50.0, growfreq=50.0,
-                          rowfreq=True)
+        new = extend_agent_flags(flags, new, present, mask)
     return new
+
+
+def extend_agent_flags(before, after, present, mask, new_only=False):
+    """The ``extendflags`` step of tfcrop and rflag: growfreq (50 %, of the
+    whole row: every selected channel and correlation), growtime (50 %),
+    then extendpols.
+
+    On an MS the growth counts every flag (CASA 6.7 on day2_TDEM0003: equal
+    cell for cell only so).  With ``new_only`` (calibration tables) growfreq
+    and growtime count only the flags the algorithm itself set (``after``
+    but not ``before``) and extendpols spreads every flag: measured against
+    CASA 6.7 on gaincal and bandpass tables, whose rows often carry many
+    earlier flags that CASA does not grow."""
+    if not new_only:
+        return extend_time(after, present, mask, extendpols=True, growtime=50.0,
+                           growfreq=50.0, rowfreq=True)
+    grown = extend_time(after & ~before, present, mask, extendpols=False, growtime=50.0,
+                        growfreq=50.0, rowfreq=True)
+    out = after | grown
+    sel = mask[None, None] & present[:, :, None, None]
+    out |= (out & sel).any(axis=3, keepdims=True) & sel
+    return out
 
 
 def _median_plus_mad(avg: np.ndarray) -> float:
@@ -305,7 +326,8 @@ class RFlag:
         with np.errstate(invalid="ignore", divide="ignore"):
             var = q / n - (s_re / n) ** 2 - (s_im / n) ** 2
         out = np.sqrt(np.clip(var, 0, None))
-        out[n == 0] = np.nan
+        out[n == 1] = 0.0       # one sample (a one-integration chunk): no scatter, not
+        out[n == 0] = np.nan    # rounding noise that a zero threshold would flag
         return out, delta
 
     def _compact_scatter(self, data, valid, present):
@@ -352,7 +374,15 @@ class RFlag:
             dev_im, std_im = np.zeros_like(dev_re), np.zeros_like(std_re)
         return dev_re, dev_im, std_re, std_im
 
+    #: calibration tables: the correlations (solution elements) examined, when
+    #: fewer than the selection's (the extension step still covers all of these)
+    elements = None
+
+    def _detect_mask(self, mask):
+        return mask if self.elements is None else mask & self.elements[None, :]
+
     def statistics(self, data, flags, present, mask):
+        mask = self._detect_mask(mask)
         valid = _valid(flags, present, mask)
         self._chan_sel = mask.any(axis=1)
         ts, _, _ = self._compact_scatter(data, valid, present)
@@ -410,6 +440,7 @@ class RFlag:
     # -- flagging -------------------------------------------------------------
     def apply(self, data, flags, present, mask, thresholds):
         noise, scutof = thresholds
+        full_mask, mask = mask, self._detect_mask(mask)
         valid = _valid(flags, present, mask)
         new = flags.copy()
         bad = np.zeros(flags.shape, bool)
@@ -433,13 +464,38 @@ class RFlag:
         bad |= whole[:, :, None, :]
         new |= bad & present[:, :, None, None] & mask[None, None]
         if self.extendflags:
-            new = extend_time(new, present, mask, extendpols=True, growtime=50.0,
-                              growfreq=50.0, rowfreq=True)
+            new = extend_agent_flags(flags, new, present, full_mask,
+                                     new_only=getattr(self, "extend_new_only", False))
         return new
 
     def __call__(self, data, flags, present, mask, ctx=None):
         thr = self.thresholds([self.statistics(data, flags, present, mask)], ctx or {})
         return self.apply(data, flags, present, mask, thr)
+
+
+def element_masks(mask):
+    """One mask per selected correlation (solution element) of ``mask``."""
+    out = []
+    for k in range(mask.shape[1]):
+        if mask[:, k].any():
+            mk = np.zeros_like(mask)
+            mk[:, k] = mask[:, k]
+            out.append(mk)
+    return out
+
+
+def tfcrop_per_element(data, flags, present, mask, extendflags=True, elements=None, **kw):
+    """tfcrop on a calibration table, as CASA runs it there: one pass per
+    solution element (those of ``elements``, default all), each on the flags
+    as they were, then one extension step over the union (growth from the
+    new flags only) that covers every selected element."""
+    out = flags.copy()
+    dmask = mask if elements is None else mask & np.asarray(elements, bool)[None, :]
+    for mk in element_masks(dmask):
+        out |= tfcrop(data, flags, present, mk, extendflags=False, **kw)
+    if extendflags:
+        out = extend_agent_flags(flags, out, present, mask, new_only=True)
+    return out
 
 
 def _lookup(value, ctx):

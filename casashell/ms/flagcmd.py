@@ -329,8 +329,6 @@ class Plan:
             casalog.post(f"{self.mode}: the selection holds no data (autocorr=True on data "
                          f"without autocorrelations); nothing to flag", "WARN")
             return None, None
-        if self.info.is_cal and self.mode in ("tfcrop", "rflag"):
-            return self._run_cal_group(sel, write)
         if self.kind in ("row", "summary"):
             stats = flagging.run_rowwise(self.vis, self.info, sel, self.agents,
                                          write=write and self.kind == "row")
@@ -340,28 +338,12 @@ class Plan:
             return None, stats
         return self._run_group(sel, write)
 
-    def _run_cal_group(self, sel, write):
-        """tfcrop/rflag on a calibration table: as CASA, one pass per solution
-        element (Sol1, Sol2, ...) named by the expression, each on its own
-        (so the statistics and the extension of flags stay within it)."""
-        from .flagging import AllSelection, RunStats
+    def _cal_elements(self):
+        """The solution elements the expression names (Sol1, ...; 'ALL' for
+        every one; MS correlation names select none)."""
         names = [n.upper() for n in self.info.pol_corrs[0]]
         corrs = self.clip_expr.split("_", 1)[1].split(",") if "_" in self.clip_expr else ["ALL"]
-        base = np.asarray(sel.correlations.get(0, np.ones(len(names), bool)), bool)
-        total = RunStats()
-        extra = None
-        for i, nm in enumerate(names):
-            if not base[i] or (corrs != ["ALL"] and nm not in corrs):
-                continue
-            only = np.zeros(len(names), bool)
-            only[i] = True
-            one = AllSelection(rows=sel.rows, channels=sel.channels, correlations={0: only})
-            extra, st = self._run_group(one, write)
-            total.selected += st.selected
-            total.newly_flagged += st.newly_flagged
-            total.newly_unflagged += st.newly_unflagged
-            total.rows_written += st.rows_written
-        return extra, total
+        return np.array([corrs == ["ALL"] or n in corrs for n in names], bool)
 
     def _run_group(self, sel, write):
         from . import flagalgos
@@ -377,21 +359,36 @@ class Plan:
                     flagnearfreq=c.get("flagnearfreq", False))
             need_data = False
         elif self.mode == "tfcrop":
+            tf = flagalgos.tfcrop_per_element if self.info.is_cal else flagalgos.tfcrop
+            kw = dict(timecutoff=c.get("timecutoff", 4.0), freqcutoff=c.get("freqcutoff", 3.0),
+                      timefit=c.get("timefit", "line"), freqfit=c.get("freqfit", "poly"),
+                      maxnpieces=c.get("maxnpieces", 7),
+                      flagdimension=c.get("flagdimension", "freqtime"),
+                      extendflags=c.get("extendflags", True),
+                      usewindowstats=c.get("usewindowstats", "none"),
+                      halfwin=c.get("halfwin", 1))
+
+            if self.info.is_cal:
+                kw["elements"] = self._cal_elements()
+
             def algo(data, flags, present, mask):
-                return flagalgos.tfcrop(
-                    _expr_values(data, self.clip_expr), flags, present, mask,
-                    c.get("timecutoff", 4.0), c.get("freqcutoff", 3.0),
-                    c.get("timefit", "line"), c.get("freqfit", "poly"),
-                    c.get("maxnpieces", 7), c.get("flagdimension", "freqtime"),
-                    c.get("extendflags", True), c.get("usewindowstats", "none"),
-                    c.get("halfwin", 1))
+                return tf(_expr_values(data, self.clip_expr), flags, present, mask, **kw)
             need_data = True
         else:  # rflag
-            algo = _ExprRFlag(self.clip_expr, c.get("winsize", 3),
-                              _user_dev(c.get("timedev", "")), _user_dev(c.get("freqdev", "")),
-                              c.get("timedevscale", 5.0), c.get("freqdevscale", 5.0),
-                              c.get("spectralmax", 1e6), c.get("spectralmin", 0.0),
-                              c.get("extendflags", True))
+            def make():
+                return _ExprRFlag(self.clip_expr, c.get("winsize", 3),
+                                  _user_dev(c.get("timedev", "")), _user_dev(c.get("freqdev", "")),
+                                  c.get("timedevscale", 5.0), c.get("freqdevscale", 5.0),
+                                  c.get("spectralmax", 1e6), c.get("spectralmin", 0.0),
+                                  c.get("extendflags", True))
+            algo = make()
+            # on a caltable CASA runs one rflag over the named elements together
+            # (its thresholds are those of all of them: measured), and grows
+            # only the new flags (see flagalgos.extend_agent_flags)
+            algo.extend_new_only = self.info.is_cal
+            if self.info.is_cal:
+                # the extension step covers every element of the selection (CASA)
+                algo.elements = self._cal_elements()
             extra = algo
             need_data = True
         stats = flagging.run_grouped(self.vis, self.info, sel, algo, write=write,
