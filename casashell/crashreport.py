@@ -42,6 +42,13 @@ CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
                  signal.SIGABRT, getattr(signal, "SIGSYS", signal.SIGSEGV),
                  getattr(signal, "SIGTRAP", signal.SIGSEGV), signal.SIGKILL}
 
+#: signals the supervisor passes on to the shell
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
+                     signal.SIGUSR1, signal.SIGUSR2)
+#: ... but only when sent by a process (kill), not by the terminal
+_FROM_TERMINAL_TOO = (signal.SIGINT, signal.SIGQUIT)
+
+
 _FATAL_TEXT = {
     "Segmentation fault": signal.SIGSEGV, "Bus error": signal.SIGBUS,
     "Floating-point exception": signal.SIGFPE, "Floating point exception": signal.SIGFPE,
@@ -99,13 +106,17 @@ def _start(cfg) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
+    # blocked from before the fork until the supervisor forwards them (a
+    # signal in between stays pending; the child starts with none pending)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
     pid = os.fork()
     if pid == 0:                      # the child: the shell
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         os.close(rfd)
         _child_setup(wfd, parent, state_path, logfile, native)
         return
     os.close(wfd)
-    _supervise(pid, rfd, cfg, reportdir, state_path, logfile, native)
+    _supervise(pid, rfd, cfg, reportdir, state_path, logfile, native, old_mask)
 
 
 # ---------------------------------------------------------------------------
@@ -191,14 +202,7 @@ def _write_state(path, logfile):
 # ---------------------------------------------------------------------------
 # parent side
 
-#: signals the supervisor passes on to the shell
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
-                     signal.SIGUSR1, signal.SIGUSR2)
-#: ... but only when sent by a process (kill), not by the terminal
-_FROM_TERMINAL_TOO = (signal.SIGINT, signal.SIGQUIT)
-
-
-def _start_forwarding(child) -> None:
+def _start_forwarding(child, old_mask=()) -> None:
     """Pass signals sent to the supervisor on to the child.
 
     The signals are blocked and a thread takes them with ``sigwaitinfo``,
@@ -212,6 +216,7 @@ def _start_forwarding(child) -> None:
         for sig in FORWARDED_SIGNALS:
             if sig not in _FROM_TERMINAL_TOO:
                 signal.signal(sig, lambda s, f: _forward(child, s))
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         return
     import threading
     wanted = set(FORWARDED_SIGNALS)
@@ -230,10 +235,10 @@ def _start_forwarding(child) -> None:
     threading.Thread(target=loop, name="casashell-signal-forwarder", daemon=True).start()
 
 
-def _supervise(child, rfd, cfg, reportdir, state_path, logfile, native):
+def _supervise(child, rfd, cfg, reportdir, state_path, logfile, native, old_mask=()):
     """Wait for the child; write a report if it crashed; exit like it."""
     import select
-    _start_forwarding(child)
+    _start_forwarding(child, old_mask)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)

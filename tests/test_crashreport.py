@@ -184,6 +184,13 @@ def test_kill_int_and_term_to_the_supervisor_of_an_interactive_shell(tmp_path):
         c.expect(r"PIDS (\d+) (\d+)")
         shell_pid, parent = int(c.match.group(1)), int(c.match.group(2))
         assert parent == c.pid and shell_pid != c.pid    # casa supervises the shell
+        # the supervisor blocks the signals it forwards; the shell does not
+        with open(f"/proc/{shell_pid}/status") as f:
+            blocked = int(next(x for x in f if x.startswith("SigBlk:")).split()[1], 16)
+        assert [s for s in crashreport.FORWARDED_SIGNALS if blocked & (1 << (s - 1))] == []
+        with open(f"/proc/{c.pid}/status") as f:
+            blocked = int(next(x for x in f if x.startswith("SigBlk:")).split()[1], 16)
+        assert all(blocked & (1 << (s - 1)) for s in crashreport.FORWARDED_SIGNALS)
         c.expect("CASA <2>:")
         c.sendline("import time; print('sle' + 'eping'); time.sleep(60)")
         c.expect("sleeping")
