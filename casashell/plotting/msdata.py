@@ -18,8 +18,23 @@ Averaging (all vectorised):
   on the TIME column) finished bins are emitted as the data stream past them,
   so memory follows the averaged output of one time bin, not the MS.
 
+* antenna (``avgantenna``): every baseline goes to the averages of both its
+  antennas; for its second antenna the visibility is conjugated (and u, v, w
+  negated), so all baselines of an antenna are seen from that antenna (this is
+  what CASA's plotms computes; checked against its exported values).  An
+  autocorrelation counts once.  The plotted point has antenna2 = -1;
+* spectral windows (``avgspw``): the selected spectral windows are averaged
+  channel by channel (the k-th selected channel bin of each), as CASA's plotms
+  does; they must have as many channel bins and the same correlations.  The
+  point carries the lowest spw id and that spw's channel numbers/frequencies.
+
 Vector averaging averages complex visibilities; ``scalar=True`` averages the
 amplitude, phase, real and imaginary values themselves.
+
+Frequency frames: with ``freqframe`` the frequency (and velocity) axes are
+converted from the frame the data are in to another one (LSRK, BARY, ...) with
+casacore's measures at each row's time and field direction, seen from the
+array reference position (``casashell.ms.transform_regrid.FrameConverter``).
 """
 
 from __future__ import annotations
@@ -110,6 +125,22 @@ class Context:
         self.field_names = [f.name for f in self.md.fields]
         from ..ms.metadata import STOKES_NAMES
         self.stokes_names = STOKES_NAMES
+        self.vis = vis
+        self.freqframe = ""
+        self._converters = {}
+
+    def frame_converter(self, spw):
+        """FrameConverter from the frame of ``spw`` to ``freqframe`` (None: no
+        conversion needed)."""
+        if not self.freqframe:
+            return None
+        src = (self.spws[spw].frame or "TOPO").upper()
+        if src == self.freqframe:
+            return None
+        if src not in self._converters:
+            from ..ms.transform_regrid import FrameConverter
+            self._converters[src] = FrameConverter(self.vis, src, self.freqframe)
+        return self._converters[src]
 
 
 def baseline_index(a1, a2, nant):
@@ -150,12 +181,14 @@ class Request:
     def __init__(self, xaxis, yaxis, xdatacolumn="data", ydatacolumn="data", avgchannel=1,
                  avgtime=0.0, avgscan=False, avgfield=False, avgbaseline=False,
                  scalar=False, coloraxis="", iteraxis="", showflags=False, restfreq=None,
-                 veldef="RADIO"):
+                 veldef="RADIO", avgantenna=False, avgspw=False, freqframe=""):
         self.x, self.y = xaxis, yaxis
         self.xdc, self.ydc = xdatacolumn, ydatacolumn
         self.avgchannel = avgchannel
         self.avgtime = avgtime
         self.avgscan, self.avgfield, self.avgbaseline = avgscan, avgfield, avgbaseline
+        self.avgantenna, self.avgspw = avgantenna, avgspw
+        self.freqframe = (freqframe or "").upper()
         self.scalar = scalar
         self.coloraxis = coloraxis
         self.iteraxis = iteraxis
@@ -165,7 +198,12 @@ class Request:
 
     @property
     def row_averaging(self):
-        return self.avgtime > 0 or self.avgbaseline or (self.avgfield and self.avgtime > 0)
+        return (self.avgtime > 0 or self.avgbaseline or self.avgantenna or self.avgspw
+                or (self.avgfield and self.avgtime > 0))
+
+    @property
+    def converts_frequency(self):
+        return bool(self.freqframe) and bool({self.x, self.y} & {"frequency", "velocity"})
 
     def needs(self, name):
         axes = {self.x, self.y, self.coloraxis, self.iteraxis}
@@ -180,7 +218,7 @@ def _columns(req, have, colmap):
     if req.row_averaging or req.avgchannel > 1:
         cols.add("WEIGHT_SPECTRUM" if colmap.get("wtsp") else "WEIGHT")
     axes = {req.x, req.y, req.coloraxis, req.iteraxis}
-    if axes & {"time"} or req.avgtime > 0 or req.row_averaging:
+    if axes & {"time"} or req.avgtime > 0 or req.row_averaging or req.converts_frequency:
         cols.add("TIME")
     if axes & UVW_AXES:
         cols.add("UVW")
@@ -188,7 +226,7 @@ def _columns(req, have, colmap):
         cols.update(["ANTENNA1", "ANTENNA2"])
     if axes & {"scan"} or req.avgtime > 0:
         cols.add("SCAN_NUMBER")
-    if axes & {"field", "velocity"} or req.row_averaging:
+    if axes & {"field", "velocity"} or req.row_averaging or req.converts_frequency:
         cols.add("FIELD_ID")
     if "weight" in axes:
         cols.add("WEIGHT")
@@ -417,7 +455,51 @@ def _make_unit(sub, readmap, req, ctx, spw, pol, chans, corrs):
         u.rows["UVW"] = sub["UVW"]
     if "WEIGHT" in sub:
         u.rows["WEIGHT"] = sub["WEIGHT"][:, corrs]
+    if req.converts_frequency:
+        # f_out / f_in of every row (Doppler shifts are multiplicative); 1 for spws
+        # already in the frame
+        conv = ctx.frame_converter(spw)
+        u.rows["FREQ_FACTOR"] = conv.factors(sub["TIME"], sub["FIELD_ID"]) \
+            if conv is not None else np.ones(n)
     return u
+
+
+def _by_antenna(u):
+    """The unit seen per antenna: every cross-correlation row twice, once for
+    ANTENNA1 as it is, once for ANTENNA2 with the visibility conjugated; ANTENNA2
+    becomes -1.  Autocorrelations appear once.  UVW is kept as it is (CASA's
+    per-antenna u, v, w are the plain means of the baselines' values)."""
+    rows = u.rows
+    a1 = rows["ANTENNA1"].astype(np.int64)
+    a2 = rows["ANTENNA2"].astype(np.int64)
+    cross = np.nonzero(a1 != a2)[0]
+    v = _Unit()
+    v.__dict__.update(u.__dict__)
+    v.n = u.n + len(cross)
+
+    def dup(a):
+        return np.concatenate([a, a[cross]], axis=0)
+
+    v.flag = dup(u.flag)
+    v.w = dup(u.w) if u.w is not None else None
+    v.values = {}
+    for key, arr in u.values.items():
+        second = arr[cross]
+        comp = key[1]
+        if comp == "complex":
+            second = np.conj(second)
+        elif comp in ("phase", "imag"):
+            second = -second
+        v.values[key] = np.concatenate([arr, second], axis=0)
+    v.rows = {}
+    for k, a in rows.items():
+        if k == "ANTENNA1":
+            v.rows[k] = np.concatenate([a1, a2[cross]])
+        elif k == "ANTENNA2":
+            v.rows[k] = np.full(v.n, -1, np.int64)
+        else:
+            v.rows[k] = dup(a)
+    return v
 
 
 def _component(v, ax):
@@ -454,17 +536,22 @@ def _axis_value(ax, dc, u, req, ctx):
     if ax == "channel":
         return u.chan[None, :, None]
     if ax == "frequency":
+        if "FREQ_FACTOR" in rows:
+            return (rows["FREQ_FACTOR"][:, None] * (u.freq / 1e9)[None, :])[:, :, None]
         return (u.freq / 1e9)[None, :, None]
     if ax == "velocity":
         f0 = req.restfreq or ctx.spws[u.spw].ref_freq
         f = u.freq
+        if "FREQ_FACTOR" in rows:
+            f = rows["FREQ_FACTOR"][:, None] * f[None, :]
         if req.veldef == "OPTICAL":
             v = C_LIGHT * (f0 / f - 1.0)
         elif req.veldef == "TRUE":
             v = C_LIGHT * (f0 * f0 - f * f) / (f0 * f0 + f * f)
         else:
             v = C_LIGHT * (1.0 - f / f0)
-        return (v / 1e3)[None, :, None]
+        v = v / 1e3
+        return v[:, :, None] if v.ndim == 2 else v[None, :, None]
     if ax == "antenna1":
         return rows["ANTENNA1"][:, None, None]
     if ax == "antenna2":
@@ -538,6 +625,8 @@ class _Accumulators:
 
     def add(self, u, scan_start, t_first):
         req = self.req
+        if req.avgantenna:
+            u = _by_antenna(u)
         rows = u.rows
         n = u.n
         time = rows["TIME"]
@@ -567,8 +656,18 @@ class _Accumulators:
         keys = np.stack([tkey, a1, a2, field, scank], axis=1)
         uk, inv = _unique_rows(keys)
         ng = len(uk)
-        st = self.per_spw.get(u.spw)
+        gkey = -1 if req.avgspw else u.spw
+        st = self.per_spw.get(gkey)
         nb, nc = len(u.chan), len(u.corrs)
+        if st is not None and req.avgspw:
+            if st["shape"] != (nb, nc) or not np.array_equal(st["corr_codes"], u.corr_codes):
+                raise ValueError(
+                    f"avgspw=True averages spectral windows channel by channel: spw "
+                    f"{st['spw']} has {st['shape'][0]} channel bins and correlations "
+                    f"{_corr_text(self.ctx, st['corr_codes'])}, spw {u.spw} has {nb} and "
+                    f"{_corr_text(self.ctx, u.corr_codes)}; select spws that match")
+            if u.spw < st["spw"]:   # the point shows the lowest spw
+                st.update(spw=u.spw, chan=u.chan, freq=u.freq)
         # sort the rows by group once; every sum is then one reduceat
         order = np.argsort(inv, kind="stable")
         starts = np.concatenate([[0], np.nonzero(np.diff(inv[order]))[0] + 1])
@@ -593,6 +692,15 @@ class _Accumulators:
                 rowsum[c] = np.bincount(inv, weights=uvw[:, j], minlength=ng)
             rowsum["uvd"] = np.bincount(inv, weights=np.hypot(uvw[:, 0], uvw[:, 1]),
                                         minlength=ng)
+            if req.avgantenna:
+                # CASA: the mean uvw of the rows with unflagged data
+                goodrow = (~u.flag).reshape(n, -1).any(axis=1).astype(np.float64)
+                rowsum["ngood"] = np.bincount(inv, weights=goodrow, minlength=ng)
+                for j, c in enumerate("uvw"):
+                    rowsum[c + "g"] = np.bincount(inv, weights=uvw[:, j] * goodrow,
+                                                  minlength=ng)
+        if "FREQ_FACTOR" in rows:
+            rowsum["ff"] = np.bincount(inv, weights=rows["FREQ_FACTOR"], minlength=ng)
         if "WEIGHT" in rows:
             wt = rows["WEIGHT"]
             rowsum["WT"] = np.stack([np.bincount(inv, weights=wt[:, c], minlength=ng)
@@ -601,8 +709,8 @@ class _Accumulators:
         np.maximum.at(end, inv, bin_end)
         if st is None:
             st = dict(keys=uk, sums=sums, rowsum=rowsum, end=end, chan=u.chan, freq=u.freq,
-                      corrs=u.corrs, corr_codes=u.corr_codes, shape=(nb, nc))
-            self.per_spw[u.spw] = st
+                      corrs=u.corrs, corr_codes=u.corr_codes, shape=(nb, nc), spw=u.spw)
+            self.per_spw[gkey] = st
             return
         allk = np.concatenate([st["keys"], uk])
         mk, minv = _unique_rows(allk)
@@ -648,7 +756,7 @@ class _Accumulators:
         rs = {k: v[sel] for k, v in st["rowsum"].items()}
         nrow = rs["n"]
         u.n = len(keys)
-        u.spw = spw
+        u.spw = st.get("spw", spw)
         u.chan, u.freq = st["chan"], st["freq"]
         u.corrs, u.corr_codes = st["corrs"], st["corr_codes"]
         wg = st["sums"]["wg"][sel]
@@ -666,13 +774,20 @@ class _Accumulators:
         u.rows = {"TIME": rs["TIME"] / nrow,
                   "ANTENNA1": keys[:, 1], "ANTENNA2": keys[:, 2],
                   "FIELD_ID": keys[:, 3], "SCAN_NUMBER": keys[:, 4]}
-        if "u" in rs:
+        if "ngood" in rs:
+            ok = rs["ngood"] > 0
+            den = np.where(ok, rs["ngood"], nrow)
+            u.rows["UVW"] = np.stack([np.where(ok, rs[c + "g"], rs[c]) / den for c in "uvw"],
+                                     axis=1)
+        elif "u" in rs:
             u.rows["UVW"] = np.stack([rs["u"] / nrow, rs["v"] / nrow, rs["w"] / nrow], axis=1)
             if req.needs("uvdist") or req.needs("uvwave"):
                 # the mean of the baselines' lengths (not the length of the mean uvw)
                 u.rows["UVW_D"] = rs["uvd"] / nrow
         if "WT" in rs:
             u.rows["WEIGHT"] = rs["WT"]
+        if "ff" in rs:
+            u.rows["FREQ_FACTOR"] = rs["ff"] / nrow
         if "UVW_D" in u.rows:
             d = u.rows["UVW_D"]
             uvw = u.rows["UVW"].copy()
@@ -685,6 +800,10 @@ class _Accumulators:
                 uvw[:, 1] *= f
             u.rows["UVW"] = uvw
         yield from _emit_unit(u, req, ctx)
+
+
+def _corr_text(ctx, codes):
+    return ",".join(str(ctx.stokes_names.get(int(c), c)) for c in codes)
 
 
 def _unique_rows(keys):

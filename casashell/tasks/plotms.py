@@ -68,14 +68,19 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
           Param("avgscan", "bool", False, "Average over scans (with avgtime)"),
           Param("avgfield", "bool", False, "Average over fields (with avgtime)"),
           Param("avgbaseline", "bool", False, "Average all baselines together"),
-          Param("avgantenna", "bool", False, "Average per antenna (not supported)"),
-          Param("avgspw", "bool", False, "Average over spectral windows (not supported)"),
+          Param("avgantenna", "bool", False, "Average per antenna: all baselines of an "
+                "antenna together (each baseline counts for both its antennas)"),
+          Param("avgspw", "bool", False, "Average the selected spectral windows together, "
+                "channel by channel (they need as many channels)"),
           Param("scalar", "bool", False, "Scalar averaging (of amplitudes, phases) instead "
                 "of vector averaging of complex visibilities"),
           Param("transform", "bool", False, "Velocity settings",
                 sub={True: ["freqframe", "restfreq", "veldef", "phasecenter"]}),
-          Param("freqframe", "string", "", "Frequency frame: '' (as stored) only; frame "
-                "conversion is not done"),
+          Param("freqframe", "string", "", "Frequency frame of the frequency and velocity "
+                "axes: '' (as stored), LSRK, LSRD, BARY, GEO, TOPO, GALACTO, LGROUP, CMB",
+                allowed=["", "LSRK", "LSRD", "BARY", "GEO", "TOPO", "GALACTO", "LGROUP",
+                         "CMB", "lsrk", "lsrd", "bary", "geo", "topo", "galacto", "lgroup",
+                         "cmb"]),
           Param("restfreq", "string", "", "Rest frequency for the velocity axis (e.g. "
                 "'1420.405752MHz'); default: the spw reference frequency"),
           Param("veldef", "string", "RADIO", "Velocity definition",
@@ -194,11 +199,9 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     ydc = (ydatacolumn or "data").lower()
     if msselect:
         raise ValueError("msselect (TaQL) is not supported; use the selection parameters")
-    if averagedata and avgantenna:
-        raise ValueError("avgantenna=True is not supported")
-    if averagedata and avgspw:
-        raise ValueError("avgspw=True is not supported (spectral windows are plotted "
-                         "separately)")
+    if averagedata and avgantenna and avgbaseline:
+        raise ValueError("avgantenna and avgbaseline cannot both be True (average per "
+                         "antenna or over all baselines)")
     if callib:
         raise ValueError("callib (on-the-fly calibration) is not supported; apply the "
                          "calibration first")
@@ -206,11 +209,11 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
         raise ValueError("showatm/showtsky overlays are not supported")
     if transform and phasecenter:
         raise ValueError("phasecenter (phase shifting) is not supported")
-    if transform and freqframe and freqframe.upper() not in _frames_of(vis):
-        raise ValueError(f"freqframe '{freqframe}': frame conversion is not supported; the "
-                         f"data are in {', '.join(sorted(_frames_of(vis)))}")
     if not transform:
-        restfreq, veldef = "", "RADIO"
+        restfreq, veldef, freqframe = "", "RADIO", ""
+    freqframe = (freqframe or "").upper()
+    if freqframe == "REST":
+        raise ValueError("freqframe 'REST' needs a source velocity; it is not supported")
     show_flagged = showflags or (customflaggedsymbol and flaggedsymbolshape != "nosymbol")
     flag_color = "#" + flaggedsymbolcolor.lstrip("#") if customflaggedsymbol and \
         _is_hex(flaggedsymbolcolor) else (flaggedsymbolcolor if customflaggedsymbol
@@ -250,15 +253,22 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     if not averagedata:
         avgchannel, avgtime, avgscan, avgfield, avgbaseline, scalar = "", "", False, False, \
             False, False
+        avgantenna, avgspw = False, False
     req = msdata.Request(
         xaxis, yaxis, xdc, ydc, avgchannel=msdata.parse_nchan(avgchannel),
         avgtime=msdata.parse_seconds(avgtime, "avgtime"), avgscan=avgscan,
         avgfield=avgfield, avgbaseline=avgbaseline, scalar=scalar,
         coloraxis=coloraxis.lower(), iteraxis=iteraxis.lower(), showflags=show_flagged,
-        restfreq=_restfreq(restfreq), veldef=veldef.upper())
+        restfreq=_restfreq(restfreq), veldef=veldef.upper(), avgantenna=avgantenna,
+        avgspw=avgspw, freqframe=freqframe)
     if (avgscan or avgfield) and req.avgtime == 0:
         casalog.post("avgscan/avgfield have no effect without avgtime", "WARN")
     ctx = msdata.Context(vis)
+    ctx.freqframe = req.freqframe
+    if req.converts_frequency:
+        frames = sorted({(ctx.spws[s].frame or "TOPO").upper() for s in sel.spws})
+        casalog.post(f"frequencies converted from {', '.join(frames)} to {req.freqframe} "
+                     f"at each row's time and field direction")
 
     width = 800 if width <= 0 else width
     height = 600 if height <= 0 else height
@@ -457,11 +467,6 @@ def _check_color(c, what):
     from matplotlib.colors import is_color_like
     if not is_color_like(c):
         raise ValueError(f"{what} '{c}' is not a colour (use RRGGBB hex or a name)")
-
-
-def _frames_of(vis):
-    from ..ms.metadata import MSMetadata
-    return {s.frame.upper() for s in MSMetadata(vis).spws}
 
 
 def _split_by_iteration(batch):
