@@ -24,7 +24,10 @@ goes on and becomes the shell; the *parent* only supervises it:
   killed by the same signal).
 
 When the child exits normally nothing is written and the exit status is
-passed on unchanged.  ``install`` costs a few milliseconds.
+passed on unchanged.  When it is killed by another signal (SIGTERM,
+SIGHUP, SIGINT...) the supervisor ends the session log with a WARN line
+naming the signal, and dies of the same signal.  ``install`` costs a few
+milliseconds.
 """
 
 from __future__ import annotations
@@ -288,6 +291,10 @@ def _supervise(child, rfd, cfg, reportdir, state_path, logfile, native, old_mask
         if sig in CRASH_SIGNALS:
             _crashed(sig, fault, "not available (the process had already ended)", rusage,
                      cfg, reportdir, state_path, logfile, start, child)
+        else:   # SIGTERM, SIGHUP...: the shell could not close its log itself
+            _append_to_log(_session_logfile(state_path, logfile),
+                           f"casashell session ended: the shell was killed by "
+                           f"{_signame(sig)}", "WARN")
         _cleanup(state_path)
         _die_by(sig)
     _cleanup(state_path)
@@ -372,10 +379,15 @@ def _crashed(sig, fault, native_text, rusage, cfg, reportdir, state_path, logfil
     msg = (f"casashell crashed ({_signame(sig)}). A crash report was written to {path}")
     sys.stderr.write(msg + "\n")
     sys.stderr.flush()
+    _append_to_log(logfile, msg, "SEVERE")
+
+
+def _append_to_log(logfile, message, priority):
+    """Add a line to the session log (the file only: the shell is gone)."""
     if logfile and logfile != os.devnull:
         try:
             from .logsink import append_text, format_lines
-            append_text(logfile, format_lines(msg, "SEVERE", "::casa"))
+            append_text(logfile, format_lines(message, priority, "::casa"))
         except Exception:  # noqa: BLE001
             pass
 

@@ -128,6 +128,12 @@ def test_sigterm_is_forwarded(tmp_path):
     p.communicate(timeout=30)
     assert p.returncode == -signal.SIGTERM
     assert not os.listdir(tmp_path / ".casa" / "crashreports")
+    # the supervisor ends the session log for the killed shell
+    (log,) = glob.glob(str(tmp_path / "casa-*.log"))
+    with open(log) as f:
+        last = f.read().splitlines()[-1].split("\t")
+    assert last[1:] == ["WARN", "::casa", "casashell session ended: the shell was killed "
+                        "by SIGTERM, Terminated"]
 
 
 def _spawn(tmp_path, *args):
