@@ -122,8 +122,8 @@ def test_hanning_and_unsupported(data_dir, tmp_path):
     np.testing.assert_allclose(od[:, 5], 0.25 * d[:, 4] + 0.5 * d[:, 5] + 0.25 * d[:, 6],
                                rtol=1e-6, atol=1e-7)
     assert of[:, 0].all()
-    with pytest.raises(ValueError, match="createmms"):
-        mstransform(vis=vis, outputvis=str(tmp_path / "x.ms"), createmms=True)
+    with pytest.raises(ValueError, match="douvcontsub"):
+        mstransform(vis=vis, outputvis=str(tmp_path / "x.ms"), douvcontsub=True)
     assert not os.path.exists(tmp_path / "x.ms")
 
 

@@ -11,9 +11,9 @@ from .split import _SEL
       params=[
           Param("vis", "path", "", "Name of input MeasurementSet or Multi-MS"),
           Param("outputvis", "string", "", "Name of output MeasurementSet or Multi-MS"),
-          Param("createmms", "bool", False, "Create a multi-MS output (not supported: must be False)",
+          Param("createmms", "bool", False, "Create a Multi-MS output (as partition)",
                 sub={True: ["separationaxis", "numsubms"]}),
-          Param("separationaxis", "string", "auto", "Axis to do parallelization across"),
+          Param("separationaxis", "string", "auto", "Axis to do parallelization across (auto, scan, spw, baseline)"),
           Param("numsubms", ["string", "int"], "auto", "The number of Sub-MSs to create"),
           Param("tileshape", "intVec", [0], "List with 1 or 3 elements giving the tile shape of the disk data columns"),
           *_SEL,
@@ -79,8 +79,7 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
         parse_timebin
     from ..ms.writer import check_new_output
 
-    unsupported = [(createmms, "createmms=True (Multi-MS output)"),
-                   (realmodelcol, "realmodelcol=True"), (docallib, "docallib=True"),
+    unsupported = [(realmodelcol, "realmodelcol=True"), (docallib, "docallib=True"),
                    (douvcontsub, "douvcontsub=True"), (preaverage, "preaverage=True"),
                    (bool(taql), "taql"),
                    (timeaverage and maxuvwdistance > 0, "maxuvwdistance"),
@@ -99,6 +98,16 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
     if timeaverage and not parse_timebin(timebin) > 0:
         raise ValueError("Parameter timebin must be > '0s' to do time averaging")
     out = check_new_output(outputvis)
+    axis = str(separationaxis).strip().lower() if createmms else ""
+    if createmms:
+        if isinstance(numsubms, str) and numsubms.strip().isdigit():
+            numsubms = int(numsubms)
+        if axis not in ("auto", "scan", "spw", "baseline"):
+            raise ValueError(f"separationaxis '{separationaxis}' is not one of auto, scan, "
+                             f"spw, baseline")
+        if not ((isinstance(numsubms, int) and not isinstance(numsubms, bool)
+                 and numsubms > 0) or str(numsubms).strip().lower() == "auto"):
+            raise ValueError(f"numsubms {numsubms!r} must be 'auto' or a positive integer")
     values = dict(field=field, spw=spw, scan=scan, antenna=antenna, correlation=correlation,
                   timerange=timerange, intent=intent, array=array, uvrange=uvrange,
                   observation=observation, feed=feed)
@@ -128,12 +137,39 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
                 reindex=bool(reindex), extra={"usewtspectrum": bool(usewtspectrum),
                                               "spw_text": sel_text(spw)})
     log = lambda m, p="INFO": casalog.post(m, p)  # noqa: E731
-    if regridms and nspw > 1:
-        info = _run_nspw(plan, out, nspw, bool(usewtspectrum), log)
-    else:
-        info = run(plan, out, log=log)
+
+    def write(target):
+        if regridms and nspw > 1:
+            return _run_nspw(plan, target, nspw, bool(usewtspectrum), log)
+        return run(plan, target, log=log)
+
+    if createmms:
+        info = _run_mms(write, out, axis, numsubms, log)
+        casalog.post(f"Wrote the Multi-MS {out}: {info['nsubms']} sub-MSs, {info['nrows']} "
+                     f"rows, separation axis '{info['axis']}'")
+        return None
+    info = write(out)
     casalog.post(f"Wrote {info['nrows']} rows to {out}")
     return None
+
+
+def _run_mms(write, out, axis, numsubms, log):
+    """createmms=True: the transformed MS is written to a hidden temporary MS, which
+    partition's code (casashell.parallel.partitioning.write_mms) then cuts into the
+    sub-MSs of the Multi-MS ``out``; the temporary MS is removed in any case."""
+    import os
+    import uuid
+
+    from ..ms.writer import _remove
+    from ..parallel.partitioning import write_mms
+
+    parent, name = os.path.split(out)
+    tmp = os.path.join(parent, f".{name}.transformed-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        write(tmp)
+        return write_mms(tmp, out, {}, axis, numsubms, "all", False)
+    finally:
+        _remove(tmp)
 
 
 def _run_nspw(plan, out, nspw, usewtspectrum, log):
