@@ -152,6 +152,86 @@ def _is_glob(tok: str) -> bool:
     return any(ch in tok for ch in "*?[")
 
 
+#: characters after which a '/' opens a regular expression (or the start)
+_REGEX_OPENERS = ",;&!@~"
+
+
+def _scan_outside(text: str):
+    """Yield (index, char) of the characters of ``text`` that are outside
+    ``/regular expressions/`` and ``"quoted names"``.  A '/' opens a regular
+    expression only at the start of an element (after one of ``,;&!@~`` or at
+    the beginning), so '/' elsewhere (``km/s``) is an ordinary character."""
+    mode = None
+    prev = ""          # last non-space character outside a regex / quote
+    for i, ch in enumerate(text):
+        if mode is not None:
+            if ch == mode:
+                mode = None
+                prev = ch
+            continue
+        if ch == '"':
+            mode = '"'
+            continue
+        if ch == "/" and (prev == "" or prev in _REGEX_OPENERS):
+            mode = "/"
+            continue
+        yield i, ch
+        if not ch.isspace():
+            prev = ch
+
+
+def _split_outside(value: str, seps: str) -> list:
+    """``_split`` that leaves separators inside /regex/ and "quotes" alone."""
+    parts, start = [], 0
+    for i, ch in _scan_outside(value):
+        if ch in seps:
+            parts.append(value[start:i].strip())
+            start = i + 1
+    parts.append(value[start:].strip())
+    return parts
+
+
+def _find_outside(text: str, sub: str) -> int:
+    """Index of the first ``sub`` outside /regex/ and "quotes" (-1: none)."""
+    outside = {i for i, _ in _scan_outside(text)}
+    for i in range(len(text) - len(sub) + 1):
+        if all(i + k in outside for k in range(len(sub))) and text.startswith(sub, i):
+            return i
+    return -1
+
+
+def _token_kind(param, value, tok):
+    """('regex', compiled) for ``/.../``, ('quoted', text) for ``"..."`` and
+    ('plain', tok) otherwise.  As CASA's parser does, backslashes inside a
+    regular expression are dropped (write ``[+]`` for a literal '+') and the
+    expression must match a whole name (case-sensitive)."""
+    if tok.startswith("/"):
+        if len(tok) < 2 or not tok.endswith("/"):
+            _fail(param, value, f"regular expression {tok} is unterminated or followed by "
+                  "other text (a /.../ must be a whole element)")
+        body = tok[1:-1].replace("\\", "")
+        if body == "":
+            _fail(param, value, "empty regular expression '//'")
+        try:
+            return "regex", re.compile(body)
+        except re.error as exc:
+            _fail(param, value, f"'{tok}' is not a valid regular expression ({exc})")
+    if tok.startswith('"'):
+        if len(tok) < 2 or not tok.endswith('"'):
+            _fail(param, value, f"quoted name {tok} is unterminated or followed by other "
+                  "text (a \"...\" must be a whole element)")
+        if tok[1:-1].strip() == "":
+            _fail(param, value, "empty quoted name")
+        return "quoted", tok[1:-1]
+    if '"' in tok:
+        _fail(param, value, f"'{tok}': a quote must enclose a whole name")
+    return "plain", tok
+
+
+def _regex_hits(rx, names) -> list:
+    return [i for i, n in enumerate(names) if rx.fullmatch(n)]
+
+
 def _int_spec(param, value, tok):
     """An integer-list token -> (lo, hi) inclusive, or None when not numeric."""
     t = tok.replace(" ", "")
@@ -229,7 +309,7 @@ def parse_field(md: MSMetadata, value: str) -> set:
     nf = len(names)
     inc, exc = set(), set()
     positive = False
-    for tok in _split(value, ","):
+    for tok in _split_outside(value, ","):
         if tok == "":
             _fail("field", value, "empty element in the list")
         neg = tok.startswith("!")
@@ -237,6 +317,23 @@ def parse_field(md: MSMetadata, value: str) -> set:
             tok = tok[1:].strip()
         else:
             positive = True
+        kind, what = _token_kind("field", value, tok)
+        if kind == "regex":
+            if neg:
+                # CASA refuses '!/.../' too
+                _fail("field", value, f"a regular expression cannot be negated ('!{tok}')")
+            ids = set(_regex_hits(what, names))
+            if not ids:
+                _fail("field", value, f"no field name matches the regular expression {tok}")
+            inc.update(ids)
+            continue
+        if kind == "quoted":
+            # a quoted text is a name (or name pattern), never an id
+            ids = set(_match_names(what, names))
+            if not ids:
+                _fail("field", value, f"no field is named {tok}")
+            (exc if neg else inc).update(ids)
+            continue
         spec = _int_spec("field", value, tok)
         ids = set()
         if spec is not None:
@@ -276,8 +373,8 @@ def _freq_value(param, value, text, default_unit=None):
             return num, None
         unit = default_unit
     if unit in _VEL_UNITS:
-        _fail(param, value, f"velocity units ('{text}') are not supported; use channels "
-              "or frequencies")
+        _fail(param, value, f"velocity units ('{text}') are not supported (CASA 6.7 "
+              "disables them too); use channels or frequencies")
     if unit not in _FREQ_UNITS:
         _fail(param, value, f"unknown frequency unit '{m.group(2)}' in '{text}' "
               "(use Hz, kHz, MHz or GHz)")
@@ -419,22 +516,32 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
     names = [s.name for s in spws]
     out, excluded = {}, set()
     positive = False
-    for tok in _split(value, ","):
+    for tok in _split_outside(value, ","):
         if tok == "":
             _fail("spw", value, "empty element in the list")
         neg = tok.startswith("!")
         if neg:
             tok = tok[1:].strip()
-        if ":" in tok:
-            spart, cpart = tok.split(":", 1)
-            spart, cpart = spart.strip(), cpart.strip()
+        if tok.startswith("/"):
+            # CASA 6.7's spw grammar has no regular expressions either
+            _fail("spw", value, f"regular expressions ('{tok}') are not supported for spw; "
+                  "use names with * ? [..] wildcards")
+        colon = _find_outside(tok, ":")
+        if colon >= 0:
+            spart, cpart = tok[:colon].strip(), tok[colon + 1:].strip()
             if cpart == "":
                 _fail("spw", value, f"'{tok}' has an empty channel part")
         else:
             spart, cpart = tok, None
         if neg and cpart is not None:
             _fail("spw", value, f"negation with channels ('!{tok}') is not supported")
-        if spart in ("*", ""):
+        kind, what = _token_kind("spw", value, spart) if spart else ("plain", spart)
+        if kind == "quoted":
+            # a quoted text is a name (or name pattern), never an id or a frequency
+            ids = _match_names(what, names)
+            if not ids:
+                _fail("spw", value, f"no spectral window is named {spart}")
+        elif spart in ("*", ""):
             if spart == "" and cpart is None:
                 _fail("spw", value, "empty spw")
             ids = list(range(nspw))
@@ -493,37 +600,79 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
 
 # ---------------------------------------------------------------------------
 # antenna / baseline
+def _name_or_station_hits(pattern, names, stations) -> list:
+    """Antennas whose name or station matches ``pattern`` (glob when it has
+    * ? [); CASA takes both, so ``W0*`` finds the antennas on W01, W02..."""
+    if _is_glob(pattern):
+        hits = {i for i, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)}
+        hits |= {i for i, n in enumerate(stations) if fnmatch.fnmatchcase(n, pattern)}
+    else:
+        hits = {i for i, n in enumerate(names) if n == pattern}
+        hits |= {i for i, n in enumerate(stations) if n == pattern}
+    if not hits:
+        hits = set(_match_names(pattern, names))   # a name in another case
+    return sorted(hits)
+
+
+def _station_ids(md, value, station, param) -> set:
+    stations = [a.station for a in md.antennas]
+    kind, what = _token_kind(param, value, station) if station else ("plain", station)
+    if kind == "regex":
+        on = set(_regex_hits(what, stations))
+    else:
+        on = set(_match_names(what, stations))
+    if not on:
+        _fail(param, value, f"no antenna on station '{station}'")
+    return on
+
+
 def _antenna_ids(md, value, text, *, param="antenna"):
     """Comma-separated antennas -> sorted list of ids.
 
     As in CASA, an integer is matched as an antenna NAME first (VLA antennas
     are named '1', '2', ...) and as an id otherwise, and so is every integer of
-    an ``a~b`` range.  Other tokens are names, with ``* ? [..]`` wildcards;
-    ``NAME@STATION`` (or ``@STATION``) restricts to antennas on that station.
+    an ``a~b`` range.  Other tokens are names, with ``* ? [..]`` wildcards,
+    or station names; ``NAME@STATION`` (or ``@STATION``) restricts to antennas
+    on that station.  ``/regex/`` and ``"quoted"`` tokens match names and
+    stations (a quoted number is a name, never an id).
     """
     ants = md.antennas
     names = [a.name for a in ants]
+    stations = [a.station for a in ants]
     nant = len(ants)
     out = set()
-    for tok in _split(text, ","):
+    for tok in _split_outside(text, ","):
         if tok == "":
             _fail(param, value, "empty antenna in the list")
-        if "@" in tok:
-            left, station = (x.strip() for x in tok.split("@", 1))
-            on = set(_match_names(station, [a.station for a in ants]))
-            if not on:
-                _fail(param, value, f"no antenna on station '{station}'")
+        at = _find_outside(tok, "@")
+        if at >= 0:
+            left, station = tok[:at].strip(), tok[at + 1:].strip()
+            on = _station_ids(md, value, station, param)
             ids = on if left in ("", "*") else set(_antenna_ids(md, value, left,
                                                                 param=param)) & on
             if not ids:
                 _fail(param, value, f"no antenna matches '{tok}'")
             out.update(ids)
             continue
+        kind, what = _token_kind(param, value, tok)
+        if kind == "regex":
+            hits = sorted(set(_regex_hits(what, names)) | set(_regex_hits(what, stations)))
+            if not hits:
+                _fail(param, value, f"no antenna name or station matches the regular "
+                      f"expression {tok}")
+            out.update(hits)
+            continue
+        if kind == "quoted":
+            hits = _name_or_station_hits(what, names, stations)
+            if not hits:
+                _fail(param, value, f"no antenna or station is named {tok}")
+            out.update(hits)
+            continue
         if tok == "*":
             out.update(range(nant))
             continue
         if _is_glob(tok):
-            hits = _match_names(tok, names)
+            hits = _name_or_station_hits(tok, names, stations)
             if not hits:
                 _fail(param, value, f"no antenna matches '{tok}'")
             out.update(hits)
@@ -555,6 +704,8 @@ def _antenna_ids(md, value, text, *, param="antenna"):
 
 
 def _one_antenna(md, value, tok, param, quiet=False):
+    """A name, else an id (a number), else a name in another case, else a
+    station name (CASA matches stations when no name does)."""
     ants = md.antennas
     hits = [a.id for a in ants if a.name == tok]
     if hits:
@@ -567,6 +718,9 @@ def _one_antenna(md, value, tok, param, quiet=False):
             return None
         _fail(param, value, f"no antenna named or numbered '{tok}' (ids 0~{len(ants) - 1})")
     hits = [a.id for a in ants if a.name.lower() == tok.lower()]
+    if hits:
+        return hits[0]
+    hits = [a.id for a in ants if a.station == tok]
     if hits:
         return hits[0]
     if quiet:
@@ -627,7 +781,7 @@ def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
     n = len(md.antennas) if nant is None else nant
     node = None
     cross = ~np.eye(n, dtype=bool)
-    for grp in _split(value, ";"):
+    for grp in _split_outside(value, ";"):
         if grp == "":
             _fail(param, value, "empty element between ';'")
         negate = grp.startswith("!")
@@ -640,17 +794,18 @@ def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
             else:
                 node = m if node is None else (node | m)
             continue
-        if g.endswith("&&&"):
+        amp = _find_outside(g, "&")     # '&' inside /regex/ or "quotes" is text
+        if g.endswith("&&&") and amp == len(g) - 3:
             mode, left, right = "autos", g[:-3].strip(), None
-        elif "&&" in g:
+        elif amp >= 0 and g.startswith("&&", amp):
             mode = "with_autos"
-            left, right = (x.strip() for x in g.split("&&", 1))
-        elif "&" in g:
+            left, right = g[:amp].strip(), g[amp + 2:].strip()
+        elif amp >= 0:
             mode = "cross"
-            left, right = (x.strip() for x in g.split("&", 1))
+            left, right = g[:amp].strip(), g[amp + 1:].strip()
         else:
             mode, left, right = "one", g, None
-        if "&" in (right or "") or "&" in left:
+        if _find_outside(right or "", "&") >= 0 or _find_outside(left, "&") >= 0:
             _fail(param, value, f"malformed baseline '{grp}'")
         if left == "":
             if mode == "autos":
@@ -717,10 +872,20 @@ def parse_intent(md, value) -> set:
     if not states:
         _fail("intent", value, "the MS has no scan intents (empty STATE table)")
     out = set()
-    for tok in _split(value, ","):
+    for tok in _split_outside(value, ","):
         if tok == "":
             _fail("intent", value, "empty element in the list")
-        spec = _int_spec("intent", value, tok)
+        kind, what = _token_kind("intent", value, tok)
+        if kind == "regex":
+            # as CASA: the expression must match one whole intent of the state
+            hits = {s.id for s in states if any(what.fullmatch(c) for c in s.intents)}
+            if not hits:
+                _fail("intent", value, f"no scan intent matches the regular expression {tok}")
+            out |= hits
+            continue
+        if kind == "quoted":
+            tok = what
+        spec = _int_spec("intent", value, tok) if kind == "plain" else None
         if spec is not None:
             hits = {s.id for s in states if spec[0] <= s.id <= spec[1]}
         else:
