@@ -9,7 +9,8 @@ largest worker count).  Then, for each worker count, a fresh local cluster
 (scheduler + N single-threaded ``dask worker`` processes on 127.0.0.1) runs
 flagdata clip (three times, the same clip, the fastest kept: later runs
 read and write the same data) and split with channel averaging (width 4, a Multi-MS output).
-The monolithic MS is also run in this process (no dask) for reference.
+The monolithic MS is also run in this process (no dask) for reference, and
+listobs (with and without ``listunfl``) of the MS and the Multi-MS (best of five).
 Times are wall times of the task calls; memory is each worker process's
 peak resident set (``ru_maxrss``) at the end.
 """
@@ -75,6 +76,12 @@ def run(ms: str, numsubms: int, workers: list[int], work: str) -> list[tuple]:
     shutil.rmtree(out)
     rows.append(("(session peak RSS)", "", None, _peak_rss_mib()))
     shutil.rmtree(mono)
+    # listobs: the Multi-MS is listed as one table, in this process
+    from casashell.tasks import listobs
+    for unfl in (False, True):
+        for label, v in (("monolithic", ms), ("Multi-MS", mms)):
+            rows.append((f"listobs{' listunfl' if unfl else ''}", label,
+                         min(_timed(listobs, vis=v, listunfl=unfl) for _ in range(5)), None))
     for n in workers:
         client, t_start = _use(n)
         rows.append(("start cluster", f"{n} workers", t_start, None))
