@@ -509,11 +509,56 @@ def _spws_by_frequency(spws, lo, hi):
     return out
 
 
+def _spw_ids(md, value, spart, cpart):
+    """The spw ids one spw part (before ':') names: ids, ranges, bounds,
+    names, patterns, "quoted names", frequencies."""
+    spws = md.spws
+    nspw = len(spws)
+    names = [s.name for s in spws]
+    kind, what = _token_kind("spw", value, spart) if spart else ("plain", spart)
+    if kind == "quoted":
+        # a quoted text is a name (or name pattern), never an id or a frequency
+        ids = _match_names(what, names)
+        if not ids:
+            _fail("spw", value, f"no spectral window is named {spart}")
+    elif spart in ("*", ""):
+        if spart == "" and cpart is None:
+            _fail("spw", value, "empty spw")
+        ids = list(range(nspw))
+    else:
+        spec = _int_spec("spw", value, spart)
+        if spec is not None:
+            ids = [i for i in range(nspw) if spec[0] <= i <= spec[1]]
+            if not ids:
+                _fail("spw", value, f"no spectral window with id {spart} (the MS has "
+                      f"{nspw}: 0~{nspw - 1})")
+        else:
+            mb = re.match(rf"^(<|>)\s*({_NUM}\s*[A-Za-z/]+)$", spart)
+            fr = _freq_range("spw", value, spart) if re.match(
+                rf"^\s*{_NUM}", spart) else None
+            if mb:
+                # <f / >f: spws whose reference frequency is below / above f
+                f, _ = _freq_value("spw", value, mb.group(2))
+                ids = [s.id for s in spws if (s.ref_freq < f if mb.group(1) == "<"
+                                              else s.ref_freq > f)]
+                if not ids:
+                    _fail("spw", value, f"no spectral window has its reference "
+                          f"frequency {spart}")
+            elif fr is not None:
+                ids = _spws_by_frequency(spws, *fr)
+                if not ids:
+                    _fail("spw", value, f"no spectral window covers '{spart}'")
+            else:
+                ids = _match_names(spart, names)
+                if not ids:
+                    _fail("spw", value, f"no spectral window matches '{spart}'")
+    return ids
+
+
 def parse_spw(md: MSMetadata, value: str) -> dict:
     """-> {spw_id: channel mask}."""
     spws = md.spws
     nspw = len(spws)
-    names = [s.name for s in spws]
     out, excluded = {}, set()
     positive = False
     for tok in _split_outside(value, ","):
@@ -535,43 +580,16 @@ def parse_spw(md: MSMetadata, value: str) -> dict:
             spart, cpart = tok, None
         if neg and cpart is not None:
             _fail("spw", value, f"negation with channels ('!{tok}') is not supported")
-        kind, what = _token_kind("spw", value, spart) if spart else ("plain", spart)
-        if kind == "quoted":
-            # a quoted text is a name (or name pattern), never an id or a frequency
-            ids = _match_names(what, names)
-            if not ids:
-                _fail("spw", value, f"no spectral window is named {spart}")
-        elif spart in ("*", ""):
-            if spart == "" and cpart is None:
-                _fail("spw", value, "empty spw")
-            ids = list(range(nspw))
+        if _find_outside(spart, ";") >= 0:
+            # ';' in the spw part lists spws sharing the channel part, as CASA reads
+            # it: '0;2:0~3' is channels 0~3 of spws 0 and 2
+            ids = []
+            for sub in _split_outside(spart, ";"):
+                if sub == "":
+                    _fail("spw", value, f"empty spw between ';' in '{tok}'")
+                ids += [i for i in _spw_ids(md, value, sub, cpart) if i not in ids]
         else:
-            spec = _int_spec("spw", value, spart)
-            if spec is not None:
-                ids = [i for i in range(nspw) if spec[0] <= i <= spec[1]]
-                if not ids:
-                    _fail("spw", value, f"no spectral window with id {spart} (the MS has "
-                          f"{nspw}: 0~{nspw - 1})")
-            else:
-                mb = re.match(rf"^(<|>)\s*({_NUM}\s*[A-Za-z/]+)$", spart)
-                fr = _freq_range("spw", value, spart) if re.match(
-                    rf"^\s*{_NUM}", spart) else None
-                if mb:
-                    # <f / >f: spws whose reference frequency is below / above f
-                    f, _ = _freq_value("spw", value, mb.group(2))
-                    ids = [s.id for s in spws if (s.ref_freq < f if mb.group(1) == "<"
-                                                  else s.ref_freq > f)]
-                    if not ids:
-                        _fail("spw", value, f"no spectral window has its reference "
-                              f"frequency {spart}")
-                elif fr is not None:
-                    ids = _spws_by_frequency(spws, *fr)
-                    if not ids:
-                        _fail("spw", value, f"no spectral window covers '{spart}'")
-                else:
-                    ids = _match_names(spart, names)
-                    if not ids:
-                        _fail("spw", value, f"no spectral window matches '{spart}'")
+            ids = _spw_ids(md, value, spart, cpart)
         if neg:
             excluded.update(ids)
             continue
