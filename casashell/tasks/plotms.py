@@ -59,7 +59,8 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
           Param("observation", ["string", "int"], "", "Observation selection"),
           Param("intent", "string", "", "Scan intent selection"),
           Param("feed", "string", "", "Feed selection"),
-          Param("msselect", "string", "", "TaQL selection (not supported: must be empty)"),
+          Param("msselect", "string", "", "TaQL expression selecting main-table rows "
+                "(e.g. 'ANTENNA1 < 5 && UVW[0] > 100'); no mscal functions"),
           Param("averagedata", "bool", True, "Average the data with the averaging "
                 "parameters", sub={True: _AVG}),
           Param("avgchannel", ["string", "int"], "", "Average this many channels"),
@@ -162,7 +163,9 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
                 "previous plotms plot (with clearplots=False)", range=(0, 15)),
           Param("callib", ["string", "stringVec"], "", "On-the-fly calibration (not "
                 "supported: must be empty)"),
-          Param("headeritems", "string", "", "Accepted for compatibility (no page header)"),
+          Param("headeritems", "string", "", "Page header items, comma separated: "
+                "filename, ycolumn, obsdate, obstime, observer, projid, telescope, "
+                "targname, targdir"),
           Param("showatm", "bool", False, "Atmospheric transmission overlay (not "
                 "supported: must be False)"),
           Param("showtsky", "bool", False, "Sky temperature overlay (not supported: must "
@@ -197,8 +200,11 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     yaxis = msdata.canonical_axis(yaxis, "yaxis") or "amp"
     xdc = (xdatacolumn or "data").lower()
     ydc = (ydatacolumn or "data").lower()
-    if msselect:
-        raise ValueError("msselect (TaQL) is not supported; use the selection parameters")
+    msselect = (msselect or "").strip() if selectdata else ""
+    if "mscal" in msselect.lower():
+        raise ValueError(f"msselect '{msselect}': TaQL mscal functions (mscal.time(), "
+                         f"mscal.scan(), ...) are not supported (they crash python-casacore); "
+                         f"use the selection parameters (timerange, scan, ...) instead")
     if averagedata and avgantenna and avgbaseline:
         raise ValueError("avgantenna and avgbaseline cannot both be True (average per "
                          "antenna or over all baselines)")
@@ -249,7 +255,14 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                    array=array, observation=text(observation), intent=intent, feed=feed)
     if not selectdata:
         selargs = {}
-    sel = select(vis, **selargs)
+    from ..ms.selection import SelectionError
+    try:
+        sel = select(vis, taql=msselect, **selargs)
+    except SelectionError as exc:
+        if msselect and "taql" in str(exc):   # name the parameter as the user knows it
+            raise SelectionError(str(exc).replace("taql selection", "msselect")
+                                 .replace("taql=", "msselect=")) from None
+        raise
     if not averagedata:
         avgchannel, avgtime, avgscan, avgfield, avgbaseline, scalar = "", "", False, False, \
             False, False
@@ -265,6 +278,7 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
         casalog.post("avgscan/avgfield have no effect without avgtime", "WARN")
     ctx = msdata.Context(vis)
     ctx.freqframe = req.freqframe
+    header = _header_items(headeritems, vis, sel, ctx, yaxis, req.ydc)
     if req.converts_frequency:
         frames = sorted({(ctx.spws[s].frame or "TOPO").upper() for s in sel.spws})
         casalog.post(f"frequencies converted from {', '.join(frames)} to {req.freqframe} "
@@ -326,7 +340,7 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
     info = dict(npoints=total, nflagged=nflag, nrows=sel.nrows, xaxis=xaxis, yaxis=yaxis,
                 npages=npages, pages=[], files=[], colors={int(k): v for k, v in colors.items()},
                 categories=cats, category_labels={int(c): _cat_label(req.coloraxis, c, ctx)
-                                                  for c in cats})
+                                                  for c in cats}, header=header)
     # clearplots=False: draw into the previous plotms figure (another panel, or over a
     # panel with plotindex > 0)
     reuse = None
@@ -431,7 +445,13 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                                   yrange=list(p.yrange) if p else None,
                                   xlim=tuple(lx), ylim=tuple(ly),
                                   categories=dict(p.categories) if p else {}))
-        fig.tight_layout()
+        if header and reuse is None:
+            top = _draw_header(fig, header, height)
+            fig.tight_layout(rect=(0, 0, 1, top))
+        elif reuse is not None and reuse["info"].get("header"):
+            fig.tight_layout(rect=(0, 0, 1, reuse["info"].get("header_top", 1.0)))
+        else:
+            fig.tight_layout()
         info["pages"].append(page_info)
         figures.append(fig)
         if plotfile:
@@ -446,6 +466,9 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
             else:
                 plotting.show(fig)
     info["grid"] = (gridrows, gridcols)
+    if reuse is not None and not header:
+        info["header"] = reuse["info"].get("header", [])
+    info["header_top"] = _header_top(info["header"], height) if info["header"] else 1.0
     info["iterated"] = bool(req.iteraxis)
     info["slots"] = slots_axes
     plotting.LAST.clear()
@@ -467,6 +490,96 @@ def _check_color(c, what):
     from matplotlib.colors import is_color_like
     if not is_color_like(c):
         raise ValueError(f"{what} '{c}' is not a colour (use RRGGBB hex or a name)")
+
+
+_HEADER_LABELS = {"filename": "File", "ycolumn": "Y Column(s)",
+                  "obsdate": "Observation date", "obstime": "Observation time",
+                  "observer": "Observer", "projid": "Project ID", "telescope": "Telescope",
+                  "targname": "Target name", "targdir": "Target direction"}
+
+
+def _header_items(text, vis, sel, ctx, yaxis, ydc):
+    """[(label, value)] of the page header items named in ``text``, in that order."""
+    import datetime
+    import os
+    items = [w.strip().lower() for w in (text or "").split(",") if w.strip()]
+    bad = [w for w in items if w not in _HEADER_LABELS]
+    if bad:
+        raise ValueError(f"headeritems: unknown item '{bad[0]}'; use "
+                         f"{', '.join(_HEADER_LABELS)}")
+    if not items:
+        return []
+    md = ctx.md
+    obs_ids = sel.observations if len(sel.rows) else []
+    obs = md.observations[int(obs_ids[0])] if len(obs_ids) and md.observations else None
+    start = float(obs.time_range[0]) if obs is not None and obs.time_range[0] > 0 else \
+        float(md.time_range[0])
+    t0 = datetime.datetime(1858, 11, 17) + datetime.timedelta(seconds=round(start / 60) * 60)
+    fields = sel.fields if len(sel.rows) else []
+    fld = md.fields[int(fields[0])] if len(fields) else None
+    out = []
+    for w in items:
+        if w == "filename":
+            v = os.path.basename(os.path.normpath(vis))
+        elif w == "ycolumn":
+            v = _axis_name(yaxis) + (f":{ydc}" if yaxis in ("amp", "phase", "real", "imag")
+                                     else "")
+        elif w == "obsdate":
+            v = t0.strftime("%d %b %Y")
+        elif w == "obstime":
+            v = t0.strftime("%H:%M") + " UTC"
+        elif w == "observer":
+            v = obs.observer if obs is not None else ""
+        elif w == "projid":
+            v = obs.project if obs is not None else ""
+        elif w == "telescope":
+            v = obs.telescope if obs is not None else ""
+        elif w == "targname":
+            v = fld.name if fld is not None else ""
+        else:
+            v = _direction_text(fld) if fld is not None else ""
+        out.append((_HEADER_LABELS[w], v))
+    return out
+
+
+def _direction_text(fld):
+    """'hh:mm:ss.sss +dd.mm.ss.ss FRAME' of a field's phase centre."""
+    import numpy as np
+    ra, dec = (float(x) for x in np.asarray(fld.direction, float).ravel()[:2])
+    h = (np.degrees(ra) / 15.0) % 24.0
+    hh, rem = int(h), (h - int(h)) * 60
+    mm, ss = int(rem), (rem - int(rem)) * 60
+    if round(ss, 3) >= 60:
+        ss, mm = 0.0, mm + 1
+    if mm >= 60:
+        mm, hh = mm - 60, (hh + 1) % 24
+    d = abs(np.degrees(dec))
+    dd, rem = int(d), (d - int(d)) * 60
+    dm, ds = int(rem), (rem - int(rem)) * 60
+    if round(ds, 2) >= 60:
+        ds, dm = 0.0, dm + 1
+    if dm >= 60:
+        dm, dd = dm - 60, dd + 1
+    sign = "-" if dec < 0 else "+"
+    frame = getattr(fld, "direction_ref", None) or "J2000"
+    return f"{hh:02d}:{mm:02d}:{ss:06.3f} {sign}{dd:02d}.{dm:02d}.{ds:05.2f} {frame}"
+
+
+def _header_top(header, height_px):
+    """Fraction of the figure height left for the plots under the header."""
+    nlines = -(-len(header) // 2)
+    return max(0.5, 1.0 - (nlines * 18 + 8) / float(height_px))
+
+
+def _draw_header(fig, header, height_px):
+    """The header items in two columns (filled row by row) above the plots; returns
+    the top of the plot area (figure fraction)."""
+    for i, (label, value) in enumerate(header):
+        row, col = divmod(i, 2)
+        y = 1.0 - (row * 18 + 6) / float(height_px)
+        fig.text(0.01 + 0.5 * col, y, f"{label}: {value}", ha="left", va="top",
+                 fontsize=9, gid="casashell-header")
+    return _header_top(header, height_px)
 
 
 def _split_by_iteration(batch):
