@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from casashell import config
+from casa_ref import requires_casa, run_casa
 from test_parallel import use_config
 
 SELECTIONS = (dict(), dict(listunfl=True), dict(verbose=False),
@@ -75,3 +76,70 @@ def test_listobs_of_real_mms_equals_the_ms(data_dir, tmp_path):
         assert len(submss_names(mms)) == n
         for kw in (dict(), dict(listunfl=True), dict(spw="1", antenna="1~4", scan="1")):
             _same(ms, mms, tmp_path, kw)
+
+
+def _plain(o):
+    """JSON-like: numpy arrays and scalars as lists and numbers."""
+    import numpy as np
+    if isinstance(o, dict):
+        return {str(k): _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in (o.tolist() if isinstance(o, np.ndarray) else o)]
+    if isinstance(o, np.generic):
+        return o.item()
+    return o
+
+
+def _close(a, b, where="rec"):
+    import math
+    if isinstance(b, dict):
+        assert sorted(a) == sorted(b), where
+        for k in b:
+            _close(a[k], b[k], f"{where}.{k}")
+    elif isinstance(b, list):
+        assert len(a) == len(b), where
+        for k, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{where}[{k}]")
+    elif isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"{where}: {a} != {b}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+@requires_casa
+def test_listobs_of_mms_as_casa_lists_its_mms(data_dir, tmp_path):
+    """CASA 6.7 partitions the MS and lists its Multi-MS; we do the same with
+    ours: the same text (bar the MS name line) and the same dict."""
+    from casashell.tasks import listobs, partition
+    src = os.path.join(data_dir, "day2_TDEM0003_10s_norx_1scan.ms")
+    cases = (("baseline", 3), ("spw", 2))
+    (tmp_path / "casa").mkdir()
+    code = f"""
+import os, shutil
+from casatasks import listobs, partition
+shutil.copytree({src!r}, 'd.ms')
+result = {{}}
+for axis, n in {cases!r}:
+    partition(vis='d.ms', outputvis=axis + '.mms', separationaxis=axis, numsubms=n,
+              flagbackup=False)
+    rec = listobs(vis=axis + '.mms', listfile=axis + '.txt')
+    result[axis] = {{'text': open(axis + '.txt').read(), 'rec': rec,
+                    'nsub': len(os.listdir(axis + '.mms/SUBMSS'))}}
+"""
+    casa = run_casa(code, str(tmp_path / "casa"))
+    ms = str(tmp_path / "d.ms")
+    shutil.copytree(src, ms)
+    for axis, n in cases:
+        mms = str(tmp_path / f"{axis}.mms")
+        partition(vis=ms, outputvis=mms, separationaxis=axis, numsubms=n, flagbackup=False)
+        rec = listobs(vis=mms, listfile=str(tmp_path / f"{axis}.txt"))
+        ours = (tmp_path / f"{axis}.txt").read_text().splitlines()
+        theirs = casa[axis]["text"].splitlines()
+        assert casa[axis]["nsub"] == n
+        assert len(ours) == len(theirs), axis
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if "MeasurementSet Name:" in a:
+                assert "MeasurementSet Name:" in b and a.split()[-3:] == b.split()[-3:]
+                continue
+            assert a == b, f"{axis} line {i + 1}:\nours: {a!r}\nCASA: {b!r}"
+        _close(_plain(rec), casa[axis]["rec"], axis)
