@@ -264,6 +264,8 @@ def _stop_run(client, run_id, futures, out, interrupt) -> int:
                 pass
     except KeyboardInterrupt:
         casalog.post("Ctrl-C again: not waiting for the sub-MSs still running", "WARN")
+    except Exception as exc:  # noqa: BLE001 - scheduler lost: report, then give up
+        casalog.post(f"Could not stop the sub-MSs on the dask workers: {exc}", "WARN")
     abandoned = 0
     for k, f in enumerate(futures):
         if out[k] is not None:
@@ -273,7 +275,10 @@ def _stop_run(client, run_id, futures, out, interrupt) -> int:
         elif f.done():
             out[k] = _result(f)
         else:
-            f.cancel()
+            try:
+                f.cancel()
+            except Exception:  # noqa: BLE001
+                pass
             abandoned += 1
             out[k] = {"cancelled": True, "started": True, "abandoned": True, "logs": [],
                       "worker": "?"}
