@@ -85,6 +85,51 @@ def regrid_matrix(in_freq, in_width, out_freq, out_width, interpolation="linear"
     return m
 
 
+def lagrange_matrix(in_freq, out_freq):
+    """(nout, nin) coefficients of 4-point Lagrange (cubic) interpolation: each output
+    frequency from the 4 input channels around it (the 4 end channels near an edge)."""
+    in_freq = np.asarray(in_freq, float)
+    out_freq = np.asarray(out_freq, float)
+    n = len(in_freq)
+    m = np.zeros((len(out_freq), n))
+    if n < 4:
+        return regrid_matrix(in_freq, np.ones(n), out_freq, np.ones(len(out_freq)) * 0.5,
+                             "linear")
+    order = np.argsort(in_freq)
+    x = in_freq[order]
+    i = np.searchsorted(x, out_freq) - 1
+    i0 = np.clip(i - 1, 0, n - 4)
+    rows = np.arange(len(out_freq))
+    for k in range(4):
+        lk = np.ones(len(out_freq))
+        for j in range(4):
+            if j != k:
+                lk *= (out_freq - x[i0 + j]) / (x[i0 + k] - x[i0 + j])
+        m[rows, order[i0 + k]] += lk
+    return m
+
+
+def apply_cubic(cmat, lmat, datas, flag, w):
+    """Cubic regridding, as CASA 6.7's mstransform (compared live): the data are the
+    Lagrange interpolation ``cmat`` of every input value (flagged ones too); an
+    output channel is flagged when an input channel it lies between is flagged
+    (the non-zero entries of the linear matrix ``lmat``); weights are interpolated
+    linearly (``lmat``) from all inputs.  Channels outside the input band: 0, flagged,
+    weight 0."""
+    cover = lmat.sum(axis=1) > 0
+    touch = (lmat > 0).astype(np.float32)
+    out = []
+    for d in datas:
+        res = np.einsum("oi,nic->noc", cmat.astype(d.dtype), d)
+        res[:, ~cover] = 0
+        out.append(res)
+    fout = np.einsum("oi,nic->noc", touch, flag.astype(np.float32)) > 0
+    fout[:, ~cover] = True
+    wout = np.einsum("oi,nic->noc", lmat.astype(np.float32), w).astype(np.float32)
+    wout[:, ~cover] = 0.0
+    return out, fout, wout
+
+
 def apply_matrix(mat, datas, flag, w):
     """Apply (nout, nin) ``mat`` along axis 1 of (n, nin, ncorr) arrays."""
     mat32 = mat.astype(np.float32)
@@ -246,10 +291,18 @@ class SpwRegrid:
             mat = self._mats.get(k)
             if mat is None:
                 mat = regrid_matrix(self.in_freq * k, self.in_width * k, self.freq,
-                                    self.width, self.interp)
+                                    self.width, "linear" if self.interp == "cubic"
+                                    else self.interp)
+                if self.interp == "cubic":
+                    mat = (mat, lagrange_matrix(self.in_freq * k, self.freq))
                 if len(self._mats) < 4096:
                     self._mats[k] = mat
-            d2, f2, w2 = apply_matrix(mat, [d[rows] for d in datas], flag[rows], w[rows])
+            if self.interp == "cubic":
+                d2, f2, w2 = apply_cubic(mat[1], mat[0], [d[rows] for d in datas],
+                                         flag[rows], w[rows])
+            else:
+                d2, f2, w2 = apply_matrix(mat, [d[rows] for d in datas], flag[rows],
+                                          w[rows])
             for o, x in zip(out_d, d2):
                 o[rows] = x
             out_f[rows] = f2

@@ -220,8 +220,9 @@ def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, o
     from ..ms.transform_regrid import FRAME_CODES, FRAME_NAMES, FrameConverter, SpwRegrid, \
         make_grid, parse_phasecenter
 
-    if interpolation not in ("linear", "nearest"):
-        raise ValueError(f"interpolation '{interpolation}' is not supported (linear, nearest)")
+    if interpolation not in ("linear", "nearest", "cubic"):
+        raise ValueError(f"interpolation '{interpolation}' is not supported (linear, "
+                         f"nearest, cubic)")
     if mode == "channel_b":
         mode = "channel"
     if mode in ("frequency", "velocity"):
