@@ -557,7 +557,18 @@ def populate_namespace(user_ns: dict, colors: str = "Neutral") -> ShellState:
     """
     global _STATE
     from .logsink import casalog
-    from .tasks import tasklist, taskhelp
+    from . import tasks as _tasks
+
+    # At the prompt these only print, as CASA's do: a returned dict would be
+    # printed a second time as Out[N].  (casashell.tasks.tasklist returns it.)
+    def tasklist():
+        """Print the available tasks by category."""
+        _tasks.tasklist()
+
+    def taskhelp():
+        """Print each available task with its one-line summary."""
+        _tasks.taskhelp()
+
     state = ShellState(user_ns, colors)
     _STATE = state
     user_ns[MARKER] = state

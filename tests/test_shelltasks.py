@@ -331,3 +331,17 @@ def test_ctrl_c_in_a_task_in_the_real_shell(tmp_path):
         in recs[i:]
     assert recs[i:].index(["INFO", "sht_slow::::casa", "##### End Task: sht_slow             #####"])
     assert not any(r[0] == "SEVERE" for r in recs)
+
+
+def test_shell_tasklist_and_taskhelp_print_only(capsys):
+    """At the prompt tasklist/taskhelp print and return None (no second Out[N] copy)."""
+    from casashell import shelltasks
+    ns = {}
+    shelltasks.populate_namespace(ns)
+    assert ns["tasklist"]() is None
+    out = capsys.readouterr().out
+    assert "listobs" in out and "flagdata" in out
+    assert ns["taskhelp"]() is None
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "Available tasks, with a one-line description:"
+    assert any(ln.startswith("split ") for ln in out.splitlines())
