@@ -55,6 +55,15 @@ def cases(out):
         ("amp vs time, iteraxis=baseline", dict(xaxis="time", yaxis="amp",
                                                 iteraxis="baseline", gridrows=3, gridcols=3,
                                                 plotfile=os.path.join(out, "e.png"))),
+        ("amp vs time, avgantenna avgchan", dict(xaxis="time", yaxis="amp",
+                                                 avgantenna=True, avgchannel="48",
+                                                 plotfile=os.path.join(out, "f.png"))),
+        ("amp vs chan, avgspw avgtime=1e5", dict(xaxis="channel", yaxis="amp", avgspw=True,
+                                                 avgtime="100000",
+                                                 plotfile=os.path.join(out, "g.png"))),
+        ("amp vs freq, freqframe=LSRK", dict(xaxis="frequency", yaxis="amp",
+                                             transform=True, freqframe="LSRK",
+                                             plotfile=os.path.join(out, "h.png"))),
     ]
 
 
@@ -85,6 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ms", default=os.path.join(HERE, "data", "large.ms"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="only the first case, one run")
+    ap.add_argument("--case", action="append", default=[],
+                    help="run only the cases whose name contains this text (repeatable)")
     args = ap.parse_args(argv)
     ms = ensure_ms(args.ms)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ms) for f in fs)
@@ -93,6 +104,8 @@ def main(argv=None) -> int:
           f"{'min s':>7s} {'peak RSS MB':>12s}")
     with tempfile.TemporaryDirectory() as out:
         todo = cases(out)[:1] if args.quick else cases(out)
+        if args.case:
+            todo = [c for c in todo if any(k in c[0] for k in args.case)]
         for name, kw in todo:
             runs = [run_once(ms, kw) for _ in range(1 if args.quick else args.runs)]
             secs = [r["seconds"] for r in runs]
