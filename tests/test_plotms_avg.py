@@ -225,3 +225,19 @@ def test_freqframe_refused_values():
         with pytest.raises(AssertionError):
             plotms(vis=REAL, xaxis="frequency", transform=True, freqframe=bad,
                    showgui=False)
+
+
+def test_averaged_points_antenna_axes(cols):
+    """Per-antenna points: antenna1 is the antenna, antenna2 -1 (CASA's export shows
+    -1 and '*'), baseline -1; avgbaseline points have baseline -1 too."""
+    d = cols
+    s0 = d["DATA_DESC_ID"] == 0
+    used = np.unique(np.concatenate([d["ANTENNA1"][s0], d["ANTENNA2"][s0]]))
+    for axis, expect in (("antenna1", used), ("antenna2", [-1]), ("baseline", [-1])):
+        plotms(vis=REAL, xaxis=axis, yaxis="amp", avgantenna=True, avgchannel="64",
+               spw="0", correlation="RR", showgui=False)
+        assert np.unique(_points()[:, 0]).tolist() == list(expect)
+        assert plotting.LAST["info"]["npoints"] == 193
+    plotms(vis=REAL, xaxis="baseline", avgbaseline=True, spw="0:0", correlation="RR",
+           showgui=False)
+    assert np.unique(_points()[:, 0]).tolist() == [-1]

@@ -144,10 +144,11 @@ class Context:
 
 
 def baseline_index(a1, a2, nant):
-    """CASA-style baseline number: a1*(nant+1) - a1*(a1+1)/2 + a2 (a1 <= a2)."""
+    """CASA-style baseline number: a1*(nant+1) - a1*(a1+1)/2 + a2 (a1 <= a2); -1 for
+    points averaged over baselines (avgbaseline, avgantenna: antenna -1)."""
     lo = np.minimum(a1, a2).astype(np.int64)
     hi = np.maximum(a1, a2).astype(np.int64)
-    return lo * (nant + 1) - lo * (lo + 1) // 2 + hi
+    return np.where(lo < 0, -1, lo * (nant + 1) - lo * (lo + 1) // 2 + hi)
 
 
 def _uses_model(dc):

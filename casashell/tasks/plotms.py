@@ -724,6 +724,8 @@ def _bl_label(ctx, b):
     """Antenna names of a baseline number (inverse of msdata.baseline_index)."""
     n = ctx.nant
     b = int(b)
+    if b < 0:
+        return "*"   # averaged over baselines
     for a1 in range(n):
         first = a1 * (n + 1) - a1 * (a1 + 1) // 2 + a1
         last = first + (n - 1 - a1)
