@@ -57,8 +57,9 @@ def markers(client, tmp_path):
 
 
 @contextlib.contextmanager
-def interrupt_when(paths, timeout=180.0):
-    """Send SIGINT to the main thread as soon as every path in ``paths`` exists."""
+def interrupt_when(paths, timeout=180.0, then=None):
+    """Send SIGINT to the main thread as soon as every path in ``paths`` exists;
+    then call ``then(deadline)`` if given."""
     main = threading.main_thread().ident
     stop = threading.Event()
 
@@ -67,6 +68,8 @@ def interrupt_when(paths, timeout=180.0):
         while not stop.is_set() and time.monotonic() < t_end:
             if all(os.path.exists(p) for p in paths):
                 signal.pthread_kill(main, signal.SIGINT)
+                if then is not None:
+                    then(t_end)
                 return
             time.sleep(0.01)
 
@@ -249,3 +252,39 @@ def test_partition_interrupted_writes_nothing(client, pair, markers, tmp_path):
     assert _warn(tmp_path, "partition interrupted (Ctrl-C): 0 sub-MS(s) finished, 2 stopped "
                            f"while running, 1 not started; nothing is written ({out} not "
                            "created)")
+
+
+def test_flagmanager_interrupted_keeps_the_versions_equal(client, pair, markers, tmp_path):
+    from casashell.ms.flagversions import FlagVersions
+    from casashell.ms.mms import submss_names
+    from casashell.tasks import flagmanager
+    _, mms = pair
+    subs = submss_names(mms)
+    # save of a new version: undone where it was done, the last sub-MS cancelled
+    client.run(worker.install_pause, markers, subs[:2])
+    with interrupt_when([_mark(markers, s, "started") for s in subs[:2]]):
+        with pytest.raises(KeyboardInterrupt):
+            flagmanager(vis=mms, mode="save", versionname="v1")
+    assert all(FlagVersions(s).names() == ["partition_1"] for s in subs)
+    assert _warn(tmp_path, "flagmanager interrupted (Ctrl-C): 2 sub-MS(s) finished, 0 "
+                           "stopped while running, 1 not started; version 'v1' removed "
+                           "again from the 2 sub-MS(s) where it was saved")
+    # rename: completed in every sub-MS first (the held ones are released once the
+    # session has seen the Ctrl-C)
+    for f in os.listdir(markers):
+        os.remove(os.path.join(markers, f))
+    log = tmp_path / "casa-test.log"
+
+    def release(deadline):
+        while time.monotonic() < deadline and \
+                "Ctrl-C: finishing the sub-MSs first" not in log.read_text():
+            time.sleep(0.01)
+        open(os.path.join(markers, "release"), "w").close()
+
+    with interrupt_when([_mark(markers, s, "started") for s in subs[:2]], then=release):
+        with pytest.raises(KeyboardInterrupt):
+            flagmanager(vis=mms, mode="rename", oldname="partition_1", versionname="p1")
+    assert all(FlagVersions(s).names() == ["p1"] for s in subs)
+    assert _warn(tmp_path, "flagmanager interrupted (Ctrl-C): 3 sub-MS(s) finished, 0 "
+                           "stopped while running, 0 not started; mode 'rename' was "
+                           "completed in every sub-MS first")

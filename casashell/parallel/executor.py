@@ -174,7 +174,7 @@ STOP_WAIT = 600.0
 
 
 def map_tasks(func, arglist: list, cfg=None, interrupt: bool = True,
-              labels: list | None = None) -> list:
+              labels: list | None = None, finish: bool = False) -> list:
     """Call ``func(*args)`` for every ``args`` of ``arglist`` on the workers;
     return the results in order.  Every call runs to its end (a failure does
     not cancel the others); a call that could not run at all (worker lost)
@@ -184,6 +184,7 @@ def map_tasks(func, arglist: list, cfg=None, interrupt: bool = True,
     cancelled, the running ones are stopped at their next checkpoint
     (``interrupt=True``; with False they run to their end), the session waits
     for them to stop, then raises :class:`SubMSInterrupt` with the outcomes.
+    With ``finish=True`` nothing is cancelled: every call runs to its end first.
     ``labels`` name the calls (the sub-MSs) for the workers.
     """
     if not arglist:
@@ -215,7 +216,7 @@ def map_tasks(func, arglist: list, cfg=None, interrupt: bool = True,
         for k, f in enumerate(futures):
             out[k] = _result(f)
     except KeyboardInterrupt:
-        abandoned = _stop_run(client, run_id, futures, out, interrupt)
+        abandoned = _stop_run(client, run_id, futures, out, interrupt, finish)
         raise SubMSInterrupt(out, abandoned) from None
     except BaseException:
         for f in futures:
@@ -232,25 +233,30 @@ def _result(f) -> dict:
                 "logs": [], "worker": "?"}
 
 
-def _stop_run(client, run_id, futures, out, interrupt) -> int:
+def _stop_run(client, run_id, futures, out, interrupt, finish=False) -> int:
     """Cancel run ``run_id`` after Ctrl-C; fill ``out``; return the number of
     calls given up (a second Ctrl-C while waiting)."""
     from ..logsink import casalog
     from . import worker
-    casalog.post("Ctrl-C: cancelling the sub-MSs not started" +
-                 (" and stopping those running" if interrupt else
-                  "; those running are finished first") + " ...", "WARN")
+    if finish:
+        casalog.post("Ctrl-C: finishing the sub-MSs first ...", "WARN")
+    else:
+        casalog.post("Ctrl-C: cancelling the sub-MSs not started" +
+                     (" and stopping those running" if interrupt else
+                      "; those running are finished first") + " ...", "WARN")
     try:
-        # the flag first (a call starting after it does nothing), then the
-        # futures the scheduler has not given to a worker yet
-        client.run(worker.cancel_run, run_id, on_error="ignore")
-        try:
-            busy = {k for keys in client.processing().values() for k in keys}
-        except Exception:  # noqa: BLE001 - then every unfinished one is awaited
-            busy = None
-        for k, f in enumerate(futures):
-            if out[k] is None and busy is not None and not f.done() and f.key not in busy:
-                f.cancel()
+        if not finish:
+            # the flag first (a call starting after it does nothing), then the
+            # futures the scheduler has not given to a worker yet
+            client.run(worker.cancel_run, run_id, on_error="ignore")
+            try:
+                busy = {k for keys in client.processing().values() for k in keys}
+            except Exception:  # noqa: BLE001 - then every unfinished one is awaited
+                busy = None
+            for k, f in enumerate(futures):
+                if out[k] is None and busy is not None and not f.done() and \
+                        f.key not in busy:
+                    f.cancel()
         import time
         t_end = time.monotonic() + STOP_WAIT
         for f in futures:

@@ -33,8 +33,10 @@ split & co.,   nothing is written.
 partition
 clearcal,      the columns the run added are removed (as after a failure).
 initweights
-flagmanager    not stopped once started (quick); the sub-MSs not started
-               are named.
+flagmanager    a save of a new version: the sub-MSs not started are
+               cancelled and the version removed where it was saved; any
+               other mode is completed in every sub-MS first (the sub-MSs
+               keep the same versions).
 =============  ===============================================================
 """
 
@@ -439,15 +441,28 @@ def _flagmanager(spec, values, subs):
         out["MS"] = mms
         return out
     from .executor import SubMSInterrupt
+    name = values["versionname"]
+    # the sub-MSs must keep the same versions: on Ctrl-C a save of a new
+    # version is undone where it was done, any other mode is completed first
+    undo = values["mode"] == "save" and bool(name) and \
+        not FlagVersions(subs[0]).exists(name)
     try:
-        # quick, and a version must not be half written: never stopped once started
         outcomes = map_tasks(worker.run_impl, [(spec.name, dict(values, vis=s), {}, _level())
-                                               for s in subs], interrupt=False, labels=subs)
+                                               for s in subs], interrupt=False, labels=subs,
+                             finish=not undo)
     except SubMSInterrupt as exc:
         relay_logs(exc.outcomes)
-        left = [s for s, o in zip(subs, exc.outcomes) if o.get("cancelled")]
-        log_interrupted("flagmanager", exc, f"mode '{values['mode']}' was not done in: "
-                        f"{_names(left) or 'none'}")
+        if undo:
+            done = [s for s, o in zip(subs, exc.outcomes)
+                    if not o.get("cancelled") and "error" not in o]
+            relay_logs(map_tasks(worker.restore_flags, [(s, name, _level(), False, True)
+                                                        for s in done],
+                                 interrupt=False, labels=done))
+            log_interrupted("flagmanager", exc, f"version '{name}' removed again from the "
+                            f"{len(done)} sub-MS(s) where it was saved")
+        else:
+            log_interrupted("flagmanager", exc, f"mode '{values['mode']}' was completed in "
+                            f"every sub-MS first")
         raise
     relay_logs(outcomes)
     raise_first_failure(spec.name, outcomes, subs)

@@ -122,8 +122,9 @@ def install_pause(marker_dir=None, labels=None, timeout: float = 300.0) -> bool:
     """Test/diagnostic hook (run on the workers with ``client.run``): at its
     first checkpoint every cancellable call whose label's base name is in
     ``labels`` (None: all) creates ``<marker_dir>/<label>.started``, then
-    waits until its run is cancelled (at most ``timeout`` seconds), creates
-    ``<label>.cancel-seen`` and goes on.  Every call that ends creates
+    waits until its run is cancelled or ``<marker_dir>/release`` exists (at
+    most ``timeout`` seconds), creates ``<label>.cancel-seen`` if it was
+    cancelled, and goes on.  Every call that ends creates
     ``<label>.finished``.  ``install_pause(None)`` removes the hooks."""
     _checkpoint_hooks.clear()
     _end_hooks.clear()
@@ -142,7 +143,9 @@ def install_pause(marker_dir=None, labels=None, timeout: float = 300.0) -> bool:
         base = os.path.join(marker_dir, os.path.basename(str(st.label)))
         open(base + ".started", "w").close()
         t_end = time.monotonic() + timeout
-        while st.run_id not in _cancelled_runs and time.monotonic() < t_end:
+        release = os.path.join(marker_dir, "release")
+        while st.run_id not in _cancelled_runs and not os.path.exists(release) and \
+                time.monotonic() < t_end:
             time.sleep(0.01)
         if st.run_id in _cancelled_runs:
             open(base + ".cancel-seen", "w").close()
@@ -270,6 +273,7 @@ def run_impl(task_name: str, values: dict, sel: dict, level: str = "INFO",
     Skipped (result ``None``, ``skipped`` True) when ``sel`` matches no row.
     """
     def work():
+        checkpoint()
         local = localize(values["vis"], sel, explicit)
         if local is None or (local and selection_empty(values["vis"], local)):
             return "__skipped__"
