@@ -75,7 +75,8 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
                 "channel by channel (they need as many channels)"),
           Param("scalar", "bool", False, "Scalar averaging (of amplitudes, phases) instead "
                 "of vector averaging of complex visibilities"),
-          Param("transform", "bool", False, "Velocity settings",
+          Param("transform", "bool", True, "Frequency frame and velocity settings (False "
+                "ignores freqframe, restfreq, veldef, phasecenter; default True as CASA)",
                 sub={True: ["freqframe", "restfreq", "veldef", "phasecenter"]}),
           Param("freqframe", "string", "", "Frequency frame of the frequency and velocity "
                 "axes: '' (as stored), LSRK, LSRD, BARY, GEO, TOPO, GALACTO, LGROUP, CMB",
