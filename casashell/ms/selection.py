@@ -859,10 +859,9 @@ def parse_baselines(md, value, nant=None, *, param="antenna", id_resolver=None):
 
 # ---------------------------------------------------------------------------
 # correlation
-def parse_correlation(md, value) -> dict:
-    """-> {pol_id: bool mask}; setups with no selected correlation are left out."""
+def _corr_codes(value, text):
     wanted = []
-    for tok in _split(value, ", "):
+    for tok in _split(text, ", "):
         if tok == "":
             continue
         code = STOKES_CODES.get(tok.upper())
@@ -871,16 +870,71 @@ def parse_correlation(md, value) -> dict:
         wanted.append(code)
     if not wanted:
         _fail("correlation", value, "no correlation given")
-    out = {}
-    for pid, codes in md.pol_codes.items():
-        m = np.isin(codes, wanted)
-        if m.any():
-            out[pid] = m
-    if not out:
+    return wanted
+
+
+def parse_correlation_dd(md, value):
+    """-> (ddids, {pol_id: bool mask}): the data descriptions the expression
+    keeps and the correlations of each polarization setup.
+
+    ``;``-separated parts, each ``CORRS`` (every spw) or ``SPW:CORRS`` (the spws
+    of a spw expression, as CASA: ``0:RR,LL``, ``0~1:RR;2:LL``, ``*:RL``); the
+    correlations are separated by commas or spaces.  Setups with none of the
+    correlations are left out together with their data descriptions.  Parts
+    asking different correlations of spws that share one polarization setup
+    cannot be expressed as one mask per setup and are refused."""
+    spw_of_dd = md.spw_of_ddid()
+    pol_of_dd = md.pol_of_ddid()
+    codes_of = md.pol_codes
+    per_dd = {}
+    for part in _split_outside(value, ";"):
+        if part == "":
+            _fail("correlation", value, "empty element between ';'")
+        colon = _find_outside(part, ":")
+        if colon >= 0:
+            spw_text, corr_text = part[:colon].strip(), part[colon + 1:].strip()
+            if _find_outside(corr_text, ":") >= 0:
+                _fail("correlation", value, f"'{part}': one ':' at most (SPW:CORRS; "
+                      "channels cannot be given here)")
+            try:
+                spws = set(parse_spw(md, spw_text))
+            except SelectionError as exc:
+                _fail("correlation", value, f"spectral windows '{spw_text}': "
+                      + str(exc).split("': ", 1)[-1])
+        else:
+            spws, corr_text = None, part
+        wanted = _corr_codes(value, corr_text)
+        got = False
+        for dd in range(len(spw_of_dd)):
+            pid = int(pol_of_dd[dd])
+            if pid < 0 or pid not in codes_of or (spws is not None
+                                                  and int(spw_of_dd[dd]) not in spws):
+                continue
+            m = np.isin(codes_of[pid], wanted)
+            if m.any():
+                got = True
+                per_dd[dd] = per_dd[dd] | m if dd in per_dd else m
+        if not got and spws is not None:
+            _fail("correlation", value, f"no polarization setup of spectral window(s) "
+                  f"'{spw_text}' has {corr_text}")
+    if not per_dd:
         have = sorted({n for names in md.pols.values() for n in names})
         _fail("correlation", value, "no polarization setup has these correlations "
               f"(the MS has {', '.join(have)})")
-    return out
+    out = {}
+    for dd, m in sorted(per_dd.items()):
+        pid = int(pol_of_dd[dd])
+        if pid in out and not np.array_equal(out[pid], m):
+            _fail("correlation", value, "different correlations for spectral windows that "
+                  f"share polarization setup {pid} are not supported")
+        out[pid] = m
+    return sorted(per_dd), dict(sorted(out.items()))
+
+
+def parse_correlation(md, value) -> dict:
+    """-> {pol_id: bool mask}; setups with no selected correlation are left out
+    (see :func:`parse_correlation_dd`, which also gives the data descriptions)."""
+    return parse_correlation_dd(md, value)[1]
 
 
 # ---------------------------------------------------------------------------
@@ -1234,7 +1288,8 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
     ndd = len(spw_of_dd)
     field_lut = _lut(parse_field(md, vals["field"]), len(md.fields)) if vals["field"] else None
     spw_chans = parse_spw(md, vals["spw"]) if vals["spw"] else None
-    corr_masks = parse_correlation(md, vals["correlation"]) if vals["correlation"] else None
+    corr_dds, corr_masks = (parse_correlation_dd(md, vals["correlation"])
+                            if vals["correlation"] else (None, None))
     dd_ok = np.ones(ndd, dtype=bool)
     if spw_chans is not None:
         dd_ok &= np.isin(spw_of_dd, list(spw_chans))
@@ -1242,7 +1297,7 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
             _fail("spw", vals["spw"], "no data description uses the selected spectral "
                   "window(s)")
     if corr_masks is not None:
-        dd_corr = np.isin(pol_of_dd, list(corr_masks))
+        dd_corr = np.isin(np.arange(ndd), corr_dds)
         if not (dd_ok & dd_corr).any():
             _fail("correlation", vals["correlation"], "no selected spectral window has "
                   "these correlations")
