@@ -6,9 +6,9 @@ common in the OBSERVATION table's LOG and SCHEDULE columns, read as empty).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from .core import ms_subtable
 
 #: vishead keyword -> (subtable, column)
 VISHEAD_KEYS = {
@@ -33,11 +33,8 @@ DEFAULT_LISTITEMS = ["telescope", "observer", "project", "field", "freq_group_na
 
 
 def _subtable(vis: str, name: str, readonly: bool = True):
-    from casacore import tables as ct
-    path = os.path.join(vis, name)
-    if not os.path.isfile(os.path.join(path, "table.dat")):
-        raise OSError(f"{vis} has no {name} subtable")
-    return ct.table(path, readonly=readonly, ack=False)
+    # OSError "<vis> has no <name> subtable" when absent
+    return ms_subtable(vis, name, readonly=readonly)
 
 
 def check_key(hdkey: str) -> tuple:
