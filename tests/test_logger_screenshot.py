@@ -1,13 +1,14 @@
 """The real casalogger window on a real X server (Xvfb), on the log of a real
 casa session (listobs on a real MS, a warning, a failing task, a note),
 grabbed from the screen and checked: size, and the red SEVERE, orange WARN
-and blue NOTE rows are on screen.
+and blue NOTE rows are on screen; and a big log held in the middle of its
+indexing, with its progress bar on screen.
 
 Needs Xvfb (Debian/Ubuntu: ``apt-get install xvfb``) and the X libraries
 Qt's xcb plugin loads.  The screen is grabbed with ImageMagick's ``import``
 when it is installed, else with Qt (``QScreen.grabWindow`` of the root
-window) from another process.  Set CASALOGGER_SCREENSHOT_DIR
-to keep the PNG.
+window) from another process (the progress display: by Qt, from the
+window's own process).  Set CASALOGGER_SCREENSHOT_DIR to keep the PNGs.
 """
 
 from __future__ import annotations
@@ -151,3 +152,78 @@ def test_screenshot_of_the_window_on_a_real_session_log(xvfb, session_log, tmp_p
         if logger.poll() is None:
             logger.send_signal(signal.SIGTERM)
         logger.wait(10)
+
+
+_HELD = r"""
+import json, os, sys, time
+from PyQt5.QtCore import QSettings
+from PyQt5.QtWidgets import QApplication, QStyleFactory
+app = QApplication(["casalogger"])
+from casalogger_gui.window import LogWindow
+LogWindow.slice_bytes = int(sys.argv[2])
+w = LogWindow(sys.argv[1], settings=QSettings(sys.argv[3], QSettings.IniFormat))
+w._timer.stop()            # hold the window in the middle of the indexing
+w._load_timer.stop()
+fusion = QStyleFactory.create("Fusion")
+w.progress.setStyle(fusion)
+w.resize(1000, 600)
+w.move(0, 0)
+w.show()
+t = time.time()
+while time.time() < t + 1.5:          # let it map and paint
+    app.processEvents()
+    time.sleep(0.02)
+app.primaryScreen().grabWindow(0).save(sys.argv[4])
+top = w.progress.mapToGlobal(w.progress.rect().topLeft())
+print(json.dumps({"x": top.x(), "y": top.y(), "w": w.progress.width(),
+                  "h": w.progress.height(), "value": w.progress.value(),
+                  "visible": w.progress.isVisible(), "label": w.status_label.text(),
+                  "rows": w.model.rowCount(), "loading": w.loading}))
+"""
+
+
+def test_screenshot_of_the_progress_display_while_indexing(xvfb, tmp_path, qapp):
+    """A big log held in the middle of its indexing, on a real X server: the
+    progress bar is on screen, filled to the part read."""
+    import json
+    from PyQt5.QtGui import QImage
+    path = tmp_path / "big.log"
+    text = "".join(format_lines(f"message {i} about scan {i % 9}", "INFO", "::casa",
+                                1795000000 + i) for i in range(20000))
+    path.write_text(text)
+    size = len(text.encode())
+    shot = tmp_path / "progress.png"
+    env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", PYTHONPATH=ROOT,
+               XDG_RUNTIME_DIR=str(tmp_path))
+    env.pop("WAYLAND_DISPLAY", None)
+    out = subprocess.run([sys.executable, "-c", _HELD, str(path), str(size * 4 // 10),
+                          str(tmp_path / "s.ini"), str(shot)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    read = size * 4 // 10
+    nrows = text.encode()[:read].count(b"\n")
+    assert got["loading"] and got["visible"] and 395 <= got["value"] <= 400
+    assert got["rows"] == nrows
+    assert got["label"] == (f"indexing {read / 1e6:.1f} MB of {size / 1e6:.1f} MB: "
+                            f"{nrows:,} messages so far")
+    img = QImage(str(shot))
+    assert (img.width(), img.height()) == (WIDTH, HEIGHT)
+    y = got["y"] + 4                  # above the percentage text
+
+    def rgb(x):
+        c = img.pixelColor(x, y)
+        return (c.red(), c.green(), c.blue())
+
+    def dist(a, b):
+        return sum(abs(p - q) for p, q in zip(a, b))
+    chunk = rgb(got["x"] + got["w"] // 5)            # inside the chunk (40%)
+    empty = rgb(got["x"] + got["w"] * 9 // 10)       # past its end
+    assert dist(chunk, empty) > 60, (chunk, empty)
+    x = got["x"] + got["w"] // 5
+    while dist(rgb(x + 1), chunk) < dist(rgb(x + 1), empty):
+        x += 1
+    assert abs((x - got["x"]) / got["w"] - 0.4) < 0.06
+    keep = os.environ.get("CASALOGGER_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, os.path.join(keep, "casalogger-progress.png"))
