@@ -1498,6 +1498,11 @@ def _run_group(t, info, g_rows, ddid, mask, algo, write, stats, datacolumn, need
             del data
         return r, bi, ti, flags, cube_d, cube_f, present
 
+    if hasattr(algo, "times"):
+        # time averaging bins the chunk's integrations
+        algo.times = utime
+        if "INTERVAL" in info.colnames and len(g_rows):
+            algo.interval = float(np.median(flagio.read_scalar(t, "INTERVAL", g_rows)))
     two_pass = hasattr(algo, "statistics")
     thresholds = None
     cached = None
