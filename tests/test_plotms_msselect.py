@@ -24,15 +24,17 @@ def _cols():
 
 def test_msselect_taql_rows():
     """msselect restricts rows like the selection parameters: points equal those
-    computed here for the same rows (and combine with the other parameters)."""
+    computed here for the same rows (and combine with the other parameters).  As in
+    CASA, array indices are 1-based (TaQL's Glish style): UVW[1] is u.  CASA 6.7's
+    plotms plotted 314 points for this call."""
     d = _cols()
     plotms(vis=REAL, xaxis="uvdist", yaxis="amp", spw="0:5", correlation="LL",
            msselect="ANTENNA1 < 5 && UVW[1] > 0", showgui=False)
     info = plotting.LAST["info"]
-    rows = (d["ANTENNA1"] < 5) & (d["UVW"][:, 1] > 0) & (d["DATA_DESC_ID"] == 0)
+    rows = (d["ANTENNA1"] < 5) & (d["UVW"][:, 0] > 0) & (d["DATA_DESC_ID"] == 0)
     good = ~(d["FLAG"][rows][:, 5, 3] | d["FLAG_ROW"][rows])
     assert info["nrows"] == int(rows.sum()) > 10
-    assert info["npoints"] == int(good.sum())
+    assert info["npoints"] == int(good.sum()) == 314
     ax = info["pages"][0][0]["axes"]
     off = np.asarray([c for c in ax.collections if c.get_label() != "flagged"][-1]
                      .get_offsets())
@@ -91,3 +93,16 @@ def test_page_header_items(tmp_path):
     assert ax.get_position().y1 < lowest
     with pytest.raises(ValueError, match="headeritems: unknown item 'foo'"):
         plotms(vis=REAL, headeritems="filename,foo", showgui=False)
+
+
+def test_msselect_glish_axes_order():
+    """FLAG[1,6] (Glish style: correlation 1, channel 6) selects the rows whose first
+    correlation of channel 5 is flagged; NOT of it the others."""
+    d = _cols()
+    flagged = d["FLAG"][:, 5, 0][d["DATA_DESC_ID"] == 0]
+    assert 0 < flagged.sum() < len(flagged)
+    plotms(vis=REAL, xaxis="time", spw="0:5", msselect="FLAG[1,6]", showgui=False,
+           showflags=True)
+    assert plotting.LAST["info"]["nrows"] == int(flagged.sum())
+    plotms(vis=REAL, xaxis="time", spw="0:5", msselect="!FLAG[1,6]", showgui=False)
+    assert plotting.LAST["info"]["nrows"] == int((~flagged).sum())

@@ -60,7 +60,8 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
           Param("intent", "string", "", "Scan intent selection"),
           Param("feed", "string", "", "Feed selection"),
           Param("msselect", "string", "", "TaQL expression selecting main-table rows "
-                "(e.g. 'ANTENNA1 < 5 && UVW[0] > 100'); no mscal functions"),
+                "(1-based indices as CASA: 'ANTENNA1 < 5 && UVW[1] > 100'); no mscal "
+                "functions"),
           Param("averagedata", "bool", True, "Average the data with the averaging "
                 "parameters", sub={True: _AVG}),
           Param("avgchannel", ["string", "int"], "", "Average this many channels"),
@@ -256,14 +257,9 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
                    array=array, observation=text(observation), intent=intent, feed=feed)
     if not selectdata:
         selargs = {}
-    from ..ms.selection import SelectionError
-    try:
-        sel = select(vis, taql=msselect, **selargs)
-    except SelectionError as exc:
-        if msselect and "taql" in str(exc):   # name the parameter as the user knows it
-            raise SelectionError(str(exc).replace("taql selection", "msselect")
-                                 .replace("taql=", "msselect=")) from None
-        raise
+    sel = select(vis, **selargs)
+    if msselect:
+        sel = _apply_msselect(vis, sel, msselect)
     if not averagedata:
         avgchannel, avgtime, avgscan, avgfield, avgbaseline, scalar = "", "", False, False, \
             False, False
@@ -491,6 +487,40 @@ def _check_color(c, what):
     from matplotlib.colors import is_color_like
     if not is_color_like(c):
         raise ValueError(f"{what} '{c}' is not a colour (use RRGGBB hex or a name)")
+
+
+def _apply_msselect(vis, sel, expr):
+    """The selection restricted to the rows a TaQL WHERE expression selects.
+
+    As CASA's msselect the expression is evaluated in TaQL's Glish style: array
+    indices start at 1 and run in the table's (Fortran) axis order, so UVW[1] is u
+    and FLAG[1,1] the first correlation of the first channel."""
+    import numpy as np
+    from ..ms.core import open_ms
+    from ..ms.selection import Selection, SelectionError
+    t = open_ms(vis)
+    try:
+        try:
+            sub = t.query(expr, style="Glish")
+        except RuntimeError as exc:
+            raise SelectionError(f"msselect '{expr}': "
+                                 f"{str(exc).strip().splitlines()[0]}") from None
+        try:
+            taql_rows = np.asarray(sub.rownumbers(), dtype=np.int64)
+        finally:
+            sub.close()
+    finally:
+        t.close()
+    rows = np.intersect1d(sel.rows, taql_rows, assume_unique=True)
+    if len(rows) == 0:
+        given = ", ".join(f"{k}='{v}'" for k, v in (sel.params or {}).items()
+                          if v not in ("", None, False))
+        raise SelectionError(f"selection msselect='{expr}'" + (f", {given}" if given else "")
+                             + f" matches no rows of {vis}")
+    if len(rows) == len(sel.rows):
+        return sel
+    return Selection(vis, rows, sel.channels, sel.correlations, sel.spws, sel.ddids,
+                     params=dict(sel.params or {}, msselect=expr), total_rows=sel.total_rows)
 
 
 _HEADER_LABELS = {"filename": "File", "ycolumn": "Y Column(s)",
