@@ -250,6 +250,19 @@ def env(tmp_path_factory):
     from casacore import tables as ct
     with ct.table(os.path.join(w, "arrays.ms"), readonly=False, ack=False) as t:
         t.putcol("ARRAY_ID", np.where(t.getcol("SCAN_NUMBER") >= 4, 1, 0).astype(np.int32))
+    # BBC numbers and per-row field direction frames (a VarRefCol on PHASE_DIR)
+    shutil.copytree(os.path.join(w, "syn.ms"), os.path.join(w, "bbc.ms"))
+    with ct.table(os.path.join(w, "bbc.ms", "SPECTRAL_WINDOW"), readonly=False,
+                  ack=False) as t:
+        t.addcols(ct.makescacoldesc("BBC_NO", 0))
+        t.putcol("BBC_NO", np.array([3, 7, 12], dtype=np.int32))
+    with ct.table(os.path.join(w, "bbc.ms", "FIELD"), readonly=False, ack=False) as t:
+        t.addcols(ct.makescacoldesc("PhaseDir_Ref", 0))
+        t.putcol("PhaseDir_Ref", np.array([0, 1, 0, 1], dtype=np.int32))
+        mi = dict(t.getcolkeyword("PHASE_DIR", "MEASINFO"))
+        mi.pop("Ref", None)
+        mi.update(VarRefCol="PhaseDir_Ref", TabRefTypes=["J2000", "B1950"], TabRefCodes=[0, 1])
+        t.putcolkeyword("PHASE_DIR", "MEASINFO", mi)
     written = _make_written(w)
 
     cases = {}
@@ -268,6 +281,13 @@ def env(tmp_path_factory):
     cases["lin"] = dict(vis=os.path.join(w, "lin.ms"))
     cases["arrays"] = dict(vis=os.path.join(w, "arrays.ms"))
     cases["arrays_sel"] = dict(vis=os.path.join(w, "arrays.ms"), array="1", listunfl=True)
+    cases["bbc"] = dict(vis=os.path.join(w, "bbc.ms"))
+    # selection forms: regular expressions, stations, quoted names, spw-prefixed
+    # correlations, ';' spw lists
+    cases["syn_rx"] = dict(vis=os.path.join(w, "syn.ms"), field="/J1.*|NGC.*/",
+                           antenna="/ea0[1-3]/&&&;/ea0[45]/", intent="/.*PHASE.*/,*TARGET*")
+    cases["syn_quoted"] = dict(vis=os.path.join(w, "syn.ms"), field='"3C286",2',
+                               spw="0;2", correlation="0:RR,LL")
     for name, path in written.items():
         cases["w_" + name] = dict(vis=path)
 
@@ -419,7 +439,7 @@ def test_every_real_ms_was_compared(env):
 # -- synthetic MSs --------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(SYN_CASES) + sorted(SYN3_CASES)
-                         + ["lin", "arrays", "arrays_sel"])
+                         + ["lin", "arrays", "arrays_sel", "bbc", "syn_rx", "syn_quoted"])
 def test_synthetic(env, name):
     _check_case(env, name)
 
@@ -502,3 +522,16 @@ def test_written_ms_metadata_as_casa_reads_it(env, name):
     assert info["corrtypes"] == [list(md.pol_codes[p]) for p in sorted(md.pol_codes)]
     with ct.table(path, ack=False) as t:
         assert info["scans"] == sorted(set(t.getcol("SCAN_NUMBER").tolist()))
+
+
+def test_bbc_and_row_frames_are_listed(env):
+    """The 'bbc' case (compared with CASA in test_synthetic) really has what it is for."""
+    text = _text(env, "bbc", "ours")
+    hdr = next(ln for ln in text if ln.startswith("  SpwID"))
+    assert "BBC Num" in hdr
+    j = text.index("Fields: 4")
+    ep = text[j + 1].index("Epoch")
+    assert [text[j + 2 + k][ep:ep + 8].strip() for k in range(4)] == \
+        ["J2000", "B1950", "J2000", "B1950"]
+    assert env["ours"]["syn_rx"]["rec"]["numrecords"] > 0
+    assert env["ours"]["syn_quoted"]["rec"]["numrecords"] > 0
