@@ -71,6 +71,10 @@ B_CASES = [
                                                  extendflags=False),
     dict(mode="rflag", datacolumn="CPARAM", correlation="Sol2"),
     dict(mode="rflag", datacolumn="CPARAM", freqdev=1.0),
+    # CASA 6.7 does not average calibration tables: channelavg/timeavg do nothing
+    dict(mode="clip", datacolumn="CPARAM", clipminmax=[0, 0.05], channelavg=True, chanbin=4),
+    dict(mode="rflag", datacolumn="CPARAM", channelavg=True, chanbin=4),
+    dict(mode="tfcrop", datacolumn="CPARAM", timeavg=True, timebin="100s"),
 ]
 SUMMARIES = [("g.cal", {}), ("k.cal", {}), ("b.cal", dict(spwchan=True)),
              ("g.cal", dict(spwcorr=True, antenna="1,2,3"))]

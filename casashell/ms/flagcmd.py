@@ -259,12 +259,14 @@ class Plan:
                     and not self.info.is_cal:
                 self.kind = "skip"
                 return
+            self._warn_cal_averaging()
             agent = flagging.ClipAgent(c.get("clipminmax", []), c.get("clipoutside", True),
                                        c.get("clipzeros", False), c.get("datacolumn", "DATA"),
-                                       corr, c.get("channelavg", False), c.get("chanbin", 1))
+                                       corr, c.get("channelavg", False) and not self.info.is_cal,
+                                       c.get("chanbin", 1))
             agent.prepare(None, self.info, None)
             self.agents = [agent]
-            if c.get("timeavg"):
+            if c.get("timeavg") and not self.info.is_cal:
                 casalog.post("clip: timeavg is not supported; clipping the data without "
                              "time averaging", "WARN")
         elif m == "quack":
@@ -289,6 +291,7 @@ class Plan:
             self.kind = "group"
             flagging.check_datacolumn(self.info, c.get("datacolumn", "DATA"))
             self._averaging(None)         # timebin/chanbin checked before anything runs
+            self._warn_cal_averaging()
             if self.info.is_cal:
                 if flagging.cal_is_real(self.info, c.get("datacolumn", "DATA")):
                     # as CASA: no complex operator on a float column (FPARAM,
@@ -346,10 +349,19 @@ class Plan:
         corrs = self.clip_expr.split("_", 1)[1].split(",") if "_" in self.clip_expr else ["ALL"]
         return np.array([corrs == ["ALL"] or n in corrs for n in names], bool)
 
+    def _warn_cal_averaging(self):
+        c = self.cmd
+        if self.info.is_cal and (c.get("channelavg") or c.get("timeavg")):
+            casalog.post(f"{self.mode}: timeavg/channelavg do not apply to calibration tables "
+                         f"(as in CASA 6.7): the solutions are used unaveraged", "WARN")
+
     def _averaging(self, algo):
-        """``algo`` on time/channel averages when timeavg/channelavg ask for it."""
+        """``algo`` on time/channel averages when timeavg/channelavg ask for it
+        (never on a calibration table: CASA 6.7 ignores them there)."""
         from . import flagalgos
         c = self.cmd
+        if self.info.is_cal:
+            return algo
         tb = 0.0
         if c.get("timeavg"):
             try:
