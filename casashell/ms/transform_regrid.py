@@ -1,18 +1,21 @@
 """Regridding spectra onto a new frequency grid (mstransform's regridms).
 
-An output channel is a weighted combination of the input channels:
+An output channel is a combination of the input channels:
 
-* when the output channels are at least as wide as the input ones, each input
-  channel contributes with the fraction of its width that falls inside the
-  output channel (flux-conserving re-binning);
-* when they are narrower, the two input channels whose centres bracket the
-  output centre are interpolated linearly ('linear'), or the nearest one is
-  taken ('nearest').
+* when the output channels are wider than the input ones, each input channel
+  contributes with the fraction of its width that falls inside the output
+  channel (flux-conserving re-binning): the value is ``sum(c*w*d) / sum(c*w)``
+  over unflagged inputs (``c`` the coefficients, ``w`` the averaging weights),
+  the output weight ``sum(c*w)``, and an output channel without unflagged
+  contributions is flagged (value from all contributions);
+* when they are as wide (a grid shifted by a frame change or a start between
+  channels) or narrower, the output is interpolated as CASA does: linearly
+  between the two input channels around it ('linear') or with the 4-point
+  Lagrange polynomial ('cubic'), from every input value; it is flagged when
+  one of the two is flagged, and its weight is the linear interpolation of
+  theirs; 'nearest' takes the nearest channel.
 
-In both cases the value is ``sum(c*w*d) / sum(c*w)`` over unflagged inputs
-(``c`` the coefficients, ``w`` the averaging weights), the output weight is
-``sum(c*w)``, and an output channel without unflagged contributions is flagged
-(value from all contributions; zero and weight 0 outside the input band).
+Output channels outside the input band are zero, flagged, with weight 0.
 
 Frames: the output frame may differ from the input one.  The conversion is
 done with casacore's measures for every distinct (time, field) of the data:
@@ -52,13 +55,16 @@ def edges(freq, width):
     return f - w / 2, f + w / 2
 
 
-def regrid_matrix(in_freq, in_width, out_freq, out_width, interpolation="linear"):
-    """(nout, nin) coefficients mapping input channels to output channels."""
+def regrid_matrix(in_freq, in_width, out_freq, out_width, interpolation="linear",
+                  rebin=True):
+    """(nout, nin) coefficients mapping input channels to output channels: width
+    fractions when the output channels are at least as wide as the input ones (and
+    ``rebin``), else interpolation coefficients."""
     in_freq = np.asarray(in_freq, float)
     out_freq = np.asarray(out_freq, float)
     ilo, ihi = edges(in_freq, in_width)
     olo, ohi = edges(out_freq, out_width)
-    if np.min(np.abs(out_width)) >= np.min(np.abs(in_width)) * (1 - 1e-6):
+    if rebin and np.min(np.abs(out_width)) >= np.min(np.abs(in_width)) * (1 - 1e-6):
         ov = np.minimum(ohi[:, None], ihi[None, :]) - np.maximum(olo[:, None], ilo[None, :])
         ov = np.clip(ov, 0, None) / (ihi - ilo)[None, :]
         ov[ov < 1e-9] = 0.0
@@ -93,8 +99,8 @@ def lagrange_matrix(in_freq, out_freq):
     n = len(in_freq)
     m = np.zeros((len(out_freq), n))
     if n < 4:
-        return regrid_matrix(in_freq, np.ones(n), out_freq, np.ones(len(out_freq)) * 0.5,
-                             "linear")
+        return regrid_matrix(in_freq, np.ones(n), out_freq, np.ones(len(out_freq)),
+                             "linear", rebin=False)
     order = np.argsort(in_freq)
     x = in_freq[order]
     i = np.searchsorted(x, out_freq) - 1
@@ -109,15 +115,36 @@ def lagrange_matrix(in_freq, out_freq):
     return m
 
 
-def apply_cubic(cmat, lmat, datas, flag, w):
-    """Cubic regridding, as CASA 6.7's mstransform (compared live): the data are the
-    Lagrange interpolation ``cmat`` of every input value (flagged ones too); an
-    output channel is flagged when an input channel it lies between is flagged
-    (the non-zero entries of the linear matrix ``lmat``); weights are interpolated
-    linearly (``lmat``) from all inputs.  Channels outside the input band: 0, flagged,
-    weight 0."""
+def bracket_matrix(in_freq, out_freq):
+    """(nout, nin) 1 for the two input channels each output frequency lies between
+    (``f[i] < f_out <= f[i+1]`` in increasing frequency; the end pair outside)."""
+    in_freq = np.asarray(in_freq, float)
+    order = np.argsort(in_freq)
+    x = in_freq[order]
+    n = len(x)
+    m = np.zeros((len(out_freq), n))
+    if n < 2:
+        m[:, :] = 1.0
+        return m
+    i = np.clip(np.searchsorted(x, np.asarray(out_freq, float)) - 1, 0, n - 2)
+    rows = np.arange(len(out_freq))
+    m[rows, order[i]] = 1.0
+    m[rows, order[i + 1]] = 1.0
+    return m
+
+
+def apply_interpolation(cmat, lmat, datas, flag, w, tmat=None):
+    """Interpolating regridding, as CASA 6.7's mstransform (compared live): the data
+    are the interpolation ``cmat`` (linear, or 4-point Lagrange for cubic) of every
+    input value, flagged ones too; an output channel is flagged when an input
+    channel it lies between is flagged (the non-zero entries of the linear
+    interpolation matrix ``lmat``); weights are interpolated linearly (``lmat``)
+    from all inputs.  Channels outside the input band: 0, flagged, weight 0."""
     cover = lmat.sum(axis=1) > 0
-    touch = (lmat > 0).astype(np.float32)
+    # the input channels whose flags an output channel takes: ``tmat`` (cubic:
+    # the bracketing pair), else those with a linear coefficient (an output
+    # channel on an input channel's frequency, to rounding, takes that one only)
+    touch = (tmat if tmat is not None else lmat > 1e-9).astype(np.float32)
     out = []
     for d in datas:
         res = np.einsum("oi,nic->noc", cmat.astype(d.dtype), d)
@@ -290,16 +317,27 @@ class SpwRegrid:
             rows = np.nonzero(keys == k)[0]
             mat = self._mats.get(k)
             if mat is None:
-                mat = regrid_matrix(self.in_freq * k, self.in_width * k, self.freq,
-                                    self.width, "linear" if self.interp == "cubic"
-                                    else self.interp)
-                if self.interp == "cubic":
-                    mat = (mat, lagrange_matrix(self.in_freq * k, self.freq))
+                kx = fac[rows[0]]           # the exact factor (the key is rounded)
+                fi, wi = self.in_freq * kx, self.in_width * kx
+                ratio = np.min(np.abs(self.width)) / np.min(np.abs(wi))
+                if self.interp == "nearest" or ratio > 1 + 1e-4:
+                    # wider output channels: re-binning (see the module docstring)
+                    mat = regrid_matrix(fi, wi, self.freq, self.width, self.interp)
+                else:
+                    # the same width (shifted grid, e.g. a frame change) or narrower:
+                    # interpolation, as CASA
+                    lmat = regrid_matrix(fi, wi, self.freq, self.width, "linear",
+                                         rebin=False)
+                    if self.interp == "cubic":
+                        mat = (lmat, lagrange_matrix(fi, self.freq),
+                               bracket_matrix(fi, self.freq) > 0)
+                    else:
+                        mat = (lmat, lmat, None)
                 if len(self._mats) < 4096:
                     self._mats[k] = mat
-            if self.interp == "cubic":
-                d2, f2, w2 = apply_cubic(mat[1], mat[0], [d[rows] for d in datas],
-                                         flag[rows], w[rows])
+            if isinstance(mat, tuple):
+                d2, f2, w2 = apply_interpolation(mat[1], mat[0], [d[rows] for d in datas],
+                                                 flag[rows], w[rows], mat[2])
             else:
                 d2, f2, w2 = apply_matrix(mat, [d[rows] for d in datas], flag[rows],
                                           w[rows])
