@@ -228,3 +228,21 @@ def test_bandpass_channels_and_tfcrop_per_element(data_dir, tmp_path):
     flagdata(vis=cal, mode="tfcrop", datacolumn="CPARAM", flagbackup=False)
     g, = cols(cal, "FLAG")
     assert g[7, 5].all() and g.sum() == 2
+
+
+def test_savepars(cal, tmp_path):
+    from casashell.logsink import casalog
+    # no FLAG_CMD in a caltable: a warning (as CASA), the flags are still applied
+    flagdata(vis=cal, mode="manual", antenna="3", savepars=True, flagbackup=False)
+    text = open(casalog.logfile()).read()
+    assert "no FLAG_CMD table" in text
+    assert not os.path.exists(os.path.join(cal, "FLAG_CMD"))
+    out = tmp_path / "cmds.txt"
+    flagdata(vis=cal, mode="clip", datacolumn="CPARAM", clipminmax=[0, 1.5],
+             correlation="ABS_Sol1", savepars=True, outfile=str(out), flagbackup=False)
+    line = out.read_text().strip()
+    assert "mode='clip'" in line and "datacolumn='CPARAM'" in line and "ABS_Sol1" in line
+    # the saved line runs again on the table (nothing new to flag)
+    before, = cols(cal, "FLAG")
+    flagdata(vis=cal, mode="list", inpfile=str(out), flagbackup=False)
+    assert np.array_equal(cols(cal, "FLAG")[0], before)

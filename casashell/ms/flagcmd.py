@@ -610,6 +610,10 @@ def run_flagdata(values: dict):
         plans.append(p)
 
     def savepars():
+        if values["savepars"] and is_cal and not values.get("outfile"):
+            casalog.post("savepars: a calibration table has no FLAG_CMD table; give outfile "
+                         "to save the commands (nothing saved)", "WARN")
+            return
         if values["savepars"]:
             save_commands(vis, cmds, values.get("cmdreason", ""), values.get("outfile", ""),
                           values.get("overwrite", True), applied=(action == "apply"))
