@@ -59,6 +59,12 @@ def operations(ant: str):
          "flagbackup=False)"),
         ("tfcrop", RESET, "flagdata(vis=MS, mode='tfcrop', flagbackup=False)"),
         ("rflag", RESET, "flagdata(vis=MS, mode='rflag', flagbackup=False)"),
+        ("tfcrop chanavg 4 + timeavg 20s", RESET,
+         "flagdata(vis=MS, mode='tfcrop', channelavg=True, chanbin=4, timeavg=True, "
+         "timebin='20s', flagbackup=False)"),
+        ("rflag chanavg 4 + timeavg 20s", RESET,
+         "flagdata(vis=MS, mode='rflag', channelavg=True, chanbin=4, timeavg=True, "
+         "timebin='20s', flagbackup=False)"),
     ]
 
 
