@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from casashell import config
-from test_parallel import assert_same_ms, use_config
+from casa_ref import requires_casa, run_casa
+from test_parallel import assert_same_ms, log_lines, use_config
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -71,22 +72,27 @@ def test_layout_and_contents(gen, tmp_path):
     assert sorted(d) == [0, 1, 2]
     for k, s in enumerate(subs):
         scan, ddid = _col(s, "SCAN_NUMBER"), _col(s, "DATA_DESC_ID")
+        assert sorted(d[k]) == ["MS", "scanId", "size"]
         assert d[k]["MS"] == os.path.basename(s)
-        assert d[k]["nrows"] == len(scan)
+        assert sum(e["nrows"] for e in d[k]["scanId"].values()) == len(scan)
         assert sorted(d[k]["scanId"]) == sorted(set(scan.tolist()))
         for sc, e in d[k]["scanId"].items():
             assert e["nrows"] == int((scan == sc).sum())
-            assert e["spwIds"] == sorted(set(ddid[scan == sc].tolist()))
-            assert e["nchans"] == [[4, 8, 4][w] for w in e["spwIds"]]
-    text = (tmp_path / "lp.txt").read_text()
-    assert text.startswith("This is a multi-MS with separation axis = scan")
-    assert "3 sub-MS(s), " + str(len(_col(gen, "TIME"))) + " rows" in text
+            assert e["spwIds"].tolist() == sorted(set(ddid[scan == sc].tolist()))
+            assert e["nchans"].tolist() == [[4, 8, 4][w] for w in e["spwIds"]]
+    text = (tmp_path / "lp.txt").read_text().splitlines()
+    assert text[0].split() == ["Sub-MS", "Scan", "Spw", "Nchan", "Nrows", "Size"]
+    assert len(text) == 1 + 5                                    # one line per scan
+    assert text[1].startswith("g.mms.0000.ms  ") and text[1].endswith("  ")
+    assert any("This is a Multi-MS with separation axis = scan" in ln
+               for ln in log_lines(tmp_path))
     assert listpartition(vis=mms) == {}
     # moving the Multi-MS keeps it readable
     moved = str(tmp_path / "moved.mms")
     os.rename(mms, moved)
     assert_same_ms(gen, moved, cols=("DATA", "FLAG"))
-    assert listpartition(vis=gen, createdict=True)[0]["nrows"] == len(_col(gen, "TIME"))
+    whole = listpartition(vis=gen, createdict=True)[0]["scanId"]
+    assert sum(e["nrows"] for e in whole.values()) == len(_col(gen, "TIME"))
 
 
 def test_spw_baseline_auto_axes_on_real_data(data_dir, tmp_path):
@@ -186,3 +192,58 @@ def test_rows_copied_in_chunks(tmp_path, monkeypatch):
     assert sum(rows) == nrow and min(rows) > 70          # copied in several chunks
     assert_same_ms(gen, mms, cols=("DATA", "CORRECTED_DATA", "FLAG", "WEIGHT", "UVW", "TIME",
                                    "SIGMA", "FLAG_ROW", "FIELD_ID", "DATA_DESC_ID"))
+
+
+@requires_casa
+def test_casa_reads_our_mms_as_a_multi_ms(tmp_path):
+    """CASA 6.7 takes our Multi-MS for one (ms.ismultims(), the separation axis)
+    and its listpartition of it equals ours: the listing and the dict."""
+    from casashell.ms.generate import make_ms
+    from casashell.tasks import listpartition, partition
+    ms = str(tmp_path / "g.ms")
+    make_ms(ms, nant=5, nscan=4, nspw=3, nchan=[8, 16, 4], ntimes_per_scan=3, seed=4)
+    cases = (("scan", 2), ("auto", 3), ("baseline", 2), ("spw", 3))
+    ours = {}
+    for axis, n in cases:
+        mms = str(tmp_path / f"{axis}.mms")
+        partition(vis=ms, outputvis=mms, separationaxis=axis, numsubms=n)
+        lf = str(tmp_path / f"{axis}.ours.txt")
+        d = listpartition(vis=mms, createdict=True, listfile=lf)
+        ours[axis] = (d, open(lf).read())
+    ours["ms"] = (listpartition(vis=ms, createdict=True, listfile=str(tmp_path / "ms.txt")),
+                  open(tmp_path / "ms.txt").read())
+    code = f"""
+import os
+from casatools import ms
+from casatasks import listpartition, casalog
+m = ms()
+result = {{}}
+for name in {[a for a, _ in cases] + ["ms"]!r}:
+    path = os.path.join({str(tmp_path)!r}, name + '.mms' if name != 'ms' else 'g.ms')
+    m.open(path)
+    multi = m.ismultims()
+    m.close()
+    lf = name + '.casa.txt'
+    d = listpartition(vis=path, createdict=True, listfile=lf)
+    d = {{str(k): {{'MS': v['MS'], 'size': v['size'],
+                  'scanId': {{str(s): {{'nrows': e['nrows'], 'spwIds': list(e['spwIds']),
+                                      'nchans': list(e['nchans'])}}
+                             for s, e in v['scanId'].items()}}}} for k, v in d.items()}}
+    result[name] = {{'multi': multi, 'dict': d, 'text': open(lf).read(),
+                    'log': open(casalog.logfile()).read()}}
+"""
+    casa = run_casa(code, str(tmp_path))
+    for name, (d, text) in ours.items():
+        c = casa[name]
+        assert c["multi"] == (name != "ms"), name
+        assert text == c["text"], f"{name}:\nours:\n{text}\nCASA:\n{c['text']}"
+        plain = {str(k): {"MS": v["MS"], "size": v["size"],
+                          "scanId": {str(s): {"nrows": e["nrows"],
+                                              "spwIds": e["spwIds"].tolist(),
+                                              "nchans": e["nchans"].tolist()}
+                                     for s, e in v["scanId"].items()}}
+                 for k, v in d.items()}
+        assert plain == c["dict"], name
+    for axis, _ in cases:
+        want = "scan,spw" if axis == "auto" else axis
+        assert f"This is a Multi-MS with separation axis = {want}" in casa[axis]["log"]

@@ -32,7 +32,13 @@ SUBMSS = "SUBMSS"
 #: subtables that later sub-MSs share with the first one (read-only, often large)
 SHARED_SUBTABLES = ("POINTING", "SYSCAL")
 
-#: readme line of the reference MS's table.info naming the partition axis
+#: the reference MS's table.info: subtype and first readme line as CASA 6.7
+#: writes them (its ``ms.ismultims()`` and listpartition need the subtype)
+_SUBTYPE = "CONCATENATED"
+_AXIS_TYPE = "AxisType ="
+#: CASA's AxisType text of our separation axes (auto: scan and spw)
+_CASA_AXIS = {"auto": "scan,spw"}
+#: readme line naming the axis in Multi-MSs written before (still read)
 _AXIS_KEY = "Multi-MS separation axis:"
 
 
@@ -84,16 +90,26 @@ def submss_names(mms: str) -> list[str]:
 
 
 def separation_axis(mms: str) -> str:
-    """The axis written by partition ('scan', 'spw', 'baseline', 'auto'), or ''."""
+    """The axis written by partition ('scan', 'spw', 'baseline', 'auto'), or ''
+    (also read from a Multi-MS written by CASA: its ``AxisType``)."""
+    back = {v: k for k, v in _CASA_AXIS.items()}
     try:
         with open(os.path.join(os.path.expanduser(str(mms)), "table.info"),
                   encoding="utf-8", errors="replace") as fh:
             for line in fh:
+                if line.startswith(_AXIS_TYPE):
+                    text = line[len(_AXIS_TYPE):].strip().replace(" ", "")
+                    return back.get(text, text)
                 if line.startswith(_AXIS_KEY):
                     return line[len(_AXIS_KEY):].strip()
     except OSError:
         pass
     return ""
+
+
+def casa_axis_text(axis: str) -> str:
+    """The separation axis as CASA names it ('auto' is 'scan,spw')."""
+    return _CASA_AXIS.get(axis, axis)
 
 
 def submss_name(mms_name: str, k: int) -> str:
@@ -173,9 +189,9 @@ def make_reference(staged: str, submss: list[str], axis: str = "") -> None:
     os.rename(os.path.join(aside, SUBMSS), subdir)
     os.rmdir(aside)
     with open(os.path.join(staged, "table.info"), "w", encoding="utf-8") as fh:
-        fh.write("Type = Measurement Set\nSubType = \n\n"
-                 "A Multi-MS: the concatenation of the sub-MSs in SUBMSS/\n"
-                 + (f"{_AXIS_KEY} {axis}\n" if axis else ""))
+        fh.write(f"Type = Measurement Set\nSubType = {_SUBTYPE}\n\n"
+                 + (f"{_AXIS_TYPE} {casa_axis_text(axis)}\n" if axis else "")
+                 + "A Multi-MS: the concatenation of the sub-MSs in SUBMSS/\n")
     # the reference MS shows the subtables of the first sub-MS
     first = os.path.basename(submss[0])
     for name in sorted(os.listdir(submss[0])):
@@ -194,6 +210,27 @@ def finish(staged: str, target: str) -> str:
         raise FileExistsError(f"Output MS {target} appeared while it was being written")
     os.rename(staged, target)
     return target
+
+
+def disk_usage(path: str) -> int:
+    """Bytes of disk allocated under ``path`` (files, directories and the links
+    themselves; links not followed; as ``du``)."""
+    total = 0
+    seen = set()
+    for root, dirs, files in os.walk(path):
+        for name in [None] + dirs + files:
+            fp = root if name is None else os.path.join(root, name)
+            if name is not None and name in dirs and not os.path.islink(fp):
+                continue            # counted as the root of its own walk step
+            try:
+                st = os.lstat(fp)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
 
 
 def dir_size(path: str) -> int:

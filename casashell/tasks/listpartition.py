@@ -6,21 +6,35 @@ from ._framework import Param, task
 
 
 def _size_text(nbytes: int) -> str:
-    for unit, div in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if nbytes >= div:
-            return f"{nbytes / div:.0f}{unit}"
-    return f"{nbytes}B"
+    """A size as ``du -h`` prints it: powers of 1024, rounded up, one decimal
+    below 10 (``9.9M``, ``11M``, ``1.5G``)."""
+    import math
+    units = ("K", "M", "G", "T", "P")
+    if nbytes < 1024:
+        return str(int(nbytes))
+    v, k = nbytes / 1024.0, 0
+    while v >= 1024 and k < len(units) - 1:
+        v, k = v / 1024.0, k + 1
+    if v < 10:
+        x = math.ceil(v * 10 - 1e-9) / 10
+        if x < 10:
+            return f"{x:.1f}{units[k]}"
+    x = math.ceil(v - 1e-9)
+    if x >= 1024 and k < len(units) - 1:
+        return f"1.0{units[k + 1]}"
+    return f"{x}{units[k]}"
 
 
 def describe(path: str) -> dict:
-    """{'MS', 'scanId': {scan: {'nrows', 'spwIds', 'nchans'}}, 'size', 'nrows', 'bytes'}."""
+    """CASA's listpartition entry of one (sub-)MS: ``{'MS': name, 'scanId':
+    {scan: {'nrows': n, 'spwIds': array, 'nchans': array}}, 'size': text}``."""
     import os
 
     import numpy as np
     from casacore import tables as ct
 
     from ..ms.metadata import MSMetadata
-    from ..ms.mms import dir_size
+    from ..ms.mms import disk_usage
 
     md = MSMetadata(path)
     spw_of = md.spw_of_ddid()
@@ -39,9 +53,31 @@ def describe(path: str) -> dict:
             d["nrows"] += int(c)
             d["spwIds"].append(w)
             d["nchans"].append(int(nchan[w]))
-    size = dir_size(path)
+        for d in scans.values():
+            d["spwIds"] = np.array(d["spwIds"], dtype=np.int64)
+            d["nchans"] = np.array(d["nchans"], dtype=np.int64)
     return {"MS": os.path.basename(path.rstrip("/")), "scanId": scans,
-            "size": _size_text(size), "nrows": int(n), "bytes": int(size)}
+            "size": _size_text(disk_usage(path))}
+
+
+def table_lines(info: dict, first: str) -> list:
+    """The listing: one line per (sub-)MS and scan, left-aligned columns
+    (CASA 6.7's layout)."""
+    rows = []
+    for d in info.values():
+        for j, scan in enumerate(sorted(d["scanId"])):
+            e = d["scanId"][scan]
+            rows.append(["" if j else d["MS"], str(scan), str(e["spwIds"]), str(e["nchans"]),
+                         str(e["nrows"]), "" if j else d["size"]])
+        if not d["scanId"]:
+            rows.append([d["MS"], "", "[]", "[]", "0", d["size"]])
+    head = [first, "Scan", "Spw", "Nchan", "Nrows", "Size"]
+    longest = [max([len(head[i])] + [len(r[i]) for r in rows]) for i in range(6)]
+    # widths as CASA 6.7 prints them (measured): name, Spw and Nchan from their
+    # longest entry; Scan 6, Spw and Nchan at least 7, Nrows 8 and Size 6
+    width = [longest[0] + 2, max(6, longest[1] + 2), max(7, longest[2] + 2),
+             max(7, longest[3] + 2), max(8, longest[4] + 2), max(6, longest[5] + 1)]
+    return ["".join(f"{c:<{w}}" for c, w in zip(r, width)) for r in [head] + rows]
 
 
 @task(summary="List the summary of a Multi-MS data set in the logger or in a file",
@@ -59,39 +95,27 @@ def listpartition(vis, createdict, listfile):
 
     from ..logsink import casalog
     from ..ms.core import check_ms
-    from ..ms.mms import is_mms, separation_axis, submss_names
+    from ..ms.mms import casa_axis_text, is_mms, separation_axis, submss_names
 
     path = check_ms(vis)
     if listfile and os.path.exists(os.path.expanduser(listfile)):
         raise FileExistsError(f"listfile {listfile} already exists")
+    if listfile:
+        casalog.post(f"Will save output to '{listfile}'")
     if is_mms(path):
         subs = submss_names(path)
-        axis = separation_axis(path) or "unknown"
-        head = f"This is a multi-MS with separation axis = {axis}"
+        axis = casa_axis_text(separation_axis(path)) or "unknown"
+        casalog.post(f"This is a Multi-MS with separation axis = {axis}")
+        first = "Sub-MS"
     else:
         subs = [path]
-        head = "This is a normal MS (not a multi-MS)"
+        first = "MS"
     info = {k: describe(s) for k, s in enumerate(subs)}
-    width = max([len("Sub-MS")] + [len(d["MS"]) for d in info.values()])
-    lines = [head, f"{'Sub-MS':<{width}}  {'Scan':>5}  {'Spw':<12} {'Nchan':<14} "
-                   f"{'Nrows':>9}  {'Size':>6}"]
-    for d in info.values():
-        first = True
-        for scan in sorted(d["scanId"]):
-            s = d["scanId"][scan]
-            name = d["MS"] if first else ""
-            size = d["size"] if first else ""
-            lines.append(f"{name:<{width}}  {scan:>5}  {str(s['spwIds']):<12} "
-                         f"{str(s['nchans']):<14} {s['nrows']:>9}  {size:>6}")
-            first = False
-        if first:
-            lines.append(f"{d['MS']:<{width}}  {'-':>5}  {'[]':<12} {'[]':<14} "
-                         f"{0:>9}  {d['size']:>6}")
-    total = sum(d["nrows"] for d in info.values())
-    lines.append(f"{len(info)} sub-MS(s), {total} rows, "
-                 f"{_size_text(sum(d['bytes'] for d in info.values()))} on disk")
-    casalog.post("\n".join(lines))
+    lines = table_lines(info, first)
     if listfile:
         from .listobs import write_listfile
         write_listfile(listfile, "\n".join(lines) + "\n", False)
+    else:
+        for ln in lines:
+            casalog.post(ln)
     return info if createdict else {}
