@@ -419,13 +419,11 @@ class Plan:
                 return tf(_expr_values(data, self.clip_expr), flags, present, mask, **kw)
             need_data = True
         else:  # rflag
-            def make():
-                return _ExprRFlag(self.clip_expr, c.get("winsize", 3),
-                                  _user_dev(c.get("timedev", "")), _user_dev(c.get("freqdev", "")),
-                                  c.get("timedevscale", 5.0), c.get("freqdevscale", 5.0),
-                                  c.get("spectralmax", 1e6), c.get("spectralmin", 0.0),
-                                  c.get("extendflags", True))
-            algo = make()
+            algo = _ExprRFlag(self.clip_expr, c.get("winsize", 3),
+                              _user_dev(c.get("timedev", "")), _user_dev(c.get("freqdev", "")),
+                              c.get("timedevscale", 5.0), c.get("freqdevscale", 5.0),
+                              c.get("spectralmax", 1e6), c.get("spectralmin", 0.0),
+                              c.get("extendflags", True))
             # on a caltable CASA runs one rflag over the named elements together
             # (its thresholds are those of all of them: measured), and grows
             # only the new flags (see flagalgos.extend_agent_flags)
