@@ -133,6 +133,22 @@ def bracket_matrix(in_freq, out_freq):
     return m
 
 
+def along_channels(mat, a):
+    """``mat`` (nout, nin) applied along axis 1 of ``a`` (n, nin, ...), real or complex,
+    as one matrix product (BLAS): (n, nout, ...)."""
+    a = np.ascontiguousarray(a)
+    cplx = np.iscomplexobj(a)
+    r = a.view(np.float32 if a.dtype == np.complex64 else np.float64) if cplx else a
+    if r.dtype.kind != "f":
+        r = r.astype(np.float32)
+    n, nin = r.shape[:2]
+    rest = r.shape[2:]
+    x = np.moveaxis(r, 1, 0).reshape(nin, -1)
+    y = np.asarray(mat, dtype=x.dtype) @ x
+    y = np.ascontiguousarray(np.moveaxis(y.reshape((len(mat), n) + rest), 0, 1))
+    return y.view(a.dtype) if cplx else y
+
+
 def apply_interpolation(cmat, lmat, datas, flag, w, tmat=None):
     """Interpolating regridding, as CASA 6.7's mstransform (compared live): the data
     are the interpolation ``cmat`` (linear, or 4-point Lagrange for cubic) of every
@@ -147,12 +163,12 @@ def apply_interpolation(cmat, lmat, datas, flag, w, tmat=None):
     touch = (tmat if tmat is not None else lmat > 1e-9).astype(np.float32)
     out = []
     for d in datas:
-        res = np.einsum("oi,nic->noc", cmat.astype(d.dtype), d)
+        res = along_channels(cmat, d)
         res[:, ~cover] = 0
         out.append(res)
-    fout = np.einsum("oi,nic->noc", touch, flag.astype(np.float32)) > 0
+    fout = along_channels(touch, flag.astype(np.float32)) > 0
     fout[:, ~cover] = True
-    wout = np.einsum("oi,nic->noc", lmat.astype(np.float32), w).astype(np.float32)
+    wout = along_channels(lmat.astype(np.float32), w.astype(np.float32))
     wout[:, ~cover] = 0.0
     return out, fout, wout
 
@@ -162,14 +178,14 @@ def apply_matrix(mat, datas, flag, w):
     mat32 = mat.astype(np.float32)
     good = (~flag).astype(np.float32)
     wg = w * good
-    den = np.einsum("oi,nic->noc", mat32, wg)
-    den_all = np.einsum("oi,nic->noc", mat32, w)
-    cover = np.einsum("oi,nic->noc", mat32, np.ones_like(w))
-    anyg = np.einsum("oi,nic->noc", mat32, good) > 0
+    den = along_channels(mat32, wg)
+    den_all = along_channels(mat32, w.astype(np.float32))
+    cover = np.broadcast_to(mat32.sum(axis=1)[None, :, None], den.shape)
+    anyg = along_channels(mat32, good) > 0
     out = []
     for d in datas:
-        num = np.einsum("oi,nic->noc", mat32.astype(d.dtype), d * wg)
-        num_all = np.einsum("oi,nic->noc", mat32.astype(d.dtype), d * w)
+        num = along_channels(mat32, d * wg)
+        num_all = along_channels(mat32, d * w)
         res = np.zeros(num.shape, d.dtype)
         ok = anyg & (den > 0)
         np.divide(num, den, out=res, where=ok)
