@@ -37,6 +37,7 @@ CASES = [
     ("pc_field0", D1, dict(outframe="LSRK", phasecenter=0)),
     ("pc_no_frame_change", D1, dict(phasecenter=PC_J2000)),
     ("cubic_lsrk", D1, dict(outframe="LSRK", interpolation="cubic")),
+    ("lsrk_6h", "long", dict(outframe="LSRK")),
     ("flagged_linear", "syn", dict(outframe="LSRK", field="0", spw="0")),
     ("flagged_cubic", "syn", dict(outframe="LSRK", field="0", spw="0",
                                   interpolation="cubic")),
@@ -62,7 +63,13 @@ def outputs(tmp_path_factory):
     from test_casa_transform import _mk
     syn = str(base / "syn.ms")          # 2 fields, 3 scans, 15 % flagged (blocks too)
     _mk(syn, 3, False)
-    cases = [(n, syn if src == "syn" else src, kw) for n, src, kw in CASES]
+    from casashell.ms.generate import make_ms
+    long = str(base / "long.ms")        # 3 scans over 6 hours, 10 kHz channels
+    make_ms(long, nant=3, nfield=1, nscan=3, nspw=1, nchan=64, ncorr=2, ntimes_per_scan=3,
+            scan_gap=10800, spw_bandwidth=640e3, flag_fraction=0, seed=2, autocorr=False,
+            history=False)
+    srcs = {"syn": syn, "long": long}
+    cases = [(n, srcs.get(src, src), kw) for n, src, kw in CASES]
     code = f"""
 import os, casatasks
 result = {{}}
@@ -341,3 +348,12 @@ def test_frame_shift_of_flagged_data_same_as_casa(outputs, name):
         sel = (t_in.getcol("FIELD_ID") == 0) & (t_in.getcol("DATA_DESC_ID") == 0)
         nin = t_in.getcol("FLAG")[sel][:, 1:-1].sum()
     assert fb[later].sum() > nin * later.mean()  # flags spread to the neighbours
+
+
+@requires_casa
+def test_doppler_tracking_over_six_hours_same_as_casa(outputs):
+    """TOPO -> LSRK of 3 scans spread over 6 hours with 10 kHz channels: the Doppler
+    factor changes by 1.5e-6 (0.15 channel) between the scans; every row is
+    converted with its own time's factor, as CASA (edge channels left out)."""
+    inner = lambda k, f: np.arange(len(f)) % (len(f) - 1) != 0   # noqa: E731
+    compare(outputs["base"], "lsrk_6h", chan_mask=inner)
