@@ -77,7 +77,8 @@ B_CASES = [
     dict(mode="tfcrop", datacolumn="CPARAM", timeavg=True, timebin="100s"),
 ]
 SUMMARIES = [("g.cal", {}), ("k.cal", {}), ("b.cal", dict(spwchan=True)),
-             ("g.cal", dict(spwcorr=True, antenna="1,2,3"))]
+             ("g.cal", dict(spwcorr=True, antenna="1,2,3")), ("g.cal", dict(basecnt=True)),
+             ("k.cal", dict(basecnt=True, fieldcnt=True))]
 
 
 def _cases():

@@ -602,7 +602,8 @@ class SummaryAgent:
             self._add(self._cat(fkey, "antenna"), np.concatenate([a1, a2[cross]]),
                       np.concatenate([rf, rf[cross]]), np.concatenate([rt, rt[cross]]))
             if self.basecnt:
-                bl = a1.astype(np.int64) * 100000 + a2
+                # a caltable row without a second antenna is 'a1&&a1' (CASA)
+                bl = a1.astype(np.int64) * 100000 + np.where(a2 < 0, a1, a2)
                 self._add(self._cat(fkey, "baseline"), bl, rf, rt)
                 ascan_keys = np.concatenate([a1, a2[cross]]).astype(np.int64) * 10**9 + \
                     np.concatenate([meta["SCAN_NUMBER"], meta["SCAN_NUMBER"][cross]])
@@ -678,11 +679,16 @@ class SummaryAgent:
                 for k, (f, t) in sorted(acc.get("baseline", {}).items()):
                     a1, a2 = divmod(k, 100000)
                     key = f"{names['antenna'](a1)}&&{names['antenna'](a2)}"
-                    bl[key] = {"flagged": float(f), "total": float(t)}
+                    # antennas of one name (empty names) add up, as in CASA
+                    cur = bl.setdefault(key, {"flagged": 0.0, "total": 0.0})
+                    cur["flagged"] += float(f)
+                    cur["total"] += float(t)
                 out["baseline"] = bl
                 asc = {}
                 for k, (f, t) in sorted(acc.get("antenna:scan", {}).items()):
                     a, s = divmod(k, 10**9)
+                    # here one of the antennas of a shared name wins (CASA 6.7:
+                    # measured on day2's empty names), unlike 'baseline'
                     asc[f"{names['antenna'](a)}:{s}"] = {"flagged": float(f), "total": float(t)}
                 out["antenna:scan"] = asc
             out["flagged"] = float(flagged)
