@@ -194,10 +194,19 @@ def test_rows_copied_in_chunks(tmp_path, monkeypatch):
                                    "SIGMA", "FLAG_ROW", "FIELD_ID", "DATA_DESC_ID"))
 
 
+def _set_subtype(mms, subtype):
+    path = os.path.join(mms, "table.info")
+    lines = open(path).read().splitlines(True)
+    lines[1] = f"SubType = {subtype}\n"
+    open(path, "w").write("".join(lines))
+
+
 @requires_casa
 def test_casa_reads_our_mms_as_a_multi_ms(tmp_path):
-    """CASA 6.7 takes our Multi-MS for one (ms.ismultims(), the separation axis)
-    and its listpartition of it equals ours: the listing and the dict."""
+    """CASA 6.7's listpartition of our Multi-MS equals ours (the listing and the
+    dict), once its table.info has CASA's subtype (see mms._SUBTYPE): then CASA
+    takes it for a Multi-MS (ms.ismultims(), the separation axis).  Without,
+    CASA sees one plain MS."""
     from casashell.ms.generate import make_ms
     from casashell.tasks import listpartition, partition
     ms = str(tmp_path / "g.ms")
@@ -212,6 +221,16 @@ def test_casa_reads_our_mms_as_a_multi_ms(tmp_path):
         ours[axis] = (d, open(lf).read())
     ours["ms"] = (listpartition(vis=ms, createdict=True, listfile=str(tmp_path / "ms.txt")),
                   open(tmp_path / "ms.txt").read())
+    plain = run_casa(f"""
+from casatools import ms
+m = ms()
+m.open({str(tmp_path / 'scan.mms')!r})
+result = m.ismultims()
+m.close()
+""", str(tmp_path))
+    assert plain is False
+    for axis, _ in cases:
+        _set_subtype(str(tmp_path / f"{axis}.mms"), "CONCATENATED")
     code = f"""
 import os
 from casatools import ms
