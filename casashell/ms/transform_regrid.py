@@ -115,6 +115,52 @@ def lagrange_matrix(in_freq, out_freq):
     return m
 
 
+def spline_matrix(in_freq, out_freq):
+    """(nout, nin) coefficients of the natural cubic spline through the input channels
+    (zero second derivative at both ends; the end polynomials extend past them)."""
+    in_freq = np.asarray(in_freq, float)
+    out_freq = np.asarray(out_freq, float)
+    n = len(in_freq)
+    if n < 3:
+        return regrid_matrix(in_freq, np.ones(n), out_freq, np.ones(len(out_freq)),
+                             "linear", rebin=False)
+    order = np.argsort(in_freq)
+    x = in_freq[order]
+    h = np.diff(x)
+    m = n - 2
+    # second derivatives at the inner points: tridiagonal system, right-hand sides
+    # as rows of an (m, n) matrix acting on the values
+    rhs = np.zeros((m, n))
+    i = np.arange(1, n - 1)
+    rhs[i - 1, i - 1] = 6 / h[i - 1]
+    rhs[i - 1, i] = -6 / h[i - 1] - 6 / h[i]
+    rhs[i - 1, i + 1] = 6 / h[i]
+    diag = 2 * (h[:-1] + h[1:])
+    sub = h[:-1]          # coefficient of M[i-1] in row i
+    sup = h[1:]           # coefficient of M[i+1] in row i
+    b = diag.copy()
+    for k in range(1, m):                     # Thomas algorithm, all columns at once
+        wk = sub[k] / b[k - 1]
+        b[k] -= wk * sup[k - 1]
+        rhs[k] -= wk * rhs[k - 1]
+    sec = np.zeros((n, n))
+    sec[m] = rhs[m - 1] / b[m - 1]
+    for k in range(m - 2, -1, -1):
+        sec[k + 1] = (rhs[k] - sup[k] * sec[k + 2]) / b[k]
+    j = np.clip(np.searchsorted(x, out_freq) - 1, 0, n - 2)
+    hj = h[j]
+    a = (x[j + 1] - out_freq) / hj
+    c = 1.0 - a
+    rows = np.arange(len(out_freq))
+    out = ((a ** 3 - a) * hj ** 2 / 6)[:, None] * sec[j] + \
+        ((c ** 3 - c) * hj ** 2 / 6)[:, None] * sec[j + 1]
+    out[rows, j] += a
+    out[rows, j + 1] += c
+    res = np.zeros_like(out)
+    res[:, order] = out
+    return res
+
+
 def bracket_matrix(in_freq, out_freq):
     """(nout, nin) 1 for the two input channels each output frequency lies between
     (``f[i] < f_out <= f[i+1]`` in increasing frequency; the end pair outside)."""
@@ -308,6 +354,9 @@ def parse_phasecenter(value):
 class SpwRegrid:
     """The output grid of one spw and how to map its (selected) channels onto it."""
 
+    #: bytes of regridding matrices kept between blocks (one per Doppler factor)
+    CACHE_BYTES = 128 << 20
+
     def __init__(self, in_freq, in_width, out_freq, out_width, converter, interpolation,
                  out_frame_code):
         self.in_freq = np.asarray(in_freq, float)
@@ -344,12 +393,16 @@ class SpwRegrid:
                     # interpolation, as CASA
                     lmat = regrid_matrix(fi, wi, self.freq, self.width, "linear",
                                          rebin=False)
-                    if self.interp == "cubic":
-                        mat = (lmat, lagrange_matrix(fi, self.freq),
-                               bracket_matrix(fi, self.freq) > 0)
+                    if self.interp in ("cubic", "spline"):
+                        poly = lagrange_matrix(fi, self.freq) if self.interp == "cubic" \
+                            else spline_matrix(fi, self.freq)
+                        mat = (lmat, poly, bracket_matrix(fi, self.freq) > 0)
                     else:
                         mat = (lmat, lmat, None)
-                if len(self._mats) < 4096:
+                # the matrices are (nout, nin) dense: keep at most ~128 MB of them
+                size = sum(m.nbytes for m in (mat if isinstance(mat, tuple) else (mat,))
+                           if m is not None)
+                if (len(self._mats) + 1) * size <= self.CACHE_BYTES:
                     self._mats[k] = mat
             if isinstance(mat, tuple):
                 d2, f2, w2 = apply_interpolation(mat[1], mat[0], [d[rows] for d in datas],

@@ -37,7 +37,7 @@ from .split import _SEL
           Param("start", ["int", "string"], 0, "Start or lower limit of the output spw"),
           Param("width", ["int", "string"], 1, "Channel width of the output spw"),
           Param("nspw", "int", 1, "Number of output spws to create in output MS"),
-          Param("interpolation", "string", "linear", "Spectral interpolation method",
+          Param("interpolation", "string", "linear", "Spectral interpolation method (fftshift: not supported)",
                 allowed=["nearest", "linear", "cubic", "spline", "fftshift"]),
           Param("phasecenter", ["string", "int"], "", "Direction (or field id) for the spectral frame conversion (outframe)"),
           Param("restfreq", "string", "", "Rest frequency to use for output"),
@@ -220,9 +220,9 @@ def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, o
     from ..ms.transform_regrid import FRAME_CODES, FRAME_NAMES, FrameConverter, SpwRegrid, \
         make_grid, parse_phasecenter
 
-    if interpolation not in ("linear", "nearest", "cubic"):
+    if interpolation not in ("linear", "nearest", "cubic", "spline"):
         raise ValueError(f"interpolation '{interpolation}' is not supported (linear, "
-                         f"nearest, cubic)")
+                         f"nearest, cubic, spline)")
     if mode == "channel_b":
         mode = "channel"
     if mode in ("frequency", "velocity"):
