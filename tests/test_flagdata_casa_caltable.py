@@ -2,7 +2,8 @@
 
 CASA itself makes the tables from a copy of pyuvdata's day2 MS (gaincal
 'G' per integration: CPARAM 2 x 1, ANTENNA2 = reference antenna; gaincal
-'K': FPARAM, ANTENNA2 = -1; bandpass: CPARAM 2 x 64), then runs every
+'K': FPARAM, ANTENNA2 = -1; bandpass: CPARAM 2 x 64) and from a synthetic
+MS with several fields and scans (gaincal 'G'), then runs every
 case on a fresh copy; the same cases run here on copies of the same
 tables and the FLAG columns are compared cell by cell.
 """
@@ -76,20 +77,33 @@ B_CASES = [
     dict(mode="rflag", datacolumn="CPARAM", channelavg=True, chanbin=4),
     dict(mode="tfcrop", datacolumn="CPARAM", timeavg=True, timebin="100s"),
 ]
+# a table from a synthetic MS with 3 fields in 5 scans (solutions per integration)
+S_CASES = [
+    dict(mode="manual", field="1"), dict(mode="manual", scan="2,3"),
+    dict(mode="manual", field="J1407+2827"), dict(mode="manual", scan="<3"),
+    dict(mode="manual", field="0", antenna="ea02"), dict(mode="manual", field="2~3"),
+    dict(mode="quack", quackinterval=15.0), dict(mode="quack", quackinterval=15.0,
+                                                 quackmode="endb"),
+    dict(mode="manual", timerange="06:02:00~06:05:00"),
+]
 SUMMARIES = [("g.cal", {}), ("k.cal", {}), ("b.cal", dict(spwchan=True)),
              ("g.cal", dict(spwcorr=True, antenna="1,2,3")), ("g.cal", dict(basecnt=True)),
-             ("k.cal", dict(basecnt=True, fieldcnt=True))]
+             ("k.cal", dict(basecnt=True, fieldcnt=True)), ("s.cal", dict(fieldcnt=True))]
 
 
 def _cases():
     return [("g.cal", c) for c in G_CASES] + [("k.cal", c) for c in K_CASES] + \
-        [("b.cal", c) for c in B_CASES]
+        [("b.cal", c) for c in B_CASES] + [("s.cal", c) for c in S_CASES]
 
 
 @pytest.fixture(scope="module")
 def casa(tmp_path_factory):
+    from casashell.ms.generate import make_ms
+
     work = tmp_path_factory.mktemp("casacal")
     shutil.copytree(os.path.join(DATA_DIR, DAY2), work / "d.ms")
+    make_ms(str(work / "s.ms"), nant=6, nfield=3, nscan=5, nspw=2, nchan=8, ncorr=4,
+            ntimes_per_scan=6, seed=4, autocorr=False)
     code = f"""
 import os, shutil
 from casatasks import gaincal, bandpass, flagdata, flagmanager
@@ -97,8 +111,10 @@ import casatasks
 gaincal(vis='d.ms', caltable='g.cal', solint='int', refant='15', calmode='ap', gaintype='G')
 gaincal(vis='d.ms', caltable='k.cal', solint='inf', refant='15', gaintype='K')
 bandpass(vis='d.ms', caltable='b.cal', solint='inf', refant='15')
+gaincal(vis='s.ms', caltable='s.cal', solint='int', refant='ea01', gaintype='G',
+        calmode='ap', minsnr=0)
 os.makedirs('pristine')
-for n in ('g.cal', 'k.cal', 'b.cal'):
+for n in ('g.cal', 'k.cal', 'b.cal', 's.cal'):
     shutil.copytree(n, 'pristine/' + n)
 cases = {_cases()!r}
 for i, (name, c) in enumerate(cases):
@@ -109,7 +125,7 @@ summ = []
 for name, c in {SUMMARIES!r}:
     summ.append(flagdata(vis=name, mode='summary', **c))
 # a version saved by flagdata, listed and restored by CASA's flagmanager
-shutil.copytree(name, 'fm.cal')
+shutil.copytree('g.cal', 'fm.cal')
 flagdata(vis='fm.cal', mode='manual', antenna='2')
 fm = flagmanager(vis='fm.cal', mode='list')
 result = {{'summaries': summ, 'fm': {{str(k): v for k, v in fm.items() if k != 'MS'}},
