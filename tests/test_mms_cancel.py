@@ -288,3 +288,16 @@ def test_flagmanager_interrupted_keeps_the_versions_equal(client, pair, markers,
     assert _warn(tmp_path, "flagmanager interrupted (Ctrl-C): 3 sub-MS(s) finished, 0 "
                            "stopped while running, 0 not started; mode 'rename' was "
                            "completed in every sub-MS first")
+
+
+def test_summary_interrupted_stops_at_once(client, pair, markers, tmp_path):
+    from casashell.ms.mms import submss_names
+    from casashell.tasks import flagdata
+    _, mms = pair
+    subs = submss_names(mms)
+    client.run(worker.install_pause, markers, subs[:2])
+    with interrupt_when([_mark(markers, s, "started") for s in subs[:2]]):
+        with pytest.raises(KeyboardInterrupt):
+            flagdata(vis=mms, mode="summary")
+    assert _warn(tmp_path, "flagdata interrupted (Ctrl-C): 0 sub-MS(s) finished, 2 stopped "
+                           "while running, 1 not started; no flags were written")

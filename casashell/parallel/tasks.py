@@ -179,9 +179,14 @@ def _flagdata(spec, values, subs):
     args = [(dict(sub_values, vis=s), sel, backup, _level(), explicit) for s in subs]
     try:
         # without a backup a running sub-MS is finished rather than half flagged
-        outcomes = map_tasks(worker.flagdata_subms, args, interrupt=backup, labels=subs)
+        outcomes = map_tasks(worker.flagdata_subms, args, interrupt=backup or not writes,
+                             labels=subs)
     except SubMSInterrupt as exc:
-        _flagdata_interrupted(exc, subs, backup)
+        if writes:
+            _flagdata_interrupted(exc, subs, backup)
+        else:
+            relay_logs(exc.outcomes)
+            log_interrupted("flagdata", exc, "no flags were written")
         raise
     if mode == "summary":
         _drop_summary_listings(outcomes)
