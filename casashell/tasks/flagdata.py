@@ -1,4 +1,4 @@
-"""flagdata: flag, unflag and count flags of a MeasurementSet.
+"""flagdata: flag, unflag and count flags of a MeasurementSet or calibration table.
 
 The engine is :mod:`casashell.ms.flagging`; this module turns the task's
 parameters (or the lines of ``inpfile`` in list mode) into validated
