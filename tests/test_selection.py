@@ -659,3 +659,20 @@ def test_chunked_path_errors(synth, monkeypatch):
         select(synth, scan="1,99", max_bytes=3000)
     with pytest.raises(SelectionError, match="matches no rows"):
         select(synth, field="3C286", scan="2", max_bytes=3000)
+
+
+def test_taql_uses_casa_glish_indexing(data_dir):
+    """CASA evaluates TaQL selections in Glish style: UVW[1] is u (measured:
+    CASA 6.7's mstransform(taql='UVW[1] > 0') keeps 1468 of day2's 2828 rows)."""
+    from casacore.tables import table
+    vis = os.path.join(data_dir, "day2_TDEM0003_10s_norx_1scan.ms")
+    t = table(vis, ack=False)
+    uvw = t.getcol("UVW")
+    data = t.getcol("DATA")
+    t.close()
+    sel = select(vis, taql="UVW[1] > 0")
+    assert sel.rows.tolist() == np.flatnonzero(uvw[:, 0] > 0).tolist()
+    assert sel.nrows == 1468
+    # DATA[corr, chan] in Fortran order: DATA[2,1] is correlation 1 of channel 0
+    sel = select(vis, taql="real(DATA[2,1]) > 0")
+    assert sel.rows.tolist() == np.flatnonzero(data[:, 0, 1].real > 0).tolist()

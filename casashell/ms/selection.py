@@ -1366,7 +1366,10 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
                 raise SelectionError(f"taql selection '{taql}': TaQL mscal functions are not "
                                      "allowed (they crash python-casacore 3.8)")
             try:
-                sub = t.query(taql)
+                # CASA evaluates these in TaQL's Glish style: 1-based array
+                # indices in Fortran axis order (UVW[1] is u, DATA[1,1] the
+                # first correlation of the first channel)
+                sub = t.query(taql, style="Glish")
             except RuntimeError as exc:
                 raise SelectionError(f"taql selection '{taql}': "
                                      f"{str(exc).strip().splitlines()[0]}") from None
