@@ -17,6 +17,8 @@ subprocess's own:
 Times are the best of three (the start-up: three processes), so that other
 work on a shared machine disturbs them less; memory is the largest peak.
 ``main()`` prints a table with the figures and the targets.
+``python benchmarks/bench_logger.py --big 8`` opens the log repeated 8 times
+(1 GB) once instead: first rows, whole log, longest event-loop turn.
 """
 
 from __future__ import annotations
@@ -169,18 +171,45 @@ print(json.dumps(res))
 """
 
 
-def _child(mode: str) -> dict:
+def _child(mode: str, log: str = LOG) -> dict:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     root = os.path.dirname(HERE)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", _CHILD, LOG, repr(time.time()), mode],
+    out = subprocess.run([sys.executable, "-c", _CHILD, log, repr(time.time()), mode],
                          env=env, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def big(copies: int) -> int:
+    """``--big N``: the 1M-line log repeated N times (N * 126 MB, written to
+    a temporary file and removed), opened once: how long until the first
+    rows, the whole log, and the longest event-loop turn meanwhile."""
+    import tempfile
+    if not os.path.exists(LOG):
+        generate()
+    fd, path = tempfile.mkstemp(suffix=".log", dir=DATA)
+    try:
+        with os.fdopen(fd, "wb") as out, open(LOG, "rb") as src:
+            data = src.read()
+            for _ in range(copies):
+                out.write(data)
+        del data
+        r = _child("ready", path)
+        print(f"log: {copies} x {os.path.basename(LOG)}: {os.path.getsize(path) / 1e9:.2f} GB, "
+              f"{r['rows']:,} messages")
+        print(f"first rows painted {r['first_rows_from_start_s']:.2f} s, whole log "
+              f"indexed {r['ready_from_start_s']:.2f} s, longest event-loop turn "
+              f"{r['longest_busy_s']:.3f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
+    finally:
+        os.remove(path)
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) > 2 and sys.argv[1] == "--big":
+        return big(int(sys.argv[2]))
     if not os.path.exists(LOG):
         t = time.perf_counter()
         generate()
