@@ -18,7 +18,7 @@ _PRIORITY = {"NORMAL": "INFO", "NORMAL1": "INFO1", "NORMAL2": "INFO2", "NORMAL3"
 def listhistory(vis):
     from ..logsink import casalog
     from ..ms.listing import history_rows, mjd_seconds_text
-    from ..ms.summary import check_ms
+    from ..ms.core import check_ms
 
     path = check_ms(vis)
     rows = history_rows(path)

@@ -51,7 +51,7 @@ def listvis(vis, options, datacolumn, field, spw, selectdata, antenna, timerange
 
     from ..logsink import casalog
     from ..ms.selection import select
-    from ..ms.summary import check_ms
+    from ..ms.core import check_ms
     from .listobs import selection_text
 
     path = check_ms(vis)
@@ -154,7 +154,7 @@ def _list_chunks(path, selection, datacolumn, corr_text, pagerows, write):
     from casacore import tables as ct
 
     from ..ms.listing_vis import data_columns
-    from ..ms.summary import _STOKES
+    from ..ms.metadata import STOKES_NAMES as _STOKES
 
     main = ct.table(path, ack=False)
     try:
