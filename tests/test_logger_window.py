@@ -16,7 +16,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PyQt5.QtCore import QSettings, Qt  # noqa: E402
+from PyQt5.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PyQt5.QtGui import QColor, QFont  # noqa: E402
 from PyQt5.QtWidgets import (QAbstractButton, QAction, QApplication,  # noqa: E402
                              QComboBox, QLineEdit, QToolButton)
@@ -535,7 +535,11 @@ def test_big_log_is_indexed_in_slices_with_progress(qtbot, settings, tmp_path,
     w.run_search()
     w.resize(1000, 500)
     w.show()
+    # an event posted now is handled between two slices, long before the end
+    seen = []
+    QTimer.singleShot(0, lambda: seen.append((w.loading, w.model.total_rows)))
     qtbot.waitUntil(lambda: not w.loading, timeout=60000)
+    assert len(seen) == 1 and seen[0][0] and seen[0][1] < 20000
     want = [i for i in range(20000) if i % 7 in (2, 4)]
     assert w.model.view.tolist() == want and w.model.total_rows == 20000
     assert w.search_rows.tolist() == [i for i in range(20000) if i % 7 == 3]
