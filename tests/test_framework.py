@@ -366,3 +366,28 @@ def test_star_import_gives_the_available_tasks():
     names = tasks.available_tasks()
     assert names and all(callable(scope[n]) and scope[n].spec.name == n for n in names)
     assert callable(scope["tasklist"]) and callable(scope["taskhelp"])
+
+
+@task(summary="Path expansion test task", category="testing", history="vis",
+      params=[Param("vis", "path", "", "MS"), Param("outfile", "newpath", "", "Output"),
+              Param("label", "string", "~keep", "Not a path")])
+def fwt_paths(vis, outfile, label):
+    return {"vis": vis, "outfile": outfile, "label": label}
+
+
+def test_tilde_in_path_parameters_is_expanded(tmp_path, monkeypatch, data_dir):
+    """CASA expands '~' in path parameters: the task (and its HISTORY row) see
+    the real path; plain strings are left alone."""
+    from casacore import tables as ct
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copytree(os.path.join(data_dir, MS), home / "h.ms")
+    monkeypatch.setenv("HOME", str(home))
+    out = fwt_paths("~/h.ms", outfile="~/out.txt", label="~/x")
+    assert out == {"vis": str(home / "h.ms"), "outfile": str(home / "out.txt"), "label": "~/x"}
+    t = ct.table(str(home / "h.ms" / "HISTORY"), ack=False)
+    msgs = t.getcol("MESSAGE")
+    t.close()
+    assert any("fwt_paths" in m for m in msgs)
+    with pytest.raises(AssertionError, match=r"'~/missing.ms' does not exist"):
+        fwt_paths("~/missing.ms")

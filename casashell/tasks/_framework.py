@@ -75,7 +75,9 @@ def _coerce_one(tname: str, value):
         return True, value
     if tname in ("string", "path", "newpath"):
         if isinstance(value, str):
-            if tname == "path" and not os.path.exists(os.path.expanduser(value)):
+            if tname in ("path", "newpath") and value.startswith("~"):
+                value = os.path.expanduser(value)   # as CASA expands its path parameters
+            if tname == "path" and not os.path.exists(value):
                 return False, value
             return True, value
         return False, value
