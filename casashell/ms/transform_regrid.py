@@ -399,6 +399,12 @@ class SpwRegrid:
                         mat = (lmat, poly, bracket_matrix(fi, self.freq) > 0)
                     else:
                         mat = (lmat, lmat, None)
+                # stored as float32 (the products are float32 anyway; half the memory)
+                if isinstance(mat, tuple):
+                    mat = tuple(None if m is None else m if m.dtype == bool
+                                else m.astype(np.float32) for m in mat)
+                else:
+                    mat = mat.astype(np.float32)
                 # the matrices are (nout, nin) dense: keep at most ~128 MB of them
                 size = sum(m.nbytes for m in (mat if isinstance(mat, tuple) else (mat,))
                            if m is not None)
