@@ -170,9 +170,15 @@ w.resize(1000, 600)
 w.move(0, 0)
 w.show()
 t = time.time()
-while time.time() < t + 1.5:          # let it map and paint
+while time.time() < t + 60 and not (w.windowHandle() is not None
+                                    and w.windowHandle().isExposed()):
+    app.processEvents()                # until the X server maps the window
+    time.sleep(0.02)
+for _ in range(20):
     app.processEvents()
     time.sleep(0.02)
+w.repaint()                            # painted and sent to the X server now,
+app.processEvents()                    # before the grab on the same connection
 app.primaryScreen().grabWindow(0).save(sys.argv[4])
 top = w.progress.mapToGlobal(w.progress.rect().topLeft())
 print(json.dumps({"x": top.x(), "y": top.y(), "w": w.progress.width(),
