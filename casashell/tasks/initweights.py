@@ -12,15 +12,17 @@ _MODES = ["nyq", "sigma", "weight", "ones", "delwtsp", "delsigsp", "tsys", "tint
       params=[
           Param("vis", "path", "", "Name of input visibility file (MS)"),
           Param("wtmode", "string", "nyq", "Initialization mode", allowed=_MODES,
-                sub={"tsys": ["tsystable", "interp", "spwmap"],
-                     "tinttsys": ["tsystable", "interp", "spwmap"]}),
+                sub={"tsys": ["tsystable", "gainfield", "interp", "spwmap"],
+                     "tinttsys": ["tsystable", "gainfield", "interp", "spwmap"]}),
           Param("tsystable", "string", "", "Tsys calibration table to apply on the fly"),
+          Param("gainfield", "string", "", "Select a subset of calibrators from Tsys table "
+                "(tsys modes only)"),
           Param("interp", ["string", "stringVec"], "", "Interpolation type in time[,freq]"),
           Param("spwmap", "intVec", [], "Spectral windows combinations to form for gaintables(s)"),
           Param("dowtsp", "bool", False, "Initialize the WEIGHT_SPECTRUM column"),
       ],
       history="vis")
-def initweights(vis, wtmode, tsystable, interp, spwmap, dowtsp):
+def initweights(vis, wtmode, tsystable, gainfield, interp, spwmap, dowtsp):
     from casacore import tables as ct
 
     from ..logsink import casalog
@@ -42,9 +44,10 @@ def initweights(vis, wtmode, tsystable, interp, spwmap, dowtsp):
             else:
                 casalog.post(f"{vis} has no {col} column; nothing to remove", "WARN")
             return None
-        if mode == "weight" and not dowtsp and "WEIGHT_SPECTRUM" not in cols:
+        if mode == "weight" and not dowtsp:
+            # CASA 6.7 refuses it even when WEIGHT_SPECTRUM exists
             raise ValueError("wtmode='weight' initializes WEIGHT_SPECTRUM from WEIGHT: set "
-                             "dowtsp=True to create the column")
+                             "dowtsp=True")
         has_ws = "WEIGHT_SPECTRUM" in cols and _defined(t, "WEIGHT_SPECTRUM")
         has_ss = "SIGMA_SPECTRUM" in cols and _defined(t, "SIGMA_SPECTRUM")
         new = []
@@ -114,10 +117,14 @@ def _init_rows(ref, kw, mode, write_ws, has_ss, chan_width, dd_spw, n):
     nchan, ncorr = ref.getcell("FLAG", kw["startrow"] if kw else 0).shape
     if mode == "nyq":
         ddid = ref.getcol("DATA_DESC_ID", **kw)
-        spw = dd_spw[ddid[0]]
         exposure = ref.getcol("EXPOSURE", **kw).astype(np.float64)
-        df = np.asarray(chan_width[spw], np.float64)
-        wsp = 2.0 * df[None, :, None] * exposure[:, None, None]
+        # autocorrelations: Δν·Δt, cross-correlations 2·Δν·Δt (as CASA 6.7)
+        auto = ref.getcol("ANTENNA1", **kw) == ref.getcol("ANTENNA2", **kw)
+        factor = np.where(auto, 1.0, 2.0)
+        # one cell shape here, but possibly several spws (same NUM_CHAN, other widths)
+        uniq, inv = np.unique(ddid, return_inverse=True)
+        df = np.stack([np.asarray(chan_width[dd_spw[d]], np.float64) for d in uniq])[inv]
+        wsp = df[:, :, None] * (factor * exposure)[:, None, None]
         wsp = np.broadcast_to(wsp, (n, nchan, ncorr))
         w = wsp.mean(axis=1)
         ref.putcol("WEIGHT", w.astype(np.float32), **kw)
