@@ -209,14 +209,24 @@ def map_tasks(func, arglist: list, cfg=None, interrupt: bool = True,
     import uuid
     client = get_client(cfg)
     run_id = uuid.uuid4().hex
-    futures = [client.submit(worker.run_cancellable, run_id, interrupt, lab, func, *args,
-                             pure=False) for lab, args in zip(labels, arglist)]
-    out = [None] * len(futures)
+    futures: list = []
+    out: list = [None] * len(arglist)
+
+    def submit_rest():
+        for lab, args in list(zip(labels, arglist))[len(futures):]:
+            futures.append(client.submit(worker.run_cancellable, run_id, interrupt, lab,
+                                         func, *args, pure=False))
+
     try:
+        submit_rest()
         for k, f in enumerate(futures):
             out[k] = _result(f)
     except KeyboardInterrupt:
+        if finish:
+            submit_rest()
         abandoned = _stop_run(client, run_id, futures, out, interrupt, finish)
+        for k in range(len(futures), len(out)):      # never submitted
+            out[k] = _not_started()
         raise SubMSInterrupt(out, abandoned) from None
     except BaseException:
         for f in futures:
