@@ -234,3 +234,18 @@ def test_copy_is_independent(ms_copy, data_dir):
     with pytest.raises(OSError, match="no subtable FIELD"):
         open_ms(vis)
     assert check_ms(os.path.join(data_dir, DAY2))
+
+
+def test_open_corrupt_table_dat(data_dir, tmp_path):
+    """A garbage or empty table.dat is named as corrupt, not "does not exist"
+    (CASA 6.7: "table.dat - no magic value found")."""
+    vis = tmp_path / "m5.ms"
+    shutil.copytree(os.path.join(data_dir, DAY2), vis)
+    (vis / "table.dat").write_text("garbage\n")
+    with pytest.raises(OSError) as exc:
+        open_ms(str(vis))
+    assert str(exc.value) == (f"{vis} is a corrupt or unreadable table: {vis}/table.dat is "
+                              f"corrupt (no AipsIO magic value found)")
+    (vis / "table.dat").write_bytes(b"")
+    with pytest.raises(OSError, match=r"m5.ms/table.dat is empty$"):
+        check_ms(str(vis))

@@ -33,6 +33,26 @@ def _problems(path: str, colnames) -> list[str]:
     return probs
 
 
+#: the 4 bytes every casacore table.dat (an AipsIO file) starts with
+_AIPSIO_MAGIC = b"\xbe\xbe\xbe\xbe"
+
+
+def _table_dat_problem(path: str) -> str | None:
+    """Why ``path/table.dat`` cannot be a table description, or None if it may be
+    (casacore itself then says "Table ... does not exist")."""
+    dat = os.path.join(path, "table.dat")
+    try:
+        with open(dat, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        return f"cannot read {dat} ({exc.strerror or exc})"
+    if not head:
+        return f"{dat} is empty"
+    if head != _AIPSIO_MAGIC:
+        return f"{dat} is corrupt (no AipsIO magic value found)"
+    return None
+
+
 def _validate_path(path) -> str:
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
         raise FileNotFoundError("MeasurementSet name is empty")
@@ -49,7 +69,7 @@ def open_ms(path, readonly: bool = True):
     """Open the main table of the MeasurementSet at ``path``.
 
     Raises ``FileNotFoundError`` (missing), ``OSError`` (not a table, not an MS,
-    or unreadable).
+    corrupt or unreadable).
     """
     from casacore import tables as ct
 
@@ -57,6 +77,9 @@ def open_ms(path, readonly: bool = True):
     try:
         t = ct.table(path, readonly=readonly, ack=False)
     except RuntimeError as exc:
+        why = _table_dat_problem(path)
+        if why:
+            raise OSError(f"{path} is a corrupt or unreadable table: {why}") from None
         raise OSError(f"{path} is not a readable table ({str(exc).strip().splitlines()[0]})") \
             from None
     probs = _problems(path, t.colnames())

@@ -82,4 +82,4 @@ def exportuvfits(vis, fitsfile, datacolumn, field, spw, antenna, timerange, writ
     casalog.post(f"{vis}: {info['nrows']} rows -> {info['ngroups']} groups in {fitsfile} "
                  f"({info['nif']} IF(s) x {info['nchan']} channels x {info['ncorr']} "
                  f"correlations, {info['nfield']} source(s)) in {time.time() - t0:.2f} s")
-    return True
+    return None
