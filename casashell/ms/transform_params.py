@@ -56,8 +56,11 @@ def chanbin_per_spw(width, spws) -> dict:
     return {s: int(width) for s in spws}
 
 
-def make_selection(vis, values: dict):
-    """casashell.ms.selection.select with the task's selection parameters."""
+def make_selection(vis, values: dict, taql: str = ""):
+    """casashell.ms.selection.select with the task's selection parameters (and an
+    extra TaQL WHERE expression, mstransform's ``taql``)."""
     from .selection import select
     kw = {k: sel_text(values.get(k, "")) for k in SELECTION_PARAMS}
+    if taql and str(taql).strip():
+        return select(vis, **kw, taql=str(taql))
     return select(vis, **kw)

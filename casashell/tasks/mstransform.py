@@ -60,7 +60,7 @@ from .split import _SEL
           Param("niter", "int", 1, "Number of iterations for re-weighted linear fit"),
           Param("disableparallel", "bool", False, "Hidden parameter for internal use only"),
           Param("ddistart", "int", -1, "Hidden parameter for internal use only"),
-          Param("taql", "string", "", "Table query for nested selections"),
+          Param("taql", "string", "", "Table query for nested selections (a TaQL WHERE expression)"),
           Param("monolithic_processing", "bool", False, "Hidden parameter for internal use only"),
           Param("reindex", "bool", True, "Re-index the output subtables (False: keep every row and the input ids)"),
       ],
@@ -81,7 +81,6 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
 
     unsupported = [(realmodelcol, "realmodelcol=True"), (docallib, "docallib=True"),
                    (douvcontsub, "douvcontsub=True"), (preaverage, "preaverage=True"),
-                   (bool(taql), "taql"),
                    (timeaverage and maxuvwdistance > 0, "maxuvwdistance"),
                    (regridms and nspw < 1, "nspw < 1")]
     for bad, what in unsupported:
@@ -111,7 +110,7 @@ def mstransform(vis, outputvis, createmms, separationaxis, numsubms, tileshape, 
     values = dict(field=field, spw=spw, scan=scan, antenna=antenna, correlation=correlation,
                   timerange=timerange, intent=intent, array=array, uvrange=uvrange,
                   observation=observation, feed=feed)
-    sel = make_selection(vis, values)
+    sel = make_selection(vis, values, taql)
     cb = chanbin_per_spw(chanbin, list(sel.spws)) if chanaverage else 1
     regrid = None
     if regridms:
