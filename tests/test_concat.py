@@ -10,6 +10,8 @@ from casacore import tables as ct
 
 from casashell.tasks import concat
 
+from casa_ref import requires_casa, run_casa
+
 M1, M2 = "multi_1.ms", "multi_2.ms"
 
 
@@ -124,3 +126,40 @@ def test_chronological_order_and_scratch_columns(data_dir, tmp_path):
     with pytest.raises(ValueError, match="positive"):
         concat(vis=[os.path.join(data_dir, M1), early], concatvis=str(tmp_path / "x.ms"),
                visweightscale=[1.0, -2.0])
+
+
+def test_same_ms_twice_refused(data_dir, tmp_path, monkeypatch):
+    """CASA 6.7: "'x.ms is contained in the list more than once.'", nothing written; here
+    also when the second name is spelled differently (trailing slash, absolute, symlink)."""
+    import shutil
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(os.path.join(data_dir, M1), "a.ms")
+    os.symlink("a.ms", "link.ms")
+    for second in ("a.ms", "a.ms/", str(tmp_path / "a.ms"), "link.ms"):
+        with pytest.raises(ValueError, match=r"^a\.ms( \(also as .*\))? is contained in the "
+                                             r"list more than once$"):
+            concat(vis=["a.ms", second], concatvis="c2.ms")
+        assert not os.path.exists("c2.ms")
+    with pytest.raises(ValueError, match="more than once"):
+        concat(vis=["a.ms", "a.ms"], concatvis="a.ms")      # appending to itself
+    assert cols("a.ms", "TIME")[0].shape == cols(os.path.join(data_dir, M1), "TIME")[0].shape
+
+
+@requires_casa
+def test_same_ms_twice_as_casa(data_dir, tmp_path, monkeypatch):
+    import shutil
+    shutil.copytree(os.path.join(data_dir, M1), tmp_path / "a.ms")
+    casa = run_casa("""
+        import os
+        from casatasks import concat
+        try:
+            concat(vis=['a.ms', 'a.ms'], concatvis='c2.ms')
+            result = 'no error'
+        except Exception as e:
+            result = [str(e), os.path.exists('c2.ms')]
+        """, cwd=str(tmp_path))
+    assert "'a.ms is contained in the list more than once.'" in casa[0] and casa[1] is False
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError) as exc:
+        concat(vis=["a.ms", "a.ms"], concatvis="c3.ms")
+    assert str(exc.value) + "." in casa[0] and not os.path.exists("c3.ms")

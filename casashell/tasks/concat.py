@@ -29,8 +29,19 @@ def concat(vis, concatvis, freqtol, dirtol, respectname, timesort, copypointing,
     from ..ms.core import check_ms
     from ..ms import transform_concat as tc
 
-    inputs = [vis] if isinstance(vis, str) else list(vis)
-    inputs = [check_ms(v) for v in inputs if str(v).strip()]
+    given = [vis] if isinstance(vis, str) else list(vis)
+    given = [v for v in given if str(v).strip()]
+    inputs = [check_ms(v) for v in given]
+    # as CASA (which compares the names as given): the same MS twice is refused;
+    # here also when spelled differently (trailing slash, relative/absolute, symlink)
+    seen = {}
+    for v, p in zip(given, inputs):
+        real = os.path.realpath(p)
+        if real in seen:
+            first = str(seen[real])
+            also = "" if str(v).rstrip("/") == first.rstrip("/") else f" (also as {v})"
+            raise ValueError(f"{first}{also} is contained in the list more than once")
+        seen[real] = v
     if not inputs:
         raise ValueError("vis: give the MeasurementSets to concatenate")
     if not isinstance(concatvis, str) or not concatvis.strip():
