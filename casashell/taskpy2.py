@@ -75,7 +75,7 @@ def translate(source: str) -> tuple[str, list[str]]:
     """Return (translated source, list of the kinds of changes made)."""
     src = _Src(source)
     toks = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
-            if t.type not in (tokenize.NL,)]
+            if t.type not in (tokenize.NL,) and not (t.type == _ERR and t.string.isspace())]
     edits: list[tuple[int, int, str]] = []       # (start offset, end offset, text)
     kinds: list[str] = []
 
@@ -83,6 +83,25 @@ def translate(source: str) -> tuple[str, list[str]]:
         edits.append((src.pos(a), src.pos(b), text))
         if kind not in kinds:
             kinds.append(kind)
+
+    def sub(text):
+        """``text`` (a part of a statement replaced as a whole: the arguments of
+        print, the body of exec, ...) with its own Python 2 constructs translated."""
+        if not text.strip():
+            return text
+        try:
+            new, more = translate(text)
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            return text
+        for k in more:
+            if k not in kinds:
+                kinds.append(k)
+        return new
+
+    def forget_edits(a, b):
+        """Drop the edits already made inside source offsets [a, b) (that text is
+        about to be replaced as a whole, translated by :func:`sub`)."""
+        edits[:] = [e for e in edits if not (a <= e[0] and e[1] <= b)]
 
     # depth and "statement start" of every token
     depth = 0
@@ -155,6 +174,7 @@ def translate(source: str) -> tuple[str, list[str]]:
 
     i = 0
     n = len(toks)
+    closing_backticks: set[int] = set()
     while i < n:
         t = toks[i]
         nxt = toks[i + 1] if i + 1 < n else None
@@ -168,11 +188,11 @@ def translate(source: str) -> tuple[str, list[str]]:
                 if a < end and toks[a].type == _OP and toks[a].string == ">>":
                     commas = split_commas(a + 1, end)
                     stop = commas[0] if commas else end
-                    target = text_between(a + 1, stop)
+                    target = sub(text_between(a + 1, stop))
                     a = stop + 1 if commas else end
                 commas = split_commas(a, end)
                 trailing = bool(commas) and commas[-1] == end - 1
-                args = text_between(a, end - 1 if trailing else end)
+                args = sub(text_between(a, end - 1 if trailing else end))
                 extra = []
                 if trailing:
                     extra.append("end=' '")
@@ -185,9 +205,10 @@ def translate(source: str) -> tuple[str, list[str]]:
                 ins = [k for k in range(a, end) if toks[k].type == _NAME
                        and toks[k].string == "in" and depths[k] == depths[a]]
                 if ins:
-                    body = text_between(a, ins[0]) + ", " + text_between(ins[0] + 1, end)
+                    body = sub(text_between(a, ins[0])) + ", " + sub(text_between(ins[0] + 1,
+                                                                                  end))
                 else:
-                    body = text_between(a, end)
+                    body = sub(text_between(a, end))
                 edit(t.start, toks[end - 1].end, f"exec({body})", "exec statement")
             i = end
             continue
@@ -209,8 +230,8 @@ def translate(source: str) -> tuple[str, list[str]]:
             end = stmt_end(i + 1)
             commas = split_commas(i + 1, end)
             if len(commas) == 1:
-                exc = text_between(i + 1, commas[0])
-                val = text_between(commas[0] + 1, end)
+                exc = sub(text_between(i + 1, commas[0]))
+                val = sub(text_between(commas[0] + 1, end))
                 edit(toks[i + 1].start, toks[end - 1].end, f"{exc}({val})", "raise E, V")
             i = end
             continue
@@ -240,8 +261,9 @@ def translate(source: str) -> tuple[str, list[str]]:
                     break
                 ok = False
             if ok:
-                recv = src.slice(toks[j].start, toks[i - 2].end)
-                key = text_between(i + 2, close)
+                forget_edits(src.pos(toks[j].start), src.pos(toks[i - 2].end))
+                recv = sub(src.slice(toks[j].start, toks[i - 2].end))
+                key = sub(text_between(i + 2, close))
                 if close - (i + 2) > 1:
                     key = f"({key})"
                 edit(toks[j].start, toks[close].end, f"({key} in {recv})", "has_key")
@@ -257,7 +279,11 @@ def translate(source: str) -> tuple[str, list[str]]:
             edit(t.start, nxt.end, "!=", "<>")
             i += 2
             continue
-        # `x` (an error token before Python 3.12, an operator since)
+        # `x` (an error token before Python 3.12, an operator since); the tokens
+        # between the backticks are translated too
+        if i in closing_backticks:
+            i += 1
+            continue
         if t.type in (_ERR, _OP) and t.string == "`":
             k = i + 1
             while k < n and not (toks[k].type in (_ERR, _OP) and toks[k].string == "`"):
@@ -267,7 +293,8 @@ def translate(source: str) -> tuple[str, list[str]]:
             if k < n and toks[k].string == "`":
                 edit(t.start, t.end, "repr(", "backticks")
                 edit(toks[k].start, toks[k].end, ")", "backticks")
-                i = k + 1
+                closing_backticks.add(k)
+                i += 1
                 continue
         # 0777 (one token since Python 3.12) and 10L
         if (t.type == _NUMBER and len(t.string) > 1 and t.string[0] == "0"

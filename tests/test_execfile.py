@@ -335,3 +335,37 @@ def test_python2_renamed_attributes_and_builtins(tmp_path, monkeypatch):
            "print 'done'\n")
     exec("execfile('old.py')", user_ns)
     assert user_ns["pairs"] == [("a", 1)] and user_ns["big"] is True and user_ns["total"] == 10
+
+
+def test_python2_constructs_inside_translated_statements(tmp_path, monkeypatch, capsys):
+    """QA's scripts (report2 #2): backticks and sys.maxint inside a print statement,
+    and other constructs nested in print/exec/raise/has_key, run as Python 2 did."""
+    monkeypatch.chdir(tmp_path)
+    user_ns = {}
+    shelltasks.populate_namespace(user_ns)
+    _write(tmp_path / "r21.py", 'x = 1\nprint "x is", `x`\n')
+    _write(tmp_path / "r21b.py", "import sys\nprint sys.maxint > 0\n")
+    _write(tmp_path / "typical.py",
+           "import sys\nx = 'a'\n"
+           "print 'value = ' + `x`\n"
+           "d = {'k': 1}\n"
+           "print >>sys.stdout, `d['k']`, 010, 2L,\n"
+           "print\n"
+           "ok = d.has_key(`x`[1:-1] <> 'b' and 'k')\n"
+           "try:\n"
+           "    raise ValueError, 'max %d' % (sys.maxint > 0)\n"
+           "except ValueError, e:\n"
+           "    err = str(e)\n"
+           "exec 'z = %d > 0' % sys.maxint in ns\n")
+    exec("execfile('r21.py')", user_ns)
+    exec("execfile('r21b.py')", user_ns)
+    ns = {}
+    user_ns["ns"] = ns
+    exec("execfile('typical.py')", user_ns)
+    out = capsys.readouterr().out
+    assert out.splitlines()[:4] == ["x is 1", "True", "value = 'a'", "1 8 2 "]
+    assert user_ns["ok"] is True and user_ns["err"] == "max 1" and ns["z"] is True
+    from casashell.taskpy2 import translate
+    assert translate('print "x is", `x`\n')[0] == "print(\"x is\", repr(x))\n"
+    assert translate("print sys.maxint > 0\n")[0] == "print(sys.maxsize > 0)\n"
+    assert translate("print `a` + `d.iteritems()`\n")[0] == "print(repr(a) + repr(d.items()))\n"
