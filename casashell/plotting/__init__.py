@@ -89,9 +89,30 @@ def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False, label=""):
             casalog.post("showgui=True but the Qt backend (PyQt5) cannot be loaded; "
                          "drawing off screen", "WARN")
         else:
-            casalog.post("no display (or nogui/agg is set): the plot is drawn off screen")
+            _post_no_display()
     FigureCanvasAgg(fig)
     return fig, False
+
+
+def _post_no_display() -> None:
+    """Say that showgui=True cannot open a window: an INFO line when the calling task
+    writes a plot file, else a WARN (it reaches the terminal) telling how to get one."""
+    from ..logsink import casalog
+    outfile = None
+    frame = sys._getframe(2)        # the task that called new_figure (plotms, plotants)
+    for _ in range(3):
+        if frame is None:
+            break
+        names = frame.f_locals
+        if "plotfile" in names or "figfile" in names:
+            outfile = names.get("plotfile") or names.get("figfile") or ""
+            break
+        frame = frame.f_back
+    if outfile:
+        casalog.post("no display (or nogui/agg is set): the plot is drawn off screen")
+    else:
+        casalog.post("no display (or nogui/agg is set): nothing is shown; give plotfile= "
+                     "(plotms) or figfile= (plotants) to write the plot to a file", "WARN")
 
 
 def show(fig) -> None:
