@@ -14,6 +14,8 @@ import pytest
 from casa_ref import requires_casa, run_casa
 from conftest import DATA_DIR
 
+from casashell.tasks import vishead
+
 pytestmark = requires_casa
 
 MS = "day2_TDEM0003_10s_norx_1scan.ms"
@@ -80,3 +82,44 @@ def test_get_matches_casa(both, key):
                                    rtol=0, atol=0)
     else:
         assert o[0] == c[0]
+
+
+LIST_MSS = ["day2_TDEM0003_10s_norx_1src_1spw.ms", "multi_1.ms",
+            "zen.2456865.60537.xy.uvcRREAAM.ms"]
+
+
+def _list_lines(logfile):
+    """The `key: value` lines vishead(mode='list') logged (message text only)."""
+    out = []
+    for line in open(logfile).read().splitlines():
+        msg = line.split("\t", 3)[-1]
+        if "\tvishead::" in line and not msg.startswith(("#", "vishead(", "Task vishead")):
+            out.append(msg)
+    return out
+
+
+def test_list_log_text_matches_casa(tmp_path):
+    """vishead(mode='list') logs CASA 6.7's text: one `key: value` line per keyword,
+    ptcs as 'J2000 hh:mm:ss.ss +ddd.mm.ss.sss', release_date as YYYY/MM/DD/hh:mm:ss."""
+    for m in LIST_MSS:
+        shutil.copytree(os.path.join(DATA_DIR, m), tmp_path / m)
+    casa = run_casa(f"""
+        from casatasks import vishead, casalog
+        casalog.setlogfile('casa.log')
+        for m in {LIST_MSS!r}:
+            vishead(vis=m, mode='list', listitems=[])
+            vishead(vis=m, mode='list')
+        result = open('casa.log').read()
+        """, cwd=str(tmp_path))
+    (tmp_path / "casa-only.log").write_text(casa)
+    from casashell.logsink import casalog
+    mark = len(open(casalog.logfile()).read()) if os.path.exists(casalog.logfile()) else 0
+    for m in LIST_MSS:
+        vishead(vis=str(tmp_path / m), mode="list", listitems=[])
+        vishead(vis=str(tmp_path / m), mode="list")
+    (tmp_path / "ours-only.log").write_text(open(casalog.logfile()).read()[mark:])
+    expected = _list_lines(tmp_path / "casa-only.log")
+    assert len(expected) == 3 * (14 + 9)
+    assert "ptcs: ['J2000 10:08:00.02 +007.30.16.564']" in expected
+    assert "release_date: 2010/04/26/03:21:56" in expected
+    assert _list_lines(tmp_path / "ours-only.log") == expected

@@ -56,8 +56,24 @@ def test_list_mode_returns_and_logs_every_keyword(data_dir):
     assert list(default) == ["telescope", "observer", "project", "field", "freq_group_name",
                              "spw_name", "schedule", "schedule_type", "release_date"]
     log = open(casalog.logfile()).read()
-    assert "    observer        = ['Mark J. Mark Claussen']" in log
-    assert "    telescope       = ['EVLA']" in log
+    # CASA 6.7's text (its log for this MS): one `key: value` line per keyword
+    for line in ["observer: [np.str_('Mark J. Mark Claussen')]",
+                 "telescope: [np.str_('EVLA')]", "cal_grp: [np.int64(-1), np.int64(-1)]",
+                 "ptcs: ['J2000 10:08:00.02 +007.30.16.564']",
+                 "release_date: 2010/04/26/03:21:56", "log: False", "schedule: False"]:
+        assert f"\tvishead::::casa\t{line}\n" in log, line
+
+
+def test_list_mode_missing_table_is_undefined(data_dir, tmp_path):
+    import shutil
+    from casashell.logsink import casalog
+    path = str(tmp_path / "nosource.ms")
+    shutil.copytree(os.path.join(data_dir, MS), path)
+    shutil.rmtree(os.path.join(path, "SOURCE"))
+    out = vishead(vis=path, mode="list", listitems=["telescope", "source_name", "cal_grp"])
+    assert list(out) == ["telescope"]            # as CASA: undefined keywords left out
+    log = open(casalog.logfile()).read()
+    assert "\tsource_name: <undefined>\n" in log and "\tcal_grp: <undefined>\n" in log
 
 
 def test_summary_is_listobs_terse(data_dir):
@@ -106,3 +122,10 @@ def test_bad_input(tmp_path):
         vishead(vis=str(tmp_path))
     with pytest.raises(AssertionError, match="mode"):
         vishead(vis=str(tmp_path), mode="delete")
+
+
+def test_empty_mode_lists(data_dir):
+    """CASA 6.7: mode='' is mode='list' (it returns the default listitems' dict)."""
+    out = vishead(vis=os.path.join(data_dir, MS), mode="")
+    assert list(out) == ["telescope", "observer", "project", "field", "freq_group_name",
+                         "spw_name", "schedule", "schedule_type", "release_date"]
