@@ -269,7 +269,14 @@ def hanning_smooth(data_list, flag, weight):
     for d in data_list:
         s = d.copy()
         if d.shape[1] >= 3:
-            s[:, 1:-1] = 0.25 * d[:, :-2] + 0.5 * d[:, 1:-1] + 0.25 * d[:, 2:]
+            # complex values as (re, im) pairs: real coefficients times a complex
+            # inf stay inf, as in CASA (numpy's complex product makes them nan)
+            dv = np.ascontiguousarray(d)
+            sv = s
+            if np.iscomplexobj(d):
+                dv = dv.view(dv.real.dtype)
+                sv = s.view(dv.dtype)
+            sv[:, 1:-1] = 0.25 * dv[:, :-2] + 0.5 * dv[:, 1:-1] + 0.25 * dv[:, 2:]
         out.append(s)
     f = flag.copy()
     if flag.shape[1] >= 3:
@@ -341,6 +348,11 @@ class Transformer:
         # which weights drive the averaging
         self.weight_from_sigma = "CORRECTED_DATA" not in srcs
         self.corrected_to_data = ("DATA", "CORRECTED_DATA") in self.colmap
+        # CORRECTED_DATA written next to DATA (MODEL_DATA, FLOAT_DATA): as CASA 6.7
+        # (compared live), WEIGHT/WEIGHT_SPECTRUM follow the CORRECTED weights and
+        # SIGMA/SIGMA_SPECTRUM the DATA ones (1/SIGMA**2), each averaged on its own
+        self.sigma_from_data = not self.weight_from_sigma and any(
+            s_ != "CORRECTED_DATA" for s_ in srcs)
 
         with _subtable(tin, "DATA_DESCRIPTION") as t:
             dd_spw = t.getcol("SPECTRAL_WINDOW_ID")
@@ -701,12 +713,11 @@ class Transformer:
                                        for x in s], dtype=np.int32))
         # FIELD
         dst = copy_subtable(tin, "FIELD", tout, path, self.fields)
-        # as CASA: when fields were dropped, SOURCE keeps the sources of the kept
-        # fields only, re-indexed from 0 (FIELD.SOURCE_ID follows)
+        # as CASA: SOURCE keeps the sources of the kept fields only, re-indexed
+        # from 0 (FIELD.SOURCE_ID follows); a source no field names is dropped
+        # (pyuvdata's MWA MS: FIELD SOURCE_ID -1, one SOURCE row -> none, as CASA)
         src_map = None
-        with _subtable(tin, "FIELD") as t:
-            nfield_in = t.nrows()
-        if "SOURCE" in names and len(self.fields) < nfield_in:
+        if "SOURCE" in names:
             with ct.table(dst, readonly=False, ack=False) as t:
                 if "SOURCE_ID" in t.colnames() and t.nrows():
                     fsid = np.asarray(t.getcol("SOURCE_ID"), np.int64)
@@ -1133,18 +1144,24 @@ class Transformer:
                 for (o, s), dta in zip(self.colmap, datas):
                     res[o] = dta
                 res["FLAG"] = out_flag
-                res["WEIGHT"] = arr["WEIGHT"]
+                # without averaging (as CASA 6.7, compared live): the DATA side
+                # writes WEIGHT = 1/SIGMA**2 (the input WEIGHT is not copied), the
+                # CORRECTED side copies WEIGHT; SIGMA comes from the DATA side when
+                # there is one, else SIGMA(_SPECTRUM) = 1/sqrt(WEIGHT(_SPECTRUM))
+                res["WEIGHT"] = _inv_sq(arr["SIGMA"]) if self.weight_from_sigma \
+                    else arr["WEIGHT"]
                 if self.corrected_to_data:
                     res["SIGMA"] = _inv_sqrt(arr["WEIGHT"])
-                    if self.has_ss:
-                        res["SIGMA_SPECTRUM"] = _inv_sqrt(arr["WEIGHT_SPECTRUM"]) \
-                            if self.has_ws else np.broadcast_to(
-                                res["SIGMA"][:, None, :], flag.shape).copy()
+                    if self.has_ws:
+                        res["SIGMA_SPECTRUM"] = _inv_sqrt(arr["WEIGHT_SPECTRUM"])
+                    elif self.has_ss:
+                        res["SIGMA_SPECTRUM"] = np.broadcast_to(
+                            res["SIGMA"][:, None, :], flag.shape).copy()
                 else:
                     res["SIGMA"] = arr["SIGMA"]
                     if self.has_ss:
                         res["SIGMA_SPECTRUM"] = arr["SIGMA_SPECTRUM"]
-                if getattr(self, "out_ss", False):
+                if getattr(self, "out_ss", False) and "SIGMA_SPECTRUM" not in res:
                     res["SIGMA_SPECTRUM"] = np.ascontiguousarray(np.broadcast_to(
                         res["SIGMA"].astype(np.float32)[:, None, :], flag.shape))
                 if self.has_ws:
@@ -1155,41 +1172,45 @@ class Transformer:
                 results.append((m_out, res))
                 continue
             # averaging weights per channel
-            if self.weight_from_sigma:
-                if self.has_ss:
-                    w = _inv_sq(arr["SIGMA_SPECTRUM"])
-                else:
-                    w = np.broadcast_to(_inv_sq(arr["SIGMA"])[:, None, :], flag.shape)
-            else:
-                if self.has_ws:
-                    w = arr["WEIGHT_SPECTRUM"].astype(np.float32, copy=False)
-                else:
-                    w = np.broadcast_to(arr["WEIGHT"].astype(np.float32)[:, None, :],
-                                        flag.shape)
-            w = np.ascontiguousarray(w, dtype=np.float32)
+            w = self._avg_weights(arr, flag.shape)
+            # the DATA weights that SIGMA follows when CORRECTED_DATA is written too
+            w2 = self._avg_weights(arr, flag.shape, from_sigma=True) \
+                if self.sigma_from_data else None
             rtime = scal["TIME"][m_in] if "TIME" in scal else np.zeros(len(m_in))
             rfield = scal["FIELD_ID"][m_in] if "FIELD_ID" in scal else np.zeros(len(m_in), int)
+            # CASA's order (compared live): time averaging, channel averaging,
+            # Hanning smoothing, regridding (channel averaging and regridding
+            # exclude each other)
+            steps = []
             if averaging:
                 local = seg_starts_for(grp[m_in])
-                datas, flag, w = weighted_reduce(datas, flag, w, local)
+                steps.append(lambda d_, f_, w_: weighted_reduce(d_, f_, w_, local))
                 rtime, rfield = rtime[local], rfield[local]
-            if self._smooth(dd.spw):
-                datas, flag, w = hanning_smooth(datas, flag, w)
-            if plan.regrid and dd.spw in plan.regrid:
-                datas, flag, w = plan.regrid[dd.spw].apply(datas, flag, w, rtime, rfield)
-            elif dd.width > 1:
+            if dd.width > 1 and not (plan.regrid and dd.spw in plan.regrid):
                 k = dd.nout * dd.width
-                datas, flag, w = channel_average([x[:, :k] for x in datas], flag[:, :k],
-                                                 w[:, :k], dd.width)
+                steps.append(lambda d_, f_, w_: channel_average(
+                    [x[:, :k] for x in d_], f_[:, :k], w_[:, :k], dd.width))
+            if self._smooth(dd.spw):
+                steps.append(hanning_smooth)
+            if plan.regrid and dd.spw in plan.regrid:
+                rg = plan.regrid[dd.spw]
+                steps.append(lambda d_, f_, w_: rg.apply(d_, f_, w_, rtime, rfield))
+            for step in steps:
+                if w2 is not None:
+                    _, _, w2 = step([], flag, w2)
+                datas, flag, w = step(datas, flag, w)
             for (o, s), dta in zip(self.colmap, datas):
                 res[o] = dta
             res["FLAG"] = flag
             res["WEIGHT_SPECTRUM"] = w
             res["WEIGHT"], res["SIGMA"], res["SIGMA_SPECTRUM"] = _row_weight_sigma(w, flag)
+            wrow_sigma = res["WEIGHT"]
+            if w2 is not None:
+                wrow_sigma, res["SIGMA"], res["SIGMA_SPECTRUM"] = _row_weight_sigma(w2, flag)
             if not (dd.width > 1 or self._smooth(dd.spw) or
                     (plan.regrid and dd.spw in plan.regrid)):
                 # time averaging alone: SIGMA from the row WEIGHT (as CASA)
-                res["SIGMA"] = _inv_sqrt(res["WEIGHT"])
+                res["SIGMA"] = _inv_sqrt(wrow_sigma)
             row_allflag[m_out] = flag.reshape(len(flag), -1).all(axis=1)
             results.append((m_out, res))
 
@@ -1209,7 +1230,10 @@ class Transformer:
         for k, v in self.dds.items():
             ddm[k] = v.new_ddid
         out_scal["DATA_DESC_ID"] = ddm[seg_dd]
-        if needs_weights and "FLAG_ROW" in out_scal:
+        if averaging and "FLAG_ROW" in out_scal:
+            # time averaging: the row is flagged when all its output flags are;
+            # otherwise FLAG_ROW is copied (as CASA 6.7, compared live: a row whose
+            # flags are all set keeps FLAG_ROW False)
             out_scal["FLAG_ROW"] = row_allflag
         for c, a in out_scal.items():
             tout.putcol(c, np.ascontiguousarray(a), startrow=out0, nrow=n_out)
@@ -1232,9 +1256,10 @@ class Transformer:
                 for pos, a in parts:
                     _put_rows(tout, c, out0 + pos, a)
 
-    def _avg_weights(self, arr, shape):
-        """Per-channel averaging weights (see the module docstring)."""
-        if self.weight_from_sigma:
+    def _avg_weights(self, arr, shape, from_sigma=False):
+        """Per-channel averaging weights (see the module docstring); ``from_sigma``:
+        those of DATA (1/SIGMA**2) whatever the columns."""
+        if self.weight_from_sigma or from_sigma:
             if self.has_ss:
                 w = _inv_sq(arr["SIGMA_SPECTRUM"])
             else:

@@ -113,6 +113,15 @@ def main_table_layout(in_desc: dict, columns: dict, cell_shapes: dict):
             cd["ndim"] = len(cell_shapes[out])
             cd["option"] = 0
             cd["maxlen"] = 0
+        if out == "UVW":
+            # a MeasurementSet's UVW holds 3 values per row; some writers (e.g.
+            # the LWA correlator's) declare it without a fixed shape, which a
+            # TiledColumnStMan refuses -- the output declares it as the MS
+            # definition does (CASA's output does the same)
+            cd["shape"] = [3]
+            cd["ndim"] = 1
+            cd["option"] = 5
+            cd["maxlen"] = 0
         cd["comment"] = cd.get("comment", "")
         kw = dict(cd.get("keywords", {}))
         cd["keywords"] = kw
