@@ -27,7 +27,7 @@ def test_nyq(ms_copy):
     exp_, dd, w, s, ws = cols(vis, "EXPOSURE", "DATA_DESC_ID", "WEIGHT", "SIGMA",
                               "WEIGHT_SPECTRUM")
     with ct.table(os.path.join(vis, "SPECTRAL_WINDOW"), ack=False) as t:
-        cw = np.abs(t.getcol("CHAN_WIDTH"))
+        cw = np.abs(t.getcol("EFFECTIVE_BW"))
     with ct.table(os.path.join(vis, "DATA_DESCRIPTION"), ack=False) as t:
         spw = t.getcol("SPECTRAL_WINDOW_ID")
     per_chan = 2.0 * cw[spw[dd]] * exp_[:, None]            # (row, chan)
@@ -92,7 +92,7 @@ def test_nyq_autocorrelations_half(ms_copy):
     a1, a2, exp_, w, s, ws = cols(vis, "ANTENNA1", "ANTENNA2", "EXPOSURE", "WEIGHT", "SIGMA",
                                   "WEIGHT_SPECTRUM")
     with ct.table(os.path.join(vis, "SPECTRAL_WINDOW"), ack=False) as t:
-        cw = np.abs(t.getcol("CHAN_WIDTH"))[0]
+        cw = np.abs(t.getcol("EFFECTIVE_BW"))[0]
     auto = a1 == a2
     assert auto.sum() == 121
     factor = np.where(auto, 1.0, 2.0)
@@ -156,3 +156,41 @@ def test_nyq_and_gainfield_as_casa(ms_copy, tmp_path):
                        cols(vis, "WEIGHT", "SIGMA", "WEIGHT_SPECTRUM")):
         np.testing.assert_allclose(ours, np.array(casa[c]), rtol=1e-6, err_msg=c)
     assert casa["weight"] == "error"
+
+
+@requires_casa
+def test_nyq_uses_effective_bw_per_spw_as_casa(tmp_path):
+    """Two spws with the same channel count but different EFFECTIVE_BW (and a
+    CHAN_WIDTH that differs from it), with autocorrelations: nyq as CASA 6.7, which
+    uses EFFECTIVE_BW of each row's own spw."""
+    import shutil
+    from casashell.ms.generate import make_ms
+    vis = str(tmp_path / "syn.ms")
+    make_ms(vis, nant=4, nfield=1, nscan=2, nspw=2, nchan=[8, 8], ncorr=[2, 2],
+            ntimes_per_scan=2, seed=3)
+    with ct.table(os.path.join(vis, "SPECTRAL_WINDOW"), readonly=False, ack=False) as t:
+        eb = t.getcol("EFFECTIVE_BW")
+        eb[1] = eb[1] / 4
+        t.putcol("EFFECTIVE_BW", eb)
+        cw = t.getcol("CHAN_WIDTH")
+        cw[0] = cw[0] * 3
+        t.putcol("CHAN_WIDTH", cw)
+    d = tmp_path / "casa"
+    d.mkdir()
+    shutil.copytree(vis, d / "syn.ms")
+    casa = run_casa("""
+        from casatasks import initweights
+        from casatools import table
+        initweights(vis='syn.ms', wtmode='nyq', dowtsp=True)
+        tb = table(); tb.open('syn.ms')
+        result = {c: tb.getcol(c).T for c in ('WEIGHT', 'SIGMA', 'WEIGHT_SPECTRUM')}
+        tb.close()
+        """, cwd=str(d))
+    initweights(vis=vis, wtmode="nyq", dowtsp=True)
+    a1, a2, dd, exp_, w, s, ws = cols(vis, "ANTENNA1", "ANTENNA2", "DATA_DESC_ID", "EXPOSURE",
+                                      "WEIGHT", "SIGMA", "WEIGHT_SPECTRUM")
+    factor = np.where(a1 == a2, 1.0, 2.0)
+    per_chan = factor[:, None] * eb[dd] * exp_[:, None]    # DATA_DESC_ID i is spw i here
+    np.testing.assert_allclose(ws, np.repeat(per_chan[:, :, None], 2, axis=2), rtol=1e-6)
+    for c, ours in zip(("WEIGHT", "SIGMA", "WEIGHT_SPECTRUM"), (w, s, ws)):
+        np.testing.assert_allclose(ours, np.array(casa[c]), rtol=1e-6, err_msg=c)

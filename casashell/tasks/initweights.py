@@ -92,9 +92,12 @@ def _defined(t, col):
 
 
 def _chan_widths(t):
+    """Per spw, the channels' bandwidths for nyq: EFFECTIVE_BW, as CASA 6.7 uses
+    (not CHAN_WIDTH; they differ after smoothing or averaging)."""
     from casacore import tables as ct
     with ct.table(t.getkeyword("SPECTRAL_WINDOW")[len("Table: "):], ack=False) as s:
-        return [abs(s.getcell("CHAN_WIDTH", i)) for i in range(s.nrows())]
+        col = "EFFECTIVE_BW" if "EFFECTIVE_BW" in s.colnames() else "CHAN_WIDTH"
+        return [abs(s.getcell(col, i)) for i in range(s.nrows())]
 
 
 def _dd_spw(t):
@@ -118,7 +121,8 @@ def _init_rows(ref, kw, mode, write_ws, has_ss, chan_width, dd_spw, n):
     if mode == "nyq":
         ddid = ref.getcol("DATA_DESC_ID", **kw)
         exposure = ref.getcol("EXPOSURE", **kw).astype(np.float64)
-        # autocorrelations: Δν·Δt, cross-correlations 2·Δν·Δt (as CASA 6.7)
+        # autocorrelations: Δν·Δt, cross-correlations 2·Δν·Δt (as CASA 6.7; Δν the
+        # channel's EFFECTIVE_BW)
         auto = ref.getcol("ANTENNA1", **kw) == ref.getcol("ANTENNA2", **kw)
         factor = np.where(auto, 1.0, 2.0)
         # one cell shape here, but possibly several spws (same NUM_CHAN, other widths)
