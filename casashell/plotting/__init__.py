@@ -67,12 +67,14 @@ def _qt_window(fig):
     return window
 
 
-def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False, label=""):
+def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False, label="", outfile_param=None):
     """A new figure; ``(figure, interactive)``.
 
     With ``showgui`` and a display, the figure lives in a Qt window (opened by
     :func:`show`); otherwise it is an off-screen Agg figure.  A GUI that cannot
-    be had is one log line, and the figure is still made.
+    be had is one log line, and the figure is still made: ``outfile_param``
+    names the calling task's plot-file parameter when one was given (the line
+    is then INFO), or is None (a WARN telling the user how to get a file).
     """
     from ..logsink import casalog
     from matplotlib.figure import Figure
@@ -89,26 +91,16 @@ def new_figure(figsize=(8.0, 6.0), dpi=100, showgui=False, label=""):
             casalog.post("showgui=True but the Qt backend (PyQt5) cannot be loaded; "
                          "drawing off screen", "WARN")
         else:
-            _post_no_display()
+            _post_no_display(outfile_param)
     FigureCanvasAgg(fig)
     return fig, False
 
 
-def _post_no_display() -> None:
+def _post_no_display(outfile_param=None) -> None:
     """Say that showgui=True cannot open a window: an INFO line when the calling task
     writes a plot file, else a WARN (it reaches the terminal) telling how to get one."""
     from ..logsink import casalog
-    outfile = None
-    frame = sys._getframe(2)        # the task that called new_figure (plotms, plotants)
-    for _ in range(3):
-        if frame is None:
-            break
-        names = frame.f_locals
-        if "plotfile" in names or "figfile" in names:
-            outfile = names.get("plotfile") or names.get("figfile") or ""
-            break
-        frame = frame.f_back
-    if outfile:
+    if outfile_param:
         casalog.post("no display (or nogui/agg is set): the plot is drawn off screen")
     else:
         casalog.post("no display (or nogui/agg is set): nothing is shown; give plotfile= "

@@ -41,7 +41,8 @@ def plotants(vis, figfile, antindex, logpos, exclude, checkbaselines, title, sho
     if info["skipped"]:
         casalog.post(f"Not plotted: {info['skipped']}")
 
-    fig, interactive = plotting.new_figure(figsize=(8.0, 8.0), showgui=showgui)
+    fig, interactive = plotting.new_figure(figsize=(8.0, 8.0), showgui=showgui,
+                                           outfile_param="figfile" if figfile else None)
     labels = [f"{n} ({i})" if antindex else n for n, i in zip(names, ids)]
     if logpos:
         ax = fig.add_subplot(111, projection="polar")

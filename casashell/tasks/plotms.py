@@ -362,7 +362,9 @@ def plotms(vis, gridrows, gridcols, rowindex, colindex, xaxis, xdatacolumn, yaxi
             interactive = hasattr(fig, "_casashell_window")
         else:
             fig, interactive = plotting.new_figure(figsize=(width / dpi, height / dpi),
-                                                   dpi=dpi, showgui=interactive_page)
+                                                   dpi=dpi, showgui=interactive_page,
+                                                   outfile_param="plotfile" if plotfile
+                                                   else None)
         page_info = []
         if req.iteraxis:
             vals = it_values[page * ppp:(page + 1) * ppp]
