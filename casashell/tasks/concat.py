@@ -9,7 +9,7 @@ from ._framework import Param, task
       category="manipulation",
       params=[
           Param("vis", ["string", "stringVec"], "", "Name of input visibility files to be concatenated"),
-          Param("concatvis", "string", "", "Name of output visibility file"),
+          Param("concatvis", "newpath", "", "Name of output visibility file"),
           Param("freqtol", ["string", "double"], "", "Frequency shift tolerance for considering data as the same spwid"),
           Param("dirtol", ["string", "double"], "", "Direction shift tolerance for considering data as the same field"),
           Param("respectname", "bool", False, "If true, fields with a different name are not merged even if their direction agrees"),

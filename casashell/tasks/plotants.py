@@ -9,7 +9,7 @@ from ._framework import Param, task
       category="visualization",
       params=[
           Param("vis", "path", "", "Name of input visibility file (MS)"),
-          Param("figfile", "string", "", "Save the plot to this image file (format from "
+          Param("figfile", "newpath", "", "Save the plot to this image file (format from "
                 "the extension: png, pdf, jpg, ps, eps, svg; png if none)"),
           Param("antindex", "bool", False, "Label the antennas with name and index"),
           Param("logpos", "bool", False, "Plot positions on a logarithmic radial scale "

@@ -145,7 +145,7 @@ _AVG = ["avgchannel", "avgtime", "avgscan", "avgfield", "avgbaseline", "avganten
                 "exteriorBottom", allowed=list(_LEGEND)[0:1] + ["upperRight", "upperLeft",
                 "lowerRight", "lowerLeft", "exteriorRight", "exteriorLeft", "exteriorTop",
                 "exteriorBottom"]),
-          Param("plotfile", "string", "", "Export the plot to this file"),
+          Param("plotfile", "newpath", "", "Export the plot to this file"),
           Param("expformat", "string", "", "Export format: png, pdf, jpg, ps, svg "
                 "(default from the plotfile extension)",
                 allowed=["", "png", "pdf", "jpg", "jpeg", "ps", "eps", "svg"]),
