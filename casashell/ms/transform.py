@@ -531,25 +531,9 @@ class Transformer:
         if "state" not in comb:
             seg_keys.append(state)
         seg = _group_ids(seg_keys)[1]
-        # bins per segment: start at the segment's first time; a bin holds the
-        # times t with t - start < timebin; the next bin starts at the next time.
-        binid = np.zeros(len(r), np.int64)
-        nb = 0
-        tb = float(plan.timebin)
-        for s in np.unique(seg):
-            m = np.nonzero(seg == s)[0]
-            ut, inv = np.unique(time[m], return_inverse=True)
-            starts_t = []
-            i = 0
-            ids = np.empty(len(ut), np.int64)
-            while i < len(ut):
-                j = int(np.searchsorted(ut, ut[i] + tb - 1e-6 * max(tb, 1.0), side="left"))
-                j = max(j, i + 1)
-                ids[i:j] = len(starts_t)
-                starts_t.append(ut[i])
-                i = j
-            binid[m] = nb + ids[inv.ravel()]
-            nb += len(starts_t)
+        # bins per baseline (and spw, feed) within each segment (CASA's rule)
+        gid = _group_ids([seg] + keys[2:])[1]
+        binid = _baseline_bins(gid, time, _bin_span(plan.timebin))[0]
         first, inv = _group_ids([binid] + keys[2:] + [keys[0], keys[1]])
         # output rows in time order (earliest input time of the group), then
         # in the order of their first input row
@@ -967,8 +951,7 @@ class Transformer:
         """
         from casacore import tables as ct
         plan = self.plan
-        tb = float(plan.timebin)
-        eps = 1e-6 * max(tb, 1.0)
+        thr = _bin_span(plan.timebin)
         comb = set(plan.combine)
         segcols = ["ARRAY_ID", "OBSERVATION_ID"] + [
             c for c, k in (("FIELD_ID", "field"), ("SCAN_NUMBER", "scan"),
@@ -977,8 +960,9 @@ class Transformer:
         cols = sorted(set(["TIME"] + segcols + grpcols))
         nrows = len(self.rows)
         step = self._group_chunk_rows()
-        state = {}          # segment -> (start time of its last bin, bin id)
-        bin_start = []      # bin id -> start time
+        state = {}          # (segment, baseline, spw, feeds) -> (its last bin's start, id)
+        bin_start = np.zeros(0)   # bin id -> start time
+        next_id = 0
         pend = None         # rows not emitted yet: {"idx", "time", "bin", "dd", grpcols...}
         tin = ct.table(plan.vis, ack=False)
         try:
@@ -987,37 +971,33 @@ class Transformer:
                 rs = self.rows[i0:i1]
                 d = self._scalar_rows(tin, rs, cols)
                 t = np.asarray(d["TIME"], np.float64)
-                segk = [np.asarray(d[c], np.int64) for c in segcols]
-                sfirst, sinv = _group_ids(segk)
-                binid = np.empty(len(rs), np.int64)
-                for k in range(len(sfirst)):
-                    m = np.nonzero(sinv == k)[0]
-                    key = tuple(int(a[sfirst[k]]) for a in segk)
-                    ut, inv = np.unique(t[m], return_inverse=True)
-                    ids = np.empty(len(ut), np.int64)
-                    st = state.get(key)
-                    i = 0
-                    while i < len(ut):
-                        if st is None or ut[i] >= st[0] + tb - eps:
-                            st = (float(ut[i]), len(bin_start))
-                            bin_start.append(float(ut[i]))
-                        j = int(np.searchsorted(ut, st[0] + tb - eps, side="left"))
-                        j = max(j, i + 1)
-                        ids[i:j] = st[1]
-                        i = j
-                    state[key] = st
-                    binid[m] = ids[inv.ravel()]
+                gk = [np.asarray(d[c], np.int64) for c in segcols + grpcols] + \
+                    [self.ddid_all[rs].astype(np.int64)]
+                gfirst, ginv = _group_ids(gk)
+                keys = list(zip(*[a[gfirst].tolist() for a in gk]))
+                ost = np.array([state.get(k, (np.nan, -1))[0] for k in keys], np.float64)
+                oid = np.array([state.get(k, (np.nan, -1))[1] for k in keys], np.int64)
+                old_next = next_id
+                binid, ls, lid, next_id = _baseline_bins(ginv, t, thr, ost, oid, next_id)
+                for k, a_, b_ in zip(keys, ls.tolist(), lid.tolist()):
+                    state[k] = (a_, b_)
+                if next_id > old_next:
+                    bs_new = np.full(next_id - old_next, np.inf)
+                    m = binid >= old_next
+                    np.minimum.at(bs_new, binid[m] - old_next, t[m])
+                    bin_start = np.concatenate([bin_start, bs_new])
+                del gk
                 new = {"idx": np.arange(i0, i1, dtype=np.int64), "time": t, "bin": binid,
                        "dd": self.ddid_all[rs].astype(np.int64)}
                 for c in grpcols:
                     new[c] = np.asarray(d[c], np.int64)
-                del d, segk
+                del d
                 pend = new if pend is None else {c: np.concatenate([pend[c], new[c]])
                                                  for c in new}
                 t_next = float(tin.getcell("TIME", int(self.rows[i1]))) if i1 < nrows \
                     else np.inf
-                bs = np.asarray(bin_start)[pend["bin"]]
-                closed = bs + tb - eps <= t_next
+                bs = bin_start[pend["bin"]]
+                closed = bs + thr < t_next
                 open_start = bs[~closed].min() if (~closed).any() else np.inf
                 if not closed.any():
                     continue
@@ -1409,6 +1389,67 @@ def _group_ids(columns):
         radix *= n
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     return first, inv.ravel()
+
+
+def _bin_span(timebin) -> float:
+    """The longest time from a bin's first time to a later time in it: CASA's
+    0.999 x timebin (its allowance for rounding)."""
+    return 0.999 * float(timebin)
+
+
+def _baseline_bins(gid, time, thr, open_start=None, open_id=None, next_id=0):
+    """Time bins of each baseline (group ``gid``) on its own, as CASA 6.7's time
+    averaging (compared live on VLA data whose time stamps jitter between
+    baselines): a bin starts at the group's first time and holds the times t
+    with t - start <= ``thr`` (0.999 timebin); the next bin starts at the
+    group's next time.
+
+    ``open_start``/``open_id`` (per group, NaN / -1 for none): a bin still open
+    from an earlier chunk of rows.  Returns (bin id per row, new bins numbered
+    from ``next_id``; last bin start per group; its id; the next free id).
+    """
+    gid = np.asarray(gid, np.int64)
+    time = np.asarray(time, np.float64)
+    ngroup = int(gid.max()) + 1 if len(gid) else 0
+    last_start = np.full(ngroup, np.nan) if open_start is None else \
+        np.array(open_start, np.float64)
+    last_id = np.full(ngroup, -1, np.int64) if open_id is None else \
+        np.array(open_id, np.int64)
+    order = np.lexsort((time, gid))
+    g, t = gid[order], time[order]
+    bins = np.empty(len(g), np.int64)
+    os_ = last_start[g]
+    cont = ~np.isnan(os_) & (t - np.where(np.isnan(os_), 0.0, os_) <= thr)
+    bins[cont] = last_id[g[cont]]
+    ri = np.nonzero(~cont)[0]
+    if len(ri):
+        gr, tr = g[ri], t[ri]
+        t0 = tr.min()
+        width = float(tr.max() - t0) + 2 * thr + 10.0
+        # one sorted key for every group: searchsorted finds, for each row, the
+        # first row of its group more than ``thr`` later
+        key = gr.astype(np.float64) * width + (tr - t0)
+        nxt = np.searchsorted(key, key + thr, side="right")
+        firsts = seg_starts_for(gr)
+        ends = np.append(firsts[1:], len(gr))
+        gend = np.repeat(ends, np.diff(np.append(firsts, len(gr))))
+        is_start = np.zeros(len(gr), bool)
+        cur = firsts
+        while len(cur):
+            is_start[cur] = True
+            nx = nxt[cur]
+            cur = nx[nx < gend[cur]]
+        ids = np.cumsum(is_start) - 1 + next_id
+        bins[ri] = ids
+        sidx = np.nonzero(is_start)[0]
+        # the last bin of each group: its start time and id
+        lastpos = np.searchsorted(sidx, ends, side="left") - 1
+        last_start[gr[firsts]] = tr[sidx[lastpos]]
+        last_id[gr[firsts]] = ids[sidx[lastpos]]
+        next_id = int(ids[-1]) + 1
+    out = np.empty(len(gid), np.int64)
+    out[order] = bins
+    return out, last_start, last_id, next_id
 
 
 def seg_starts_for(groups):
