@@ -266,3 +266,68 @@ for name in {[a for a, _ in cases] + ["ms"]!r}:
     for axis, _ in cases:
         want = "scan,spw" if axis == "auto" else axis
         assert f"This is a Multi-MS with separation axis = {want}" in casa[axis]["log"]
+
+
+@requires_casa
+def test_casa_hidden_parameters(gen, tmp_path, monkeypatch):
+    """CASA 6.7's partition has the hidden disableparallel, ddistart and taql:
+    scripts that spell them out run; taql is a nested selection (rows as in
+    CASA); disableparallel writes the sub-MSs in this process."""
+    import inspect
+    from casacore import tables as ct
+    from casashell.ms.mms import submss_names
+    from casashell.parallel import partitioning
+    from casashell.tasks import partition
+    where = "ANTENNA1 < 2 && SCAN_NUMBER != 3"
+
+    def rows_and_sum(path, cond="TRUE"):
+        n, total = 0, 0j
+        with ct.table(path, ack=False) as t:
+            for dd in np.unique(t.getcol("DATA_DESC_ID")):
+                q = t.query(f"({cond}) && DATA_DESC_ID == {dd}")
+                n += q.nrows()
+                total += complex(q.getcol("DATA").sum(dtype=np.complex128)) if q.nrows() \
+                    else 0j
+                q.close()
+        return n, total
+
+    want = rows_and_sum(gen, where)
+    assert 0 < want[0] < rows_and_sum(gen)[0]
+    common = dict(createmms=True, separationaxis="scan", numsubms=2, flagbackup=True,
+                  datacolumn="all", field="", spw="", scan="", antenna="", correlation="",
+                  timerange="", intent="", array="", uvrange="", observation="", feed="",
+                  ddistart=-1, taql=where)
+    par = str(tmp_path / "par.mms")
+    partition(vis=gen, outputvis=par, disableparallel=False, **common)
+    # disableparallel=True: every sub-MS written by this process
+    pids = []
+    orig = partitioning._write_one
+
+    def write_one(*args):
+        pids.append(os.getpid())
+        return orig(*args)
+
+    monkeypatch.setattr(partitioning, "_write_one", write_one)
+    ser = str(tmp_path / "ser.mms")
+    partition(gen, ser, disableparallel=True, **common)
+    assert pids == [os.getpid()] * 2
+    for mms in (par, ser):
+        assert len(submss_names(mms)) == 2
+        got = rows_and_sum(mms)
+        assert got[0] == want[0] and got[1] == pytest.approx(want[1], rel=1e-12)
+    assert_same_ms(par, ser)
+    # the same call in CASA 6.7: same parameters, same rows
+    casa = run_casa(f"""
+import inspect
+from casatasks import partition
+from casatools import table
+params = list(inspect.signature(partition.__call__).parameters)
+partition(vis={gen!r}, outputvis='casa.mms', disableparallel=False, **{common!r})
+tb = table()
+tb.open('casa.mms')
+result = {{'params': params, 'nrows': tb.nrows()}}
+tb.close()
+""", str(tmp_path))
+    ours = [p for p in inspect.signature(partition).parameters]
+    assert ours == casa["params"]
+    assert casa["nrows"] == want[0]

@@ -77,6 +77,7 @@ def get_client(cfg=None):
                                "pip install 'casashell[parallel]'")
         from distributed import Client
         from ..logsink import casalog
+        _quiet_distributed_logging()
         if addr:
             _probe(addr)
             try:
@@ -144,7 +145,64 @@ def close_client():
         _close_locked()
 
 
-atexit.register(close_client)
+def _close_at_exit():
+    """close_client at exit; a Ctrl-C meanwhile kills the cluster's processes
+    instead (no traceback)."""
+    cluster = _cluster
+    try:
+        close_client()
+    except KeyboardInterrupt:
+        try:
+            import signal
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except (ValueError, OSError):      # not the main thread
+            pass
+        if cluster is not None:
+            cluster.kill()
+
+
+atexit.register(_close_at_exit)
+
+
+class _ToCasalog:
+    """logging handler of the session's ``distributed`` logger: its messages
+    (connection errors and reconnect attempts of the client while the
+    cluster stops or restarts, with tracebacks) go to the casalog at DEBUG
+    level, first line only, instead of the terminal."""
+
+    _made = None
+
+    @classmethod
+    def make(cls):
+        import logging
+
+        class Handler(logging.Handler):
+            def emit(self, record):
+                try:
+                    from ..logsink import casalog
+                    msg = record.getMessage().strip().splitlines()
+                    casalog.post(f"dask {record.name} {record.levelname}: "
+                                 f"{msg[0] if msg else ''}", "DEBUG")
+                except Exception:  # noqa: BLE001 - never from a logging call
+                    pass
+
+        if cls._made is None:
+            cls._made = Handler(logging.DEBUG)
+        return cls._made
+
+
+def _quiet_distributed_logging() -> None:
+    """Route the session's ``distributed`` log records to the casalog (DEBUG)
+    instead of distributed's own terminal handler."""
+    import logging
+    log = logging.getLogger("distributed")
+    handler = _ToCasalog.make()
+    for h in list(log.handlers):
+        if h is not handler:
+            log.removeHandler(h)
+    if handler not in log.handlers:
+        log.addHandler(handler)
+    log.propagate = False
 
 
 class SubMSInterrupt(KeyboardInterrupt):
@@ -174,7 +232,7 @@ STOP_WAIT = 600.0
 
 
 def map_tasks(func, arglist: list, cfg=None, interrupt: bool = True,
-              labels: list | None = None, finish: bool = False) -> list:
+              labels: list | None = None, finish: bool = False, local: bool = False) -> list:
     """Call ``func(*args)`` for every ``args`` of ``arglist`` on the workers;
     return the results in order.  Every call runs to its end (a failure does
     not cancel the others); a call that could not run at all (worker lost)
@@ -185,16 +243,19 @@ def map_tasks(func, arglist: list, cfg=None, interrupt: bool = True,
     (``interrupt=True``; with False they run to their end), the session waits
     for them to stop, then raises :class:`SubMSInterrupt` with the outcomes.
     With ``finish=True`` nothing is cancelled: every call runs to its end first.
-    ``labels`` name the calls (the sub-MSs) for the workers.
+    ``labels`` name the calls (the sub-MSs) for the workers.  ``local=True``
+    (or without dask.distributed): the calls run one after the other in this
+    process.
     """
     if not arglist:
         return []
     from . import worker
     labels = [str(x) for x in (labels or range(len(arglist)))]
-    if not have_distributed():
+    if local or not have_distributed():
         from ..logsink import casalog
-        casalog.post("dask.distributed is not installed: processing the sub-MSs one "
-                     "after the other in this process", "WARN")
+        if not local:
+            casalog.post("dask.distributed is not installed: processing the sub-MSs one "
+                         "after the other in this process", "WARN")
         out = []
         try:
             for args in arglist:
@@ -302,17 +363,34 @@ def _stop_run(client, run_id, futures, out, interrupt, finish=False) -> int:
 
 
 def _dask_cmd(*args) -> list:
-    return [sys.executable, "-m", "dask", *args]
+    """The command line of a cluster process: ``dask ARGS`` run by
+    :mod:`.daskproc`, which ends it soon after this process dies."""
+    opts = []
+    # PR_SET_PDEATHSIG fires when the *thread* that started the child ends:
+    # only asked for from the main thread (the watchdog covers the rest)
+    if threading.current_thread() is threading.main_thread():
+        opts.append("--pdeathsig")
+    return [sys.executable, "-m", "casashell.parallel.daskproc", str(os.getpid()), *opts,
+            "--", *args]
+
+
+def _popen(cmd, log, env, cwd):
+    """Start a cluster process in a session of its own: the terminal's Ctrl-C
+    (sent to the foreground process group) does not reach it."""
+    import subprocess
+    kw = {"start_new_session": True} if os.name == "posix" else {}
+    return subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            env=env, cwd=cwd, **kw)
 
 
 class LocalProcessCluster:
     """A scheduler and ``nworkers`` single-threaded workers as subprocesses on
-    127.0.0.1 (ports chosen by the OS).  ``close()`` ends exactly these
-    processes; they also stop by themselves if this process dies (the
-    workers' death timeout, the scheduler's idle timeout)."""
+    127.0.0.1 (ports chosen by the OS), each in a session of its own (the
+    terminal's Ctrl-C reaches only this process).  ``close()`` ends exactly
+    these processes; they also end by themselves within seconds if this
+    process dies, even by ``kill -9`` (see :mod:`.daskproc`)."""
 
     def __init__(self, nworkers: int, timeout: float = 60.0, name_prefix: str = "worker"):
-        import subprocess
         import tempfile
         import time
 
@@ -323,12 +401,10 @@ class LocalProcessCluster:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         log = open(os.path.join(self.dir, "cluster.log"), "ab")
         try:
-            self.procs.append(subprocess.Popen(
+            self.procs.append(_popen(
                 _dask_cmd("scheduler", "--host", "127.0.0.1", "--port", "0",
                           "--no-dashboard", "--scheduler-file", sfile,
-                          "--idle-timeout", "3600"),
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
-                cwd=self.dir))
+                          "--idle-timeout", "3600"), log, env, self.dir))
             t_end = time.monotonic() + timeout
             while not os.path.exists(sfile):
                 if self.procs[0].poll() is not None or time.monotonic() > t_end:
@@ -346,13 +422,11 @@ class LocalProcessCluster:
                         raise
                     time.sleep(0.05)
             for k in range(int(nworkers)):
-                self.procs.append(subprocess.Popen(
+                self.procs.append(_popen(
                     _dask_cmd("worker", self.address, "--nthreads", "1", "--no-nanny",
                               "--name", f"{name_prefix}-{k + 1}", "--no-dashboard",
                               "--host", "127.0.0.1", "--death-timeout", "60",
-                              "--local-directory", self.dir),
-                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
-                    cwd=self.dir))
+                              "--local-directory", self.dir), log, env, self.dir))
         except BaseException:
             self.close()
             raise
@@ -361,6 +435,18 @@ class LocalProcessCluster:
 
     def alive(self) -> bool:
         return bool(self.procs) and all(p.poll() is None for p in self.procs)
+
+    def kill(self) -> None:
+        """End the processes at once (SIGKILL), no clean shutdown."""
+        import shutil
+        for p in self.procs:
+            try:
+                p.kill()
+                p.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - gone already
+                pass
+        self.procs = []
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def close(self) -> None:
         import shutil

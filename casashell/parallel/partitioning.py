@@ -153,8 +153,10 @@ def resolve_numsubms(numsubms, ngroups: int) -> int:
 
 
 def write_mms(vis: str, out: str, sel_values: dict, axis: str, numsubms, datacolumn: str,
-              flagbackup: bool) -> dict:
-    """Write the Multi-MS ``out`` (absolute, not existing) from ``vis``."""
+              flagbackup: bool, taql: str = "", serial: bool = False) -> dict:
+    """Write the Multi-MS ``out`` (absolute, not existing) from ``vis``: the rows
+    of the selection ``sel_values`` (and the TaQL WHERE expression ``taql``);
+    ``serial``: the sub-MSs one after the other in this process."""
     from ..logsink import casalog
     from ..ms.core import check_ms
     from ..ms.transform_params import make_selection
@@ -164,7 +166,7 @@ def write_mms(vis: str, out: str, sel_values: dict, axis: str, numsubms, datacol
     vis = check_ms(vis)
     if mmslib.is_mms(vis):
         raise ValueError(f"{vis} is already a Multi-MS; partition needs a normal MS")
-    sel = make_selection(vis, sel_values)
+    sel = make_selection(vis, sel_values, taql or "")
     if sel.is_empty:
         raise ValueError(f"The data selection matches no rows of {vis}")
     partial = [s for s in sel.spws if not np.asarray(sel.channels[s]).all()]
@@ -201,7 +203,8 @@ def write_mms(vis: str, out: str, sel_values: dict, axis: str, numsubms, datacol
                 for k in range(len(bins))]
         try:
             outcomes = map_tasks(_write_one, [(vis, rows[b], s, datacolumn, flagbackup)
-                                              for b, s in zip(bins, subs)], labels=subs)
+                                              for b, s in zip(bins, subs)], labels=subs,
+                                   local=serial)
         except SubMSInterrupt as exc:
             relay_logs(exc.outcomes)
             log_interrupted("partition", exc, f"nothing is written ({out} not created)")

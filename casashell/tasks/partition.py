@@ -25,11 +25,17 @@ from .split import _SEL
           Param("datacolumn", "string", "all", "Which data column(s) to process",
                 allowed=["all", "data", "corrected", "model", "float_data"]),
           *_SEL,
+          Param("disableparallel", "bool", False,
+                "Hidden parameter: True writes the sub-MSs one after the other in this "
+                "process (no dask workers)"),
+          Param("ddistart", "int", -1, "Hidden parameter for internal use only (no effect)"),
+          Param("taql", "string", "", "Table query for nested selections (a TaQL WHERE "
+                "expression)"),
       ],
       history="outputvis")
 def partition(vis, outputvis, createmms, separationaxis, numsubms, flagbackup, datacolumn,
               field, spw, scan, antenna, correlation, timerange, intent, array, uvrange,
-              observation, feed):
+              observation, feed, disableparallel, ddistart, taql):
     from ..logsink import casalog
     from ..ms.writer import check_new_output
 
@@ -39,10 +45,13 @@ def partition(vis, outputvis, createmms, separationaxis, numsubms, flagbackup, d
                   observation=observation, feed=feed)
     if not createmms:
         from .split import _run_split
+        if taql and str(taql).strip():
+            raise ValueError("partition: taql needs createmms=True (or use mstransform "
+                             "with taql)")
         return _run_split(vis, out, values, datacolumn, True, 1, "0s", "", casalog)
     from ..parallel.partitioning import write_mms
     info = write_mms(vis, out, values, separationaxis.lower(), numsubms, datacolumn,
-                     flagbackup)
+                     flagbackup, taql=taql, serial=bool(disableparallel))
     casalog.post(f"Wrote the Multi-MS {out}: {info['nsubms']} sub-MSs, {info['nrows']} rows, "
                  f"separation axis '{info['axis']}'")
     return None
