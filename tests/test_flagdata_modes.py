@@ -656,8 +656,15 @@ def test_rflag_thresholds_match_a_direct_computation(synth):
                 for p in range(4):
                     ok = ~f[t - 1:t + 2, c, p]
                     if ok.any():
+                        # CASA's arithmetic: double sums of the single-precision
+                        # values and of their single-precision squares, each
+                        # variance clipped at 0
                         w = v[t - 1:t + 2, c, p][ok]
-                        tsum[c] += np.sqrt(w.real.var() + w.imag.var())
+                        var = 0.0
+                        for x in (w.real.astype(np.float32), w.imag.astype(np.float32)):
+                            m = x.astype(np.float64).sum() / len(x)
+                            var += max(0.0, (x * x).astype(np.float64).sum() / len(x) - m * m)
+                        tsum[c] += np.sqrt(var)
                         tcnt[c] += 1
         for t in range(len(rows)):
             for p in range(4):

@@ -226,25 +226,42 @@ def tfcrop(data, flags, present, mask, timecutoff=4.0, freqcutoff=3.0, timefit="
 
 
 def extend_agent_flags(before, after, present, mask, new_only=False):
-    """The ``extendflags`` step of tfcrop and rflag: growfreq (50 %, of the
-    whole row: every selected channel and correlation), growtime (50 %),
-    then extendpols.
+    """The ``extendflags`` step of tfcrop and rflag.
 
-    On an MS the growth counts every flag (CASA 6.7 on day2_TDEM0003: equal
-    cell for cell only so).  With ``new_only`` (calibration tables) growfreq
-    and growtime count only the flags the algorithm itself set (``after``
-    but not ``before``) and extendpols spreads every flag: measured against
-    CASA 6.7 on gaincal and bandpass tables, whose rows often carry many
-    earlier flags that CASA does not grow."""
+    On an MS: CASA 6.7's internal extend agent, which uses growtime=50 %
+    and growfreq=80 % (not the extend mode's defaults), per correlation,
+    both counted on the flags as the algorithm left them (every flag, also
+    earlier ones), then extendpols.  Measured cell for cell against CASA 6.7
+    on day2_TDEM0003, MWA, OVRO-LWA and PAPER MSs.
+
+    With ``new_only`` (calibration tables) growfreq and growtime count only
+    the flags the algorithm itself set (``after`` but not ``before``), over
+    whole rows, and extendpols spreads every flag: measured against CASA 6.7
+    on gaincal and bandpass tables, whose rows often carry many earlier
+    flags that CASA does not grow."""
     if not new_only:
-        return extend_time(after, present, mask, extendpols=True, growtime=50.0,
-                           growfreq=50.0, rowfreq=True)
+        return _extend_agent(after, present, mask)
     grown = extend_time(after & ~before, present, mask, extendpols=False, growtime=50.0,
                         growfreq=50.0, rowfreq=True)
     out = after | grown
     sel = mask[None, None] & present[:, :, None, None]
     out |= (out & sel).any(axis=3, keepdims=True) & sel
     return out
+
+
+def _extend_agent(flags, present, mask, growtime=50.0, growfreq=80.0):
+    """growfreq and growtime per correlation, each from the flag counts
+    before either grows anything (as CASA's extend agent counts them), then
+    extendpols."""
+    sel = mask[None, None] & present[:, :, None, None]
+    f = flags & sel
+    nchan = np.maximum(mask.sum(axis=0), 1)[None, None]              # (1, 1, ncorr)
+    ntimes = np.maximum(present.sum(axis=1), 1)[:, None, None]       # (nb, 1, 1)
+    gf = f.sum(axis=2) / nchan >= growfreq / 100.0 - 1e-12           # (nb, nt, ncorr)
+    gt = f.sum(axis=1) / ntimes >= growtime / 100.0 - 1e-12          # (nb, nchan, ncorr)
+    del f
+    new = flags | (gf[:, :, None] & sel) | (gt[:, None] & sel)
+    return new | ((new & sel).any(axis=3, keepdims=True) & sel)
 
 
 def _median_plus_mad(avg: np.ndarray) -> float:
@@ -308,26 +325,37 @@ class RFlag:
         n = np.zeros(shape, np.float32)
         s_re = np.zeros(shape)
         s_im = np.zeros(shape)
-        q = np.zeros(shape)
+        q_re = np.zeros(shape)
+        q_im = np.zeros(shape)
+        # As CASA 6.7: sums in double precision of single-precision values
+        # and of their single-precision squares, and each variance clipped
+        # at 0.  A window of one point (a chunk with one integration) thus
+        # gets the rounding error of its float32 square as its scatter, and
+        # so do CASA's thresholds and flags (measured on OVRO-LWA and MWA
+        # snapshots).
         for k in range(-delta, delta + 1):
             sl = slice(delta + k, delta + k + nwin)
             v = valid[:, sl]
             d = data[:, sl]
             n += v
-            dr = np.where(v, d.real, 0).astype(np.float64)
+            dr = np.where(v, d.real, 0).astype(np.float32)
             s_re += dr
-            q += dr * dr
+            q_re += dr * dr
             del dr
             if cplx:
-                di = np.where(v, d.imag, 0).astype(np.float64)
+                di = np.where(v, d.imag, 0).astype(np.float32)
                 s_im += di
-                q += di * di
+                q_im += di * di
                 del di
         with np.errstate(invalid="ignore", divide="ignore"):
-            var = q / n - (s_re / n) ** 2 - (s_im / n) ** 2
-        out = np.sqrt(np.clip(var, 0, None))
-        out[n == 1] = 0.0       # one sample (a one-integration chunk): no scatter, not
-        out[n == 0] = np.nan    # rounding noise that a zero threshold would flag
+            m_re = s_re / n
+            var = np.clip(q_re / n - m_re * m_re, 0, None)
+            del m_re, q_re, s_re
+            m_im = s_im / n
+            var += np.clip(q_im / n - m_im * m_im, 0, None)
+            del m_im, q_im, s_im
+        out = np.sqrt(var)
+        out[n == 0] = np.nan
         return out, delta
 
     def _compact_scatter(self, data, valid, present):
@@ -362,9 +390,11 @@ class RFlag:
             xv = np.where(valid, x, np.nan)
             med = _nanmedian(xv, axis=2)                        # (nb, nt, ncorr)
             dev_all = np.abs(x - np.nan_to_num(med)[:, :, None])
-            std = MAD_TO_SIGMA * _nanmedian(np.where(valid, dev_all, np.nan), axis=2)
-            empty = ~np.isfinite(med)
-            std = np.where(empty, 1000.0, std)                  # no unflagged channel
+            # CASA 6.7's spectral scatter is 1.4826 x the median of the
+            # *signed* deviations x - med, which is 0 (measured: spectralmin
+            # = 1e-6 flags every spectrum, spectralmax = 1e-6 none), and
+            # 1000 when no channel is unflagged
+            std = np.where(np.isfinite(med), 0.0, 1000.0)
             return dev_all, std
 
         dev_re, std_re = part(data.real.astype(np.float32))
@@ -418,7 +448,10 @@ class RFlag:
             td = _median_plus_mad(tavg)
         if fd is None:
             fd = _median_plus_mad(favg)
-        return self.tscale * td, self.fscale * fd
+        # a threshold of 0 (all windows without scatter) switches that
+        # analysis off, as in CASA 6.7, instead of flagging every nonzero value
+        return (self.tscale * td if td > 0 else -1.0,
+                self.fscale * fd if fd > 0 else -1.0)
 
     @property
     def reports(self):
@@ -445,7 +478,7 @@ class RFlag:
         new = flags.copy()
         bad = np.zeros(flags.shape, bool)
         ts, delta, order = self._compact_scatter(data, valid, present)
-        if ts.shape[1] > 0:
+        if ts.shape[1] > 0 and noise >= 0:
             with np.errstate(invalid="ignore"):
                 win_bad = ts > noise
             nwin = ts.shape[1]
@@ -456,12 +489,13 @@ class RFlag:
                 bad |= bad_c
             else:
                 np.put_along_axis(bad, order[:, :, None, None], bad_c, axis=1)
-        dev_re, dev_im, std_re, std_im = self._spectral(data, valid)
-        with np.errstate(invalid="ignore"):
-            whole = (std_re > self.smax) | (std_im > self.smax) | \
-                (std_re < self.smin) | (std_im < self.smin)
-            bad |= (dev_re > scutof) | (dev_im > scutof)
-        bad |= whole[:, :, None, :]
+        if scutof >= 0:
+            dev_re, dev_im, std_re, std_im = self._spectral(data, valid)
+            with np.errstate(invalid="ignore"):
+                whole = (std_re > self.smax) | (std_im > self.smax) | \
+                    (std_re < self.smin) | (std_im < self.smin)
+                bad |= (dev_re > scutof) | (dev_im > scutof)
+            bad |= whole[:, :, None, :]
         new |= bad & present[:, :, None, None] & mask[None, None]
         if self.extendflags:
             new = extend_agent_flags(flags, new, present, full_mask,
@@ -502,14 +536,14 @@ def _lookup(value, ctx):
     """A user threshold: None, a number, or [[field, spw, value], ...]."""
     if value in (None, "", []):
         return None
-    if isinstance(value, (int, float, np.floating, np.integer)):
-        return float(value)
-    if isinstance(value, str):
-        return float(value)
+    # as CASA 6.7: a value <= 0 means "compute it"
+    if isinstance(value, (int, float, np.floating, np.integer, str)):
+        v = float(value)
+        return v if v > 0 else None
     rows = [list(r) for r in value if isinstance(r, (list, tuple, np.ndarray)) and len(r) >= 3]
     for f, s, v in ((int(r[0]), int(r[1]), float(r[2])) for r in rows):
         if f == ctx.get("field") and s == ctx.get("spw"):
-            return v
+            return v if v > 0 else None
     return None
 
 
