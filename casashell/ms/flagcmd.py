@@ -155,7 +155,7 @@ def parse_list(inpfile, reason="any", tbuff=0.0) -> list[dict]:
 
 
 # mode-specific defaults (as the task applies them)
-_CONTEXT = {"quack": {"quackinterval": 0.0}}
+_CONTEXT = {"quack": {"quackinterval": 1.0}}
 
 
 def pad_timerange(tr: str, tbuff) -> str:
@@ -237,6 +237,19 @@ class Plan:
                 sel["correlation"] = ",".join(corrs)
         return sel
 
+    def empty_reason(self) -> str:
+        """What selected nothing, for the empty-selection warning."""
+        given = [f"{k}={self.cmd[k]!r}" for k in SEL_KEYS
+                 if self.cmd.get(k) not in (None, "", [], ())]
+        autocorr = bool(self.cmd.get("autocorr", False)) and self.mode == "manual"
+        if autocorr and not given:
+            return "autocorr=True, but the data hold no autocorrelations"
+        if autocorr:
+            given.append("autocorr=True")
+        if given:
+            return f"no data match the selection ({', '.join(given)})"
+        return "the data hold no rows"
+
     def select(self):
         autocorr = bool(self.cmd.get("autocorr", False)) and self.mode == "manual"
         return flagging.select_rows(self.vis, self.info, autocorr=autocorr,
@@ -270,7 +283,7 @@ class Plan:
                 casalog.post("clip: timeavg is not supported; clipping the data without "
                              "time averaging", "WARN")
         elif m == "quack":
-            self.agents = [flagging.QuackAgent(c.get("quackinterval", 0.0),
+            self.agents = [flagging.QuackAgent(c.get("quackinterval", 1.0),
                                                c.get("quackmode", "beg"),
                                                c.get("quackincrement", False))]
         elif m == "shadow":
@@ -330,8 +343,7 @@ class Plan:
                          f"to calibration tables only; nothing to do for an MS", "WARN")
             return None, None
         if len(sel.rows) == 0:
-            casalog.post(f"{self.mode}: the selection holds no data (autocorr=True on data "
-                         f"without autocorrelations); nothing to flag", "WARN")
+            casalog.post(f"{self.mode}: {self.empty_reason()}; nothing to flag", "WARN")
             return None, None
         if self.kind in ("row", "summary"):
             stats = flagging.run_rowwise(self.vis, self.info, sel, self.agents,
@@ -626,24 +638,21 @@ def run_flagdata(values: dict):
 
     write = action == "apply" and bool(values.get("writeflags", True))
     writes = write and any(p.mode in WRITING_MODES for p in plans)
-    if writes and values.get("flagbackup", True):
-        name = backup_flags(vis, "flagdata")
-        casalog.post(f"Saved the flags of {vis} as version '{name}' before flagging")
-
-    summaries = []
-    rflag_reports = []
-    for p in plans:
-        res, stats = p.run(write)
-        if p.kind == "summary":
-            summaries.append(res)
-            casalog.post("\n".join(flagging.summary_log_lines(res)) or "empty summary")
-        elif stats is not None:
-            verb = "unflagged" if p.mode == "unflag" else "flagged"
-            n = stats.newly_unflagged if p.mode == "unflag" else stats.newly_flagged
-            what = "would be " if not write else ""
-            casalog.post(f"{p.mode}: {n} of {stats.selected} selected points {what}{verb}")
-            if p.mode == "rflag" and res:
-                rflag_reports.append(res)
+    backup = None
+    try:
+        if writes and values.get("flagbackup", True):
+            backup = backup_flags(vis, "flagdata")
+            casalog.post(f"Saved the flags of {vis} as version '{backup}' before flagging")
+        summaries, rflag_reports = _run_plans(plans, write)
+    except KeyboardInterrupt as exc:
+        # a sub-MS of a Multi-MS: the session restores it and says so
+        if writes and type(exc).__name__ != "SubMSCancelled" and not _in_subms_call():
+            _interrupted(vis, backup)
+        raise
+    except RuntimeError as exc:
+        if "lock" in str(exc).lower() and "table.lock" in str(exc):
+            raise RuntimeError(_locked_message(vis, backup)) from None
+        raise
     if writes and not is_cal:
         _history(vis, values)
     savepars()   # after the flags are in: APPLIED rows of FLAG_CMD are true
@@ -658,6 +667,102 @@ def run_flagdata(values: dict):
                                  "timedev": r["timedev"], "freqdev": r["freqdev"]}
         return out
     return {}
+
+
+def _other_pids(vis) -> list:
+    """Processes other than this one that have a file of ``vis`` open
+    (Linux /proc; empty where that cannot be read)."""
+    base = os.path.realpath(vis) + os.sep
+    me = os.getpid()
+    out = []
+    try:
+        procs = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+    except OSError:
+        return out
+    for p in procs:
+        fd_dir = f"/proc/{p}/fd"
+        try:
+            for fd in os.listdir(fd_dir):
+                try:
+                    if os.readlink(os.path.join(fd_dir, fd)).startswith(base):
+                        out.append(int(p))
+                        break
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def _locked_message(vis, backup) -> str:
+    """One line for casacore's lock failure (two processes writing one MS)."""
+    pids = _other_pids(vis)
+    who = (f"pid {', '.join(str(p) for p in pids)}?" if pids else "pid unknown")
+    text = (f"{vis} is locked by another process ({who}): another task or session is "
+            f"writing it; run flagdata again when that has finished")
+    if backup:
+        text += (f" (flags this call may have written: flagmanager(vis='{vis}', "
+                 f"mode='restore', versionname='{backup}') undoes them)")
+    return text
+
+
+def _in_subms_call() -> bool:
+    import sys
+    worker = sys.modules.get("casashell.parallel.worker")
+    local = getattr(worker, "_local", None)
+    return getattr(local, "call", None) is not None
+
+
+def _interrupted(vis, backup):
+    """Ctrl-C while flags were being written: the MS holds part of them.
+    With a backup the flags are restored from it and the version removed
+    (nothing changed, as after a Ctrl-C of a Multi-MS); a second Ctrl-C
+    during that restore leaves the version and says how to restore it."""
+    if backup is None:
+        casalog.post(f"flagdata interrupted (Ctrl-C): {vis} now holds the flags written so "
+                     f"far (a partial result) and no backup was made (flagbackup=False)",
+                     "WARN")
+        return
+    from .flagversions import FlagVersions
+    call = f"flagmanager(vis='{vis}', mode='restore', versionname='{backup}')"
+    casalog.post(f"flagdata interrupted (Ctrl-C): restoring the flags of {vis} from version "
+                 f"'{backup}' (Ctrl-C again to stop that too)", "WARN")
+    fv = FlagVersions(vis)
+    try:
+        fv.restore(backup)
+    except KeyboardInterrupt:
+        casalog.post(f"Ctrl-C again while restoring: {vis} holds partial flags; {call} "
+                     f"restores the flags it had before the call", "WARN")
+        raise
+    except Exception as exc:  # noqa: BLE001
+        casalog.post(f"Could not restore the flags of {vis} ({exc}): it holds partial flags; "
+                     f"{call} restores the flags it had before the call", "SEVERE")
+        return
+    try:
+        fv.delete(backup)
+        gone = f", and the version '{backup}' removed"
+    except Exception:  # noqa: BLE001
+        gone = ""
+    casalog.post(f"flagdata interrupted (Ctrl-C): the flags of {vis} are as before the call "
+                 f"(restored from version '{backup}'{gone})", "WARN")
+
+
+def _run_plans(plans, write):
+    summaries = []
+    rflag_reports = []
+    for p in plans:
+        res, stats = p.run(write)
+        if p.kind == "summary":
+            summaries.append(res)
+            casalog.post("\n".join(flagging.summary_log_lines(res)) or "empty summary")
+        elif stats is not None:
+            verb = "unflagged" if p.mode == "unflag" else "flagged"
+            n = stats.newly_unflagged if p.mode == "unflag" else stats.newly_flagged
+            what = "would be " if not write else ""
+            casalog.post(f"{p.mode}: {n} of {stats.selected} selected points {what}{verb}")
+            if p.mode == "rflag" and res:
+                rflag_reports.append(res)
+    return summaries, rflag_reports
 
 
 def _history(vis, values):

@@ -850,14 +850,18 @@ class ClipAgent:
         fn = _FUNCS[self.func]
         if self.corrs == ["I"] and not (set(c.upper() for c in b.corr_names) & {"I"}):
             # Stokes I from the parallel hands; flags go to both hands
-            v = fn(data[:, :, cols].mean(axis=2))[:, :, None]
+            d = data[:, :, cols].mean(axis=2)[:, :, None]
             fl = b.flags[:, :, cols].any(axis=2, keepdims=True)
         else:
-            v = fn(data if allc else data[:, :, cols])
+            d = data if allc else data[:, :, cols]
             fl = b.flags if allc else b.flags[:, :, cols]
         cb = self._chanbin(b.spw)
         if self.channelavg and cb > 1:
-            v = _bin_average(v, fl, cb)
+            # the visibilities are averaged (a vector average), then the
+            # expression is taken, as CASA 6.7 does (measured on day2_TDEM0003)
+            d = _bin_average(d, fl, cb)
+        v = fn(d)
+        del d
         bad = self._bad(v)
         if bad.shape[2] != len(cols):
             bad = np.repeat(bad, len(cols), axis=2)
@@ -895,13 +899,15 @@ class ClipAgent:
 
 
 def _bin_average(v, flags, cb):
-    """Scalar average of ``v`` (row, chan, corr) over bins of ``cb`` channels,
-    from the unflagged channels of each bin (all of them when the bin is
-    fully flagged), broadcast back to every channel of the bin."""
+    """Average of ``v`` (row, chan, corr; complex or real) over bins of
+    ``cb`` channels, from the unflagged channels of each bin (all of them
+    when the bin is fully flagged), broadcast back to every channel of the
+    bin."""
     n, nchan, nc = v.shape
     nb = -(-nchan // cb)
     pad = nb * cb - nchan
-    vv = np.pad(np.asarray(v, float), ((0, 0), (0, pad), (0, 0)))
+    dt = np.complex128 if np.iscomplexobj(v) else np.float64
+    vv = np.pad(np.asarray(v, dt), ((0, 0), (0, pad), (0, 0)))
     ok = np.pad(~flags, ((0, 0), (0, pad), (0, 0)))
     real = np.pad(np.ones(v.shape, bool), ((0, 0), (0, pad), (0, 0)))
     vv = vv.reshape(n, nb, cb, nc)
@@ -920,7 +926,7 @@ def _bin_average(v, flags, cb):
 class QuackAgent:
     meta_cols = ("SCAN_NUMBER", "TIME")
 
-    def __init__(self, quackinterval=0.0, quackmode="beg", quackincrement=False):
+    def __init__(self, quackinterval=1.0, quackmode="beg", quackincrement=False):
         self.interval = float(quackinterval)
         self.mode = quackmode
         if quackmode not in ("beg", "endb", "end", "tail"):

@@ -71,6 +71,7 @@ class FlagVersions:
         self.vis = os.path.abspath(vis).rstrip("/")
         self.dir = versions_dir(self.vis)
         self.listfile = os.path.join(self.dir, LIST_FILE)
+        self.renamed_old = None     # set by save(): the name a replaced version got
 
     # -- the list ----------------------------------------------------------
     def list(self) -> list[tuple[str, str]]:
@@ -140,12 +141,14 @@ class FlagVersions:
         If ``name`` exists: merge 'replace' keeps the old table under
         ``<name>.old.<timestamp>`` (as CASA does) and writes a new one;
         'or'/'and' combine the current flags with the saved ones.
-        Returns the name saved.
+        Returns the name saved; ``self.renamed_old`` is then the name the
+        replaced version was kept under (None if nothing was renamed).
         """
         from casacore import tables as ct
 
         name = _check_name(name)
         merge = _check_merge(merge)
+        self.renamed_old = None     # the name the replaced version was kept under
         os.makedirs(self.dir, exist_ok=True)
         self._clean_temporaries()
         entries = self.list()
@@ -163,6 +166,7 @@ class FlagVersions:
                 while oldname in existing:
                     oldname += "x"
                 os.rename(self.table_path(name), self.table_path(oldname))
+                self.renamed_old = oldname
                 entries = [(oldname if n == name else n, c) for n, c in entries]
                 entries.append((name, comment))
                 self._write_list(entries)

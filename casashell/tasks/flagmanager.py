@@ -45,10 +45,10 @@ def flagmanager(vis, mode, versionname, oldname, comment, merge):
         if mode in ("save", "restore", "delete") and not versionname:
             raise ValueError(f"flagmanager mode='{mode}' needs a versionname")
         if mode == "save":
-            if fv.exists(versionname) and merge == "replace":
-                casalog.post(f"Version name '{versionname}' already exists; the old version "
-                             f"is kept with a '.old.<timestamp>' suffix", "WARN")
             fv.save(versionname, comment, merge)
+            if fv.renamed_old:
+                casalog.post(f"Version name '{versionname}' already exists; the old version "
+                             f"is kept as '{fv.renamed_old}'", "WARN")
             casalog.post(f"Saved the current flags of {vis} as version '{versionname}'")
         elif mode == "restore":
             fv.restore(versionname, merge)
