@@ -59,6 +59,23 @@ CASES = [
                                                 timebin="20s")),
     ("d2_w8_tb40_ant", "split", D2, dict(datacolumn="data", width=8, timebin="40s",
                                          antenna="!1")),
+    # regridding outside the band: a start below it is reset to the band edge; a
+    # channel start past the spw to 0; a grid entirely outside is an error
+    ("d2s_regrid_below", "mstransform", D2S, dict(datacolumn="data", regridms=True,
+                                                  mode="frequency", start="36.305GHz",
+                                                  width="125kHz", nchan=20, spw="0")),
+    ("d2s_regrid_chan_past", "mstransform", D2S, dict(datacolumn="data", regridms=True,
+                                                      mode="channel", start=70, nchan=5,
+                                                      spw="0")),
+    ("mwa_regrid_hi_vel", "mstransform", MWA, dict(datacolumn="data", regridms=True,
+                                                   mode="velocity",
+                                                   restfreq="1420.405752MHz",
+                                                   start="-50km/s", width="5km/s", nchan=10,
+                                                   outframe="LSRK", veltype="radio")),
+    # width larger than the selected channels: clamped (one output channel)
+    ("d2_w1000", "split", D2, dict(datacolumn="data", width=1000)),
+    ("d2_mst_cb1000", "mstransform", D2, dict(datacolumn="data", chanaverage=True,
+                                              chanbin=1000)),
 ]
 
 
@@ -230,3 +247,27 @@ def test_time_bins_streamed_equal_whole_on_jittered_times(tmp_path, monkeypatch)
         sel = (a.getcol("ANTENNA1") == 3) & (a.getcol("ANTENNA2") == 7)
         np.testing.assert_allclose(a.getcol("INTERVAL")[sel],
                                    [10.041, 10.041, 10.041, 10.041, 0.04], atol=2e-3)
+
+
+@requires_casa
+@pytest.mark.parametrize("name", ["d2s_regrid_below", "d2s_regrid_chan_past", "d2_w1000",
+                                  "d2_mst_cb1000"])
+def test_reset_as_casa(qa_outputs, name):
+    """CASA's resets: a frequency start below the band -> the first channel at the
+    band edge (with the input's 125 kHz width: the input grid, 20 channels); a
+    channel start past the spw -> 0; a width larger than the selected channels
+    -> all of them in one channel."""
+    from casacore import tables as ct
+    _cmp(qa_outputs, name, skip=("SIGMA", "SIGMA_SPECTRUM"))
+    with ct.table(str(qa_outputs["base"] / "ours" / (name + ".ms") / "SPECTRAL_WINDOW"),
+                  ack=False) as t:
+        n = int(t.getcell("NUM_CHAN", 0))
+    assert n == {"d2s_regrid_below": 20, "d2s_regrid_chan_past": 5, "d2_w1000": 1,
+                 "d2_mst_cb1000": 1}[name]
+
+
+def test_regrid_outside_band_writes_nothing(qa_outputs):
+    """HI velocities on 200 MHz MWA data: an error (CASA: 'calcChanFreqs failed'),
+    and no output MS."""
+    assert qa_outputs["ours"]["mwa_regrid_hi_vel"] == "error"
+    assert not os.path.exists(str(qa_outputs["base"] / "ours" / "mwa_regrid_hi_vel.ms"))

@@ -383,8 +383,12 @@ class Transformer:
             w = plan.chanbin.get(spw, 1) if isinstance(plan.chanbin, dict) else plan.chanbin
             w = max(1, int(w))
             if w > len(cidx):
-                raise ValueError(f"width {w} is larger than the {len(cidx)} selected "
-                                 f"channels of spw {spw}")
+                # as CASA 6.7: the bin is clamped to the selected channels (one
+                # output channel), with its WARN
+                self.log(f"Number of selected channels {len(cidx)} for SPW {spw} is "
+                         f"smaller than specified chanbin {w}", "WARN")
+                self.log(f"Setting chanbin to {len(cidx)} for SPW {spw}", "WARN")
+                w = len(cidx)
             nout = len(cidx) // w
             self.dds[int(d)] = _DDOut(int(d), spw, pol, int(self.spw_nchan[spw]),
                                       int(self.pol_ncorr[pol]), cidx, pidx, w, nout)

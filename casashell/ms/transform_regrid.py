@@ -423,12 +423,33 @@ class SpwRegrid:
         return out_d, out_f, out_w
 
 
-def make_grid(mode, nchan, start, width, in_freq, in_width, restfreq="", veltype="radio"):
+def make_grid(mode, nchan, start, width, in_freq, in_width, restfreq="", veltype="radio",
+              log=None, spw=""):
     """Output (freq, width) for one spw from mstransform's regridding parameters.
 
     ``in_freq``/``in_width``: the selected input channels, already in the output
-    frame (at the reference time).
+    frame (at the reference time).  As CASA 6.7: a channel ``start`` past the
+    spw becomes 0, a frequency ``start`` below the band its lower edge (both
+    with a WARN through ``log``); a grid none of whose channels overlaps the
+    band raises ``ValueError`` (nothing is written).
     """
+    log = log or (lambda msg, prio="INFO": None)
+    freqs, widths = _make_grid(mode, nchan, start, width, in_freq, in_width, restfreq,
+                               veltype, log, spw)
+    in_freq = np.asarray(in_freq, float)
+    aw = np.abs(np.asarray(in_width, float))
+    lo, hi = float((in_freq - aw / 2).min()), float((in_freq + aw / 2).max())
+    olo = np.asarray(freqs) - np.abs(widths) / 2
+    ohi = np.asarray(freqs) + np.abs(widths) / 2
+    if not ((ohi > lo) & (olo < hi)).any():
+        raise ValueError(
+            f"regridding{' spw ' + str(spw) if spw != '' else ''}: no output channel "
+            f"({olo.min():.9g}~{ohi.max():.9g} Hz) overlaps the input band "
+            f"({lo:.9g}~{hi:.9g} Hz); check start, width and nchan")
+    return freqs, widths
+
+
+def _make_grid(mode, nchan, start, width, in_freq, in_width, restfreq, veltype, log, spw):
     in_freq = np.asarray(in_freq, float)
     in_width = np.asarray(in_width, float)
     ascending = in_freq[-1] >= in_freq[0] if len(in_freq) > 1 else True
@@ -437,6 +458,10 @@ def make_grid(mode, nchan, start, width, in_freq, in_width, restfreq="", veltype
     mode = mode.lower()
     if mode == "channel":
         s = 0 if start in ("", None) else int(start)
+        if s >= len(in_freq):
+            log(f"start {s} exceeds the {len(in_freq)} channels of spw {spw}: set to 0 "
+                f"(as CASA)", "WARN")
+            s = 0
         wd = 1 if width in ("", None) else int(width)
         if wd < 1:
             raise ValueError(f"width {width} must be a positive number of channels")
@@ -457,6 +482,12 @@ def make_grid(mode, nchan, start, width, in_freq, in_width, restfreq="", veltype
             f0 = lo + abs(step) / 2 if step > 0 else hi - abs(step) / 2
         else:
             f0 = _quantity(start, _FREQ_UNITS, "start")
+            if step > 0 and f0 - step / 2 < lo - 1e-3:
+                # as CASA 6.7: a first channel below the band starts at its edge
+                log(f"regridding spw {spw}: start {f0:.9g} Hz lies below the band "
+                    f"(lower edge {lo:.9g} Hz); reset to {lo + step / 2:.9g} Hz, the "
+                    f"first channel at the band edge (as CASA)", "WARN")
+                f0 = lo + step / 2
         if nchan < 0:
             span = (hi - (f0 - abs(step) / 2)) if step > 0 else ((f0 + abs(step) / 2) - lo)
             nchan = int(np.floor(span / abs(step) + 1e-6))

@@ -216,6 +216,7 @@ def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, o
     import numpy as np
     from casacore import tables as ct
 
+    from ..logsink import casalog
     from ..ms.transform_regrid import FRAME_CODES, FRAME_NAMES, FrameConverter, SpwRegrid, \
         make_grid, parse_phasecenter
 
@@ -262,10 +263,10 @@ def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, o
                            nchan if mode != "channel" else -1,
                            start if mode != "channel" else "",
                            width if mode != "channel" else "",
-                           allf[order], allw[order], restfreq, veltype)
+                           allf[order], allw[order], restfreq, veltype, log=casalog.post)
         if mode == "channel":
             # channel mode counts the channels of the combined grid
-            gf, gw = make_grid("channel", -1, start, width, gf, gw)
+            gf, gw = make_grid("channel", -1, start, width, gf, gw, log=casalog.post)
             if 0 < nchan < len(gf):
                 gf, gw = gf[:nchan], gw[:nchan]
             elif nchan > len(gf):
@@ -282,7 +283,7 @@ def build_regrid(vis, sel, mode, nchan, start, width, interpolation, restfreq, o
     for s in sel.spws:
         fac = convs[s].factors([t_ref], [f_ref])[0]
         gf, gw = make_grid(mode, nchan, start, width, sel_f[s] * fac, sel_w[s] * fac,
-                           restfreq, veltype)
+                           restfreq, veltype, log=casalog.post, spw=s)
         code = FRAME_CODES[of or FRAME_NAMES.get(frames[s], "TOPO")]
         out[s] = SpwRegrid(sel_f[s], sel_w[s], gf, gw, convs[s], interpolation, code)
     return out
