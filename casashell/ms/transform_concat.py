@@ -153,8 +153,11 @@ class _Merger:
             for r in _rows(_sub(vis, "SPECTRAL_WINDOW")):
                 hit = None
                 for j, c in enumerate(cur + new):
+                    # as CASA 6.7 (compared live): spws of different IF conversion
+                    # chains stay apart even with equal frequencies
                     if int(c["NUM_CHAN"]) == int(r["NUM_CHAN"]) and \
                             int(c.get("MEAS_FREQ_REF", 5)) == int(r.get("MEAS_FREQ_REF", 5)) \
+                            and int(c.get("IF_CONV_CHAIN", 0)) == int(r.get("IF_CONV_CHAIN", 0)) \
                             and np.max(np.abs(np.asarray(c["CHAN_FREQ"]) -
                                               np.asarray(r["CHAN_FREQ"]))) <= self.freqtol:
                         hit = j
