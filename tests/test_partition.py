@@ -203,10 +203,10 @@ def _set_subtype(mms, subtype):
 
 @requires_casa
 def test_casa_reads_our_mms_as_a_multi_ms(tmp_path):
-    """CASA 6.7's listpartition of our Multi-MS equals ours (the listing and the
-    dict), once its table.info has CASA's subtype (see mms._SUBTYPE): then CASA
-    takes it for a Multi-MS (ms.ismultims(), the separation axis).  Without,
-    CASA sees one plain MS."""
+    """CASA 6.7 takes our Multi-MS for a Multi-MS (ms.ismultims(); table.info
+    has CASA's subtype CONCATENATED and axis) and its listpartition equals ours
+    (the listing and the dict).  A Multi-MS written by an earlier casashell
+    (empty subtype) is one plain MS to CASA."""
     from casashell.ms.generate import make_ms
     from casashell.tasks import listpartition, partition
     ms = str(tmp_path / "g.ms")
@@ -221,16 +221,20 @@ def test_casa_reads_our_mms_as_a_multi_ms(tmp_path):
         ours[axis] = (d, open(lf).read())
     ours["ms"] = (listpartition(vis=ms, createdict=True, listfile=str(tmp_path / "ms.txt")),
                   open(tmp_path / "ms.txt").read())
+    old = str(tmp_path / "old.mms")
+    shutil.copytree(str(tmp_path / "scan.mms"), old, symlinks=True)
+    _set_subtype(old, "")
+    for axis, _ in cases:
+        with open(os.path.join(str(tmp_path / f"{axis}.mms"), "table.info")) as fh:
+            assert fh.read().splitlines()[1] == "SubType = CONCATENATED"
     plain = run_casa(f"""
 from casatools import ms
 m = ms()
-m.open({str(tmp_path / 'scan.mms')!r})
+m.open({old!r})
 result = m.ismultims()
 m.close()
 """, str(tmp_path))
     assert plain is False
-    for axis, _ in cases:
-        _set_subtype(str(tmp_path / f"{axis}.mms"), "CONCATENATED")
     code = f"""
 import os
 from casatools import ms

@@ -32,13 +32,13 @@ SUBMSS = "SUBMSS"
 #: subtables that later sub-MSs share with the first one (read-only, often large)
 SHARED_SUBTABLES = ("POINTING", "SYSCAL")
 
-#: the reference MS's table.info.  CASA 6.7 writes the subtype CONCATENATED
-#: and takes a table with it for a Multi-MS (``ms.ismultims()``, listpartition
-#: per sub-MS, its tasks through ParallelTaskHelper); with it CASA lists our
-#: sub-MSs exactly as ours, but CASA's flagdata on any Multi-MS (its own too)
-#: segfaults in a process that has run some 200 listobs before (measured), which
-#: the CASA comparison tests do: left empty, CASA reads ours as one plain MS.
-_SUBTYPE = ""
+#: the reference MS's table.info subtype, CASA 6.7's: CASA then takes our
+#: Multi-MS for one of its own (``ms.ismultims()``, listpartition per sub-MS,
+#: its tasks per sub-MS through ParallelTaskHelper).  (CASA 6.7's flagdata on
+#: any Multi-MS, its own too, can segfault in a CASA process that has run some
+#: 200 listobs before: a CASA bug; the CASA comparison tests check written MSs
+#: in a fresh CASA process.)  Multi-MSs written with it empty are still read.
+_SUBTYPE = "CONCATENATED"
 _AXIS_TYPE = "AxisType ="
 #: CASA's AxisType text of our separation axes (auto: scan and spw)
 _CASA_AXIS = {"auto": "scan,spw"}
