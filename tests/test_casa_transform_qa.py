@@ -76,6 +76,10 @@ CASES = [
     ("d2_w1000", "split", D2, dict(datacolumn="data", width=1000)),
     ("d2_mst_cb1000", "mstransform", D2, dict(datacolumn="data", chanaverage=True,
                                               chanbin=1000)),
+    # FLAG_ROW: copied without time averaging, False with it
+    ("fr_w2", "split", "fr", dict(datacolumn="data", width=2)),
+    ("fr_tb20", "split", "fr", dict(datacolumn="data", timebin="20s")),
+    ("fr_tb20_w2", "split", "fr", dict(datacolumn="data", timebin="20s", width=2)),
     # concat: equal frequencies but IF_CONV_CHAIN 0 vs 1 -> separate spws
     ("concat_d2", "concat", None, dict(vis=[D2, D2S], timesort=True)),
 ]
@@ -106,13 +110,34 @@ def _mk_w(path, ws):
     return str(path)
 
 
+def _mk_fr(path):
+    """wa-like MS whose baseline 0-1 has its first two integrations flagged with
+    FLAG_ROW set, 0-2 the same with FLAG_ROW unset, 0-3 its first one flagged."""
+    from casacore import tables as ct
+    from casashell.ms.generate import make_ms
+    make_ms(str(path), nant=4, nfield=1, nscan=1, nspw=1, nchan=8, ncorr=2,
+            ntimes_per_scan=4, corrected=False, model=False, flag_fraction=0.1, seed=2,
+            autocorr=False, weight_spectrum=False, history=False)
+    with ct.table(str(path), readonly=False, ack=False) as t:
+        tm, a1, a2 = t.getcol("TIME"), t.getcol("ANTENNA1"), t.getcol("ANTENNA2")
+        u = np.unique(tm)
+        f, fr = t.getcol("FLAG"), t.getcol("FLAG_ROW")
+        for b, n, r in ((1, 2, True), (2, 2, False), (3, 1, True)):
+            m = (a1 == 0) & (a2 == b) & (tm < u[n])
+            f[m] = True
+            fr[m] = r
+        t.putcol("FLAG", f)
+        t.putcol("FLAG_ROW", fr)
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def qa_outputs(tmp_path_factory):
     """Every case run by CASA (one CASA start) and by casashell; the casashell
     status is 'ok' or the exception's repr, as CASA's."""
     base = tmp_path_factory.mktemp("casa_transform_qa")
     inputs = {"lwa": _unpack_lwa(base), "wa": _mk_w(base / "wa.ms", False),
-              "wb": _mk_w(base / "wb.ms", True)}
+              "wb": _mk_w(base / "wb.ms", True), "fr": _mk_fr(base / "fr.ms")}
     cases = [(n, t, inputs.get(s, s), kw) for n, t, s, kw in CASES]
     for who in ("casa", "ours"):
         (base / who).mkdir()
@@ -288,3 +313,39 @@ def test_concat_keeps_if_chains_apart(qa_outputs):
     _cmp(qa_outputs, "concat_d2", nant=28)
     with ct.table(str(qa_outputs["base"] / "ours" / "concat_d2.ms"), ack=False) as t:
         assert np.bincount(t.getcol("DATA_DESC_ID")).tolist() == [1360, 1414, 1414]
+
+
+def test_missing_subtable_keyword_is_left_out(tmp_path):
+    """pyuvdata's X5707 MS links an ASDM_CALATMOSPHERE subtable that is not there:
+    split writes every row (40) and leaves the dangling link out.  (CASA 6.7 writes
+    an MS with 0 rows here, and fails with width or timebin.)"""
+    from casacore import tables as ct
+    from casashell.tasks import split
+    with tarfile.open(os.path.join(DATA_DIR or "", "X5707_1spw_1scan_10chan_1time_1bl_noatm"
+                                   ".ms.tar.gz")) as tf:
+        tf.extractall(str(tmp_path))
+    vis = str(tmp_path / "X5707_1spw_1scan_10chan_1time_1bl_noatm.ms")
+    assert not os.path.exists(os.path.join(vis, "ASDM_CALATMOSPHERE"))
+    out = str(tmp_path / "o.ms")
+    split(vis=vis, outputvis=out, datacolumn="data", width=2)
+    with ct.table(vis, ack=False) as a, ct.table(out, ack=False) as b:
+        assert "ASDM_CALATMOSPHERE" in a.getkeywords()
+        assert "ASDM_CALATMOSPHERE" not in b.getkeywords()
+        assert b.nrows() == a.nrows() == 40
+        assert os.path.isdir(os.path.join(out, "ASDM_ANTENNA"))
+
+
+@requires_casa
+@pytest.mark.parametrize("name", ["fr_w2", "fr_tb20", "fr_tb20_w2"])
+def test_flag_row_as_casa(qa_outputs, name):
+    """FLAG_ROW is copied (a fully flagged row keeps FLAG_ROW False); time-averaged
+    rows get FLAG_ROW False even when all their flags are set."""
+    from casacore import tables as ct
+    _cmp(qa_outputs, name, skip=("SIGMA", "SIGMA_SPECTRUM"))
+    with ct.table(str(qa_outputs["base"] / "ours" / (name + ".ms")), ack=False) as t:
+        fr = t.getcol("FLAG_ROW")
+        allf = t.getcol("FLAG").reshape(t.nrows(), -1).all(axis=1)
+        if "tb" in name:
+            assert not fr.any() and allf.sum() == 2
+        else:
+            assert fr.sum() == 3 and allf.sum() == 5

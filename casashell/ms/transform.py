@@ -1215,10 +1215,10 @@ class Transformer:
             ddm[k] = v.new_ddid
         out_scal["DATA_DESC_ID"] = ddm[seg_dd]
         if averaging and "FLAG_ROW" in out_scal:
-            # time averaging: the row is flagged when all its output flags are;
-            # otherwise FLAG_ROW is copied (as CASA 6.7, compared live: a row whose
-            # flags are all set keeps FLAG_ROW False)
-            out_scal["FLAG_ROW"] = row_allflag
+            # as CASA 6.7 (compared live): time-averaged rows have FLAG_ROW False,
+            # also when every flag is set (the flags say it); without time
+            # averaging FLAG_ROW is copied
+            out_scal["FLAG_ROW"] = np.zeros(n_out, bool)
         for c, a in out_scal.items():
             tout.putcol(c, np.ascontiguousarray(a), startrow=out0, nrow=n_out)
         # array columns

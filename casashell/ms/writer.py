@@ -185,11 +185,15 @@ SKIPPED_TABLE_KEYWORDS = ("SORTED_TABLE",)
 
 
 def subtable_names(in_table) -> list[str]:
-    """Names of the subtables linked from a main table's keywords."""
+    """Names of the subtables linked from a main table's keywords; a keyword whose
+    table does not exist (pyuvdata's X5707 MS names an ASDM_CALATMOSPHERE that was
+    removed) is left out, as CASA does."""
     out = []
     for key, val in in_table.getkeywords().items():
         if isinstance(val, str) and val.startswith("Table: ") and \
                 key not in SKIPPED_TABLE_KEYWORDS:
+            if not os.path.isfile(os.path.join(val[len("Table: "):], "table.dat")):
+                continue
             out.append(key)
     return out
 
