@@ -1,6 +1,6 @@
 """flagdata compared with live CASA 6.7 on the cases of the QA round of
 2026-11-25: rflag and tfcrop on MSs with one integration per baseline
-(OVRO-LWA, MWA) and on PAPER's MS, the extension step of tfcrop/rflag,
+(OVRO-LWA, MWA; tfcrop on MWA's 10 channels) and on PAPER's MS, the extension step of tfcrop/rflag,
 quack's default interval (also in list mode) and clip with channel
 averaging.  Each job runs on a fresh copy in CASA and here; the FLAG
 columns are compared cell by cell.  All CASA jobs run in one CASA process.
@@ -37,6 +37,10 @@ JOBS = [
     ("rflag-zen", ZEN, [dict(mode="rflag")]),
     ("rflag-zen-noext", ZEN, [dict(mode="rflag", extendflags=False)]),
     ("tfcrop-ovro", OVRO, [dict(mode="tfcrop")]),
+    # 10 channels: tfcrop's line fits of one-point pieces and the amplitude's
+    # last bit decide (CASA computes |V| in double precision)
+    ("tfcrop-mwa", MWA, [dict(mode="tfcrop")]),
+    ("tfcrop-mwa-noext", MWA, [dict(mode="tfcrop", extendflags=False)]),
     # quack without quackinterval: CASA's default is 1 s
     ("quack-default", DAY2, [dict(mode="quack")]),
     ("quack-list-default", DAY2, [dict(mode="list", inpfile=["mode='quack' scan='1'"])]),

@@ -368,8 +368,16 @@ def test_auto_flaggers_find_injected_rfi(synth, mode):
     rows = _inject_rfi(synth)
     flagdata(vis=synth, mode=mode, extendflags=False, flagbackup=False)
     (f1,) = cols(synth, "FLAG")
-    assert f1[rows[3], 6].all()
-    assert f1[rows, 11].mean() > 0.9
+    if mode == "tfcrop":
+        # CASA 6.7 flags the RFI in the last two correlations only (in the
+        # first two a piece of its fit without usable points is 0/0, which
+        # leaves those rows alone): casashell flags the same 78 cells on this
+        # MS (measured)
+        assert f1[rows[3], 6, 2:].all()
+        assert f1[rows, 11, 2:].mean() > 0.9
+    else:
+        assert f1[rows[3], 6].all()
+        assert f1[rows, 11].mean() > 0.9
     assert f1.mean() < 0.05
 
 

@@ -44,50 +44,158 @@ def _nanmedian(a, axis):
     return np.where(n > 0, out, np.nan)
 
 
+def _fill_zeros(y):
+    """tfcrop's base values: an average that is exactly 0 (no unflagged
+    value, or data of zeros) takes, from left to right, the mean of the value
+    before it and the next nonzero one after it (or whichever exists)."""
+    zero = y == 0
+    if not zero.any():
+        return y
+    y = y.copy()
+    L, n = y.shape
+    pos = np.where(~zero, np.arange(n)[None, :], n)
+    nxt = np.minimum.accumulate(pos[:, ::-1], axis=1)[:, ::-1]        # next nonzero >= i
+    nxt = np.concatenate([nxt[:, 1:], np.full((L, 1), n)], axis=1)      # next nonzero > i
+    for i in np.flatnonzero(zero.any(axis=0)):
+        rows = np.flatnonzero(y[:, i] == 0)
+        j = nxt[rows, i]
+        has_r = j < n
+        rv = np.where(has_r, y[rows, np.minimum(j, n - 1)], 0)
+        if i == 0:
+            y[rows, 0] = rv
+            continue
+        lv = y[rows, i - 1]
+        has_l = lv != 0
+        y[rows, i] = np.where(has_l & has_r, (lv + rv) / 2,
+                              np.where(has_l, lv, np.where(has_r, rv, 0)))
+    return y
+
+
 def _lane_polyfit(y, w, left, right, deg):
-    """Least-squares polynomial of degree ``deg`` through y[:, left:right+1]
-    (weights w, 0 or 1) for every lane; lanes with too few points for it get
-    a line, and NaN with fewer than two points."""
-    seg_y = y[:, left:right + 1]
-    seg_w = w[:, left:right + 1]
+    """Least-squares polynomial of degree ``deg`` (> 1) through
+    y[:, left:right+1] (weights w, 0 or 1) for every lane (double
+    precision, as CASA's polynomial pieces); NaN where a lane has no more
+    than ``deg`` usable points (those pieces get a line instead)."""
+    seg_y = y[:, left:right + 1].astype(np.float64)
+    seg_w = w[:, left:right + 1].astype(np.float64)
     m = right - left + 1
     x = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
     cnt = seg_w.sum(axis=1)
     out = np.full(seg_y.shape, np.nan)
-    groups = [(deg, cnt > deg)]
-    if deg > 1:
-        groups.append((1, (cnt <= deg) & (cnt >= 2)))
-    for d, use in groups:
-        if not use.any():
-            continue
-        V = np.vander(x, d + 1)
+    use = cnt > deg
+    if use.any():
+        V = np.vander(x, deg + 1)
         ww = seg_w[use]
-        A = np.einsum("lm,mk,mj->lkj", ww, V, V) + np.eye(d + 1) * 1e-12
+        A = np.einsum("lm,mk,mj->lkj", ww, V, V) + np.eye(deg + 1) * 1e-12
         b = np.einsum("lm,mk,lm->lk", ww, V, seg_y[use])
         c = np.linalg.solve(A, b[..., None])[..., 0]
         out[use] = c @ V.T
-    return out
+    return out, use
+
+
+def _lane_stats32(y, w):
+    """Mean and rms about it of the usable values of each lane, summed in
+    single precision in index order (as CASA's tfcrop)."""
+    f32 = np.float32
+    s = np.zeros(y.shape[0], f32)
+    cnt = w.sum(axis=1)
+    for i in range(y.shape[1]):
+        s += np.where(w[:, i], y[:, i], f32(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mn = (s / np.maximum(cnt, 1).astype(f32)).astype(f32)
+        q = np.zeros(y.shape[0], f32)
+        for i in range(y.shape[1]):
+            d = y[:, i] - mn
+            q += np.where(w[:, i], d * d, f32(0))
+        sd = np.sqrt(q / cnt.astype(f32)).astype(f32)
+    return mn, sd
+
+
+def _line_fit32(y, w, left, right, sd):
+    """CASA tfcrop's line through the usable points of y[:, left:right+1],
+    with its single-precision sums weighted by 1/sd^2 and x the channel (or
+    time) index: a piece with one usable point gives rounding noise or
+    0/0, as there."""
+    f32 = np.float32
+    L = y.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        q = (sd * sd).astype(f32)
+        S = np.zeros(L, f32)
+        Sx = np.zeros(L, f32)
+        Sy = np.zeros(L, f32)
+        Sxx = np.zeros(L, f32)
+        Sxy = np.zeros(L, f32)
+        zero = f32(0)
+        for i in range(left, right + 1):
+            u = w[:, i]
+            fi = f32(i)
+            S += np.where(u, f32(1) / q, zero)
+            Sx += np.where(u, fi / q, zero)
+            Sy += np.where(u, y[:, i] / q, zero)
+            Sxx += np.where(u, f32(i * i) / q, zero)
+            Sxy += np.where(u, (fi * y[:, i]) / q, zero)
+        den = S * Sxx - Sx * Sx
+        a = (Sxx * Sy - Sx * Sxy) / den
+        b = (S * Sxy - Sx * Sy) / den
+        xs = np.arange(left, right + 1, dtype=f32)
+        return (a[:, None] + b[:, None] * xs[None, :]).astype(f32)
+
+
+def _fill_zeros(y):
+    """tfcrop's base values: an average that is exactly 0 (no unflagged
+    value, or data of zeros) takes, from left to right, the mean of the value
+    before it and the next nonzero one after it (or whichever exists)."""
+    zero = y == 0
+    if not zero.any():
+        return y
+    y = y.copy()
+    L, n = y.shape
+    pos = np.where(~zero, np.arange(n)[None, :], n)
+    nxt = np.minimum.accumulate(pos[:, ::-1], axis=1)[:, ::-1]        # next nonzero >= i
+    nxt = np.concatenate([nxt[:, 1:], np.full((L, 1), n)], axis=1)      # next nonzero > i
+    for i in np.flatnonzero(zero.any(axis=0)):
+        rows = np.flatnonzero(y[:, i] == 0)
+        j = nxt[rows, i]
+        has_r = j < n
+        rv = np.where(has_r, y[rows, np.minimum(j, n - 1)], 0)
+        if i == 0:
+            y[rows, 0] = rv
+            continue
+        lv = y[rows, i - 1]
+        has_l = lv != 0
+        y[rows, i] = np.where(has_l & has_r, (lv + rv) / 2,
+                              np.where(has_l, lv, np.where(has_r, rv, 0)))
+    return y
 
 
 def _casa_piecewise_fit(y, valid, maxnpieces, maxdeg):
-    """tfcrop's base fit along the last axis of y (lanes, n).
+    """tfcrop's base fit along the last axis of y (lanes, n), in single
+    precision as CASA's.
 
-    Five passes: pass j uses min(2j+1, maxnpieces) pieces of degree 1, 1, 2,
-    3, 3 (at most ``maxdeg``); the fit is smoothed with a 5-point running
-    mean; points lying more than 3 (later 2) x the rms of the fit residuals
-    *above* the fit are left out of the next pass.
+    Averages of 0 are first replaced by their neighbours (see
+    :func:`_fill_zeros`; they stay out of the fits); then five passes: pass
+    j uses min(2j+1, maxnpieces) pieces of degree 1, 1, 2, 3, 3 (at most
+    ``maxdeg``; a piece with no more usable points than the degree gets a
+    line); lines are CASA's single-precision weighted sums
+    (:func:`_line_fit32`), polynomials double-precision least squares; the
+    fit is smoothed with a 5-point running mean; points lying more than 3
+    (later 2) x the rms of the fit residuals *above* the fit are left out of
+    the next pass.  A piece that cannot be fitted is NaN (and so, through the
+    running mean, are its neighbours), as in CASA, whose flagging then leaves
+    that row alone.
     """
+    f32 = np.float32
     L, n = y.shape
-    w = valid.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lane_mean = (w * y).sum(axis=1) / w.sum(axis=1)
-    fit = np.where(valid, y, lane_mean[:, None])
+    y = _fill_zeros(np.where(valid, y, 0.0).astype(f32))
+    w = valid & (y != 0)
+    fit = y.copy()
     for j in range(5):
         npieces = min(2 * j + 1, int(maxnpieces))
         deg = min(1 if j <= 1 else (2 if j == 2 else 3), int(maxdeg))
         npieces = max(1, min(npieces, n))
         psize = n // npieces
         front = (n % npieces) // 2
+        _, lsd = _lane_stats32(y, w)
         new = np.empty_like(fit)
         for p in range(npieces):
             if npieces == 1:
@@ -100,18 +208,30 @@ def _casa_piecewise_fit(y, valid, maxnpieces, maxdeg):
                 if p == npieces - 1:
                     right = n - 1
             right = min(right, n - 1)
-            new[:, left:right + 1] = _lane_polyfit(y, w, left, right, deg)
-        # a piece with fewer than two usable points keeps the previous fit
-        fit = np.where(np.isfinite(new), new, fit)
+            piece = _line_fit32(y, w, left, right, lsd)
+            if deg > 1:
+                poly, use = _lane_polyfit(y, w, left, right, deg)
+                piece[use] = poly[use].astype(f32)
+            new[:, left:right + 1] = piece
+        fit = new
         # running 5-point mean, in place from low to high index
-        for i in range(2, n - 2):
-            fit[:, i] = fit[:, i - 2:i + 3].mean(axis=1)
-        cnt = w.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.sqrt((w * (y - fit) ** 2).sum(axis=1) / np.maximum(cnt, 1))
-            tol = 3.0 if j < 2 else 2.0
+        with np.errstate(invalid="ignore", over="ignore"):
+            for i in range(2, n - 2):
+                acc = np.zeros(L, f32)
+                for k in range(i - 2, i + 3):
+                    acc += fit[:, k]
+                fit[:, i] = acc / f32(5)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            # NaN when an unflagged point has no fit (CASA: the same)
+            cnt = np.maximum(w.sum(axis=1), 1).astype(f32)
+            q = np.zeros(L, f32)
+            for i in range(n):
+                d = y[:, i] - fit[:, i]
+                q += np.where(w[:, i], d * d, f32(0))
+            sd = np.sqrt(q / cnt)
+            tol = f32(3.0 if j < 2 else 2.0)
             out = (y - fit) > tol * sd[:, None]
-        w = np.where(out, 0.0, w)
+        w = w & ~out
     return fit
 
 
@@ -131,9 +251,11 @@ def _tf_step(amp, flags, present, mask, direction, cutoff, fitname, maxnpieces, 
     n = a.shape[-1]
     ok = ~f
     cnt = ok.sum(axis=1)                                        # (nb, ncorr, n)
-    tot = np.where(ok, a, 0).sum(axis=1, dtype=np.float64)
+    # single-precision sums in index order, as CASA's tfcrop
+    tot = np.cumsum(np.where(ok, a, np.float32(0)), axis=1, dtype=np.float32)[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        avg = np.where(cnt > 0, tot / np.maximum(cnt, 1), 0.0)
+        avg = np.where(cnt > 0, tot / np.maximum(cnt, 1).astype(np.float32), np.float32(0))
+    del tot
     lanes = avg.reshape(-1, n)
     lvalid = (cnt > 0).reshape(-1, n)
     if fitname == "poly":
@@ -153,11 +275,15 @@ def _tf_step(amp, flags, present, mask, direction, cutoff, fitname, maxnpieces, 
         k = okn.sum(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             dev = np.abs(norm - np.float32(1.0))
-            sd = np.sqrt(np.where(okn, dev * dev, np.float32(0)).sum(axis=-1) / k)
+            sq = np.cumsum(np.where(okn, dev * dev, np.float32(0)), axis=-1,
+                           dtype=np.float32)[..., -1]
+            sd = np.sqrt(sq / k.astype(np.float32))
+            del sq
             hit = okn & (dev > cutoff * sd[..., None]) & active[..., None]
             del dev
         newf |= hit
-        active &= ~(np.abs(prev - sd) < 0.1)
+        with np.errstate(invalid="ignore"):
+            active &= ~(np.abs(prev - sd) < 0.1)
         prev = sd
         if not active.any():
             break
