@@ -76,6 +76,12 @@ CASES = [
     ("d2_w1000", "split", D2, dict(datacolumn="data", width=1000)),
     ("d2_mst_cb1000", "mstransform", D2, dict(datacolumn="data", chanaverage=True,
                                               chanbin=1000)),
+    # datacolumn all: each column averaged with its own weights
+    ("wc_all_w2", "split", "wc", dict(datacolumn="all", width=2)),
+    ("wc_all_tb", "split", "wc", dict(datacolumn="all", timebin="20s")),
+    ("wc_all_hs", "hanningsmooth", "wc", dict(datacolumn="all")),
+    ("wc_dmc_avg", "mstransform", "wc", dict(datacolumn="data,model,corrected",
+                                             chanaverage=True, chanbin=4)),
     # FLAG_ROW: copied without time averaging, False with it
     ("fr_w2", "split", "fr", dict(datacolumn="data", width=2)),
     ("fr_tb20", "split", "fr", dict(datacolumn="data", timebin="20s")),
@@ -110,6 +116,24 @@ def _mk_w(path, ws):
     return str(path)
 
 
+def _mk_wc(path):
+    """Like wb with MODEL_DATA, but WEIGHT_SPECTRUM and SIGMA random (row and
+    channel dependent): every column's averaging weights matter."""
+    from casacore import tables as ct
+    _mk_w(path, True)
+    rng = np.random.default_rng(7)
+    with ct.table(str(path), readonly=False, ack=False) as t:
+        ws = t.getcol("WEIGHT_SPECTRUM")
+        t.putcol("WEIGHT_SPECTRUM", rng.uniform(1, 10, ws.shape).astype(np.float32))
+        sg = t.getcol("SIGMA")
+        t.putcol("SIGMA", rng.uniform(0.2, 2, sg.shape).astype(np.float32))
+        f = t.getcol("FLAG")
+        f[[0, 5]] = True                          # whole rows
+        f[7, :4] = True                           # a whole 4-channel bin
+        t.putcol("FLAG", f)
+    return str(path)
+
+
 def _mk_fr(path):
     """wa-like MS whose baseline 0-1 has its first two integrations flagged with
     FLAG_ROW set, 0-2 the same with FLAG_ROW unset, 0-3 its first one flagged."""
@@ -137,7 +161,8 @@ def qa_outputs(tmp_path_factory):
     status is 'ok' or the exception's repr, as CASA's."""
     base = tmp_path_factory.mktemp("casa_transform_qa")
     inputs = {"lwa": _unpack_lwa(base), "wa": _mk_w(base / "wa.ms", False),
-              "wb": _mk_w(base / "wb.ms", True), "fr": _mk_fr(base / "fr.ms")}
+              "wb": _mk_w(base / "wb.ms", True), "fr": _mk_fr(base / "fr.ms"),
+              "wc": _mk_wc(base / "wc.ms")}
     cases = [(n, t, inputs.get(s, s), kw) for n, t, s, kw in CASES]
     for who in ("casa", "ours"):
         (base / who).mkdir()
@@ -191,7 +216,8 @@ def test_lwa_uvw_not_fixed_shape(qa_outputs, name):
 @pytest.mark.parametrize("name", ["wa_data", "wb_data", "wb_corrected", "wa_all", "wa_all_w2",
                                   "wb_all_w2", "wa_all_tb", "wb_all_tb", "d2_hs_all",
                                   "wb_mst_dmc", "mwa_split", "mwa_split_ant",
-                                  "mwa_split_w2"])
+                                  "mwa_split_w2", "wc_all_w2", "wc_all_tb", "wc_all_hs",
+                                  "wc_dmc_avg"])
 def test_weight_sigma_as_casa(qa_outputs, name):
     """WEIGHT = 1/SIGMA**2 for DATA without averaging; with CORRECTED_DATA and DATA
     written together SIGMA follows DATA, WEIGHT follows CORRECTED_DATA."""

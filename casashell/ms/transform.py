@@ -276,7 +276,8 @@ def hanning_smooth(data_list, flag, weight):
             if np.iscomplexobj(d):
                 dv = dv.view(dv.real.dtype)
                 sv = s.view(dv.dtype)
-            sv[:, 1:-1] = 0.25 * dv[:, :-2] + 0.5 * dv[:, 1:-1] + 0.25 * dv[:, 2:]
+            with np.errstate(invalid="ignore", over="ignore"):   # inf/nan in the data
+                sv[:, 1:-1] = 0.25 * dv[:, :-2] + 0.5 * dv[:, 1:-1] + 0.25 * dv[:, 2:]
         out.append(s)
     f = flag.copy()
     if flag.shape[1] >= 3:
@@ -1179,10 +1180,18 @@ class Transformer:
             if plan.regrid and dd.spw in plan.regrid:
                 rg = plan.regrid[dd.spw]
                 steps.append(lambda d_, f_, w_: rg.apply(d_, f_, w_, rtime, rfield))
+            # with CORRECTED_DATA and DATA together each column is averaged with
+            # its own weights (as CASA 6.7, compared live): DATA (FLOAT_DATA) with
+            # 1/SIGMA**2, CORRECTED_DATA and MODEL_DATA with the CORRECTED ones
+            own = [w2 is not None and s_ in ("DATA", "FLOAT_DATA") for _, s_ in self.colmap]
             for step in steps:
                 if w2 is not None:
-                    _, _, w2 = step([], flag, w2)
-                datas, flag, w = step(datas, flag, w)
+                    d2, _, w2 = step([d for d, o in zip(datas, own) if o], flag, w2)
+                    d1, flag, w = step([d for d, o in zip(datas, own) if not o], flag, w)
+                    it1, it2 = iter(d1), iter(d2)
+                    datas = [next(it2) if o else next(it1) for o in own]
+                else:
+                    datas, flag, w = step(datas, flag, w)
             for (o, s), dta in zip(self.colmap, datas):
                 res[o] = dta
             res["FLAG"] = flag
