@@ -22,6 +22,7 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pexpect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -222,3 +223,34 @@ def test_ctrl_c_during_the_clean_up_at_exit_is_quiet(tmp_path):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert "atexit" not in err and "distributed" not in err, err
     assert _poll(lambda: not any(_alive(p) for p in pids), 120)
+
+
+def test_task_after_a_cluster_process_died_is_quiet(tmp_path):
+    """The scheduler killed between two tasks: the next task restarts the
+    cluster (one WARN) and the client's connection errors stay off the
+    terminal."""
+    script = tmp_path / "died.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal
+        from casashell.ms.generate import make_ms
+        make_ms('g.ms', nant=5, nscan=3, nspw=1, nchan=4, ntimes_per_scan=3, seed=1)
+        partition(vis='g.ms', outputvis='g.mms', separationaxis='scan', numsubms=2)
+        from casashell.parallel import executor
+        first = executor._cluster.procs[0]
+        os.kill(first.pid, signal.SIGKILL)            # the scheduler dies
+        first.wait()
+        print('TOTAL', flagdata(vis='g.mms', mode='summary')['total'])
+    """))
+    log = tmp_path / "died.log"
+    proc = subprocess.run([sys.executable, CASA, "--nologger", "--nogui", "--logfile", str(log),
+                           "--cores", "2", "-c", str(script)], cwd=str(tmp_path),
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    from casacore import tables as ct
+    with ct.table(str(tmp_path / "g.ms"), ack=False) as t:
+        want = t.nrows() * int(np.prod(t.getcell("DATA", 0).shape))
+    assert f"TOTAL {float(want)}" in proc.stdout
+    for text in (proc.stdout, proc.stderr):
+        assert "distributed" not in text and "Traceback" not in text, text
+    assert log.read_text().count("A process of the local dask cluster has died: "
+                                 "restarting the cluster") == 1

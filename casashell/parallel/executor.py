@@ -65,12 +65,13 @@ def get_client(cfg=None):
     addr, cores = _settings(cfg)
     key = (addr, None if addr else cores)
     with _lock:
-        if _client is not None and _key == key and _client.status == "running":
-            if _cluster is None or _cluster.alive():
+        if _client is not None and _key == key:
+            if _client.status == "running" and (_cluster is None or _cluster.alive()):
                 return _client
-            from ..logsink import casalog
-            casalog.post("A process of the local dask cluster has died: restarting the "
-                         "cluster", "WARN")
+            if _cluster is not None and not _cluster.alive():
+                from ..logsink import casalog
+                casalog.post("A process of the local dask cluster has died: restarting "
+                             "the cluster", "WARN")
         _close_locked()
         if not have_distributed():
             raise RuntimeError("Multi-MS parallel processing needs dask.distributed: "
@@ -78,6 +79,9 @@ def get_client(cfg=None):
         from distributed import Client
         from ..logsink import casalog
         _quiet_distributed_logging()
+        # run before distributed's own exit handlers (registered at its import)
+        atexit.unregister(_close_at_exit)
+        atexit.register(_close_at_exit)
         if addr:
             _probe(addr)
             try:
@@ -195,14 +199,21 @@ def _quiet_distributed_logging() -> None:
     """Route the session's ``distributed`` log records to the casalog (DEBUG)
     instead of distributed's own terminal handler."""
     import logging
-    log = logging.getLogger("distributed")
     handler = _ToCasalog.make()
-    for h in list(log.handlers):
-        if h is not handler:
-            log.removeHandler(h)
-    if handler not in log.handlers:
-        log.addHandler(handler)
-    log.propagate = False
+    # distributed gives "distributed" and some of its children (the client's
+    # logger among them) terminal handlers of their own
+    names = ["distributed"] + [n for n in list(logging.Logger.manager.loggerDict)
+                               if n.startswith("distributed.")]
+    for name in names:
+        log = logging.getLogger(name)
+        if name != "distributed" and not log.handlers:
+            continue                 # propagates to "distributed"
+        for h in list(log.handlers):
+            if h is not handler:
+                log.removeHandler(h)
+        if handler not in log.handlers:
+            log.addHandler(handler)
+        log.propagate = False
 
 
 class SubMSInterrupt(KeyboardInterrupt):
