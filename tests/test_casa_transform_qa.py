@@ -82,6 +82,9 @@ CASES = [
     ("wc_all_hs", "hanningsmooth", "wc", dict(datacolumn="all")),
     ("wc_dmc_avg", "mstransform", "wc", dict(datacolumn="data,model,corrected",
                                              chanaverage=True, chanbin=4)),
+    # hanningsmooth re-indexes like split (a spw / field selection)
+    ("d2s_hs_spw1", "hanningsmooth", D2S, dict(datacolumn="data", spw="1")),
+    ("wc_hs_nosel", "hanningsmooth", "wc", dict(datacolumn="corrected")),
     # FLAG_ROW: copied without time averaging, False with it
     ("fr_w2", "split", "fr", dict(datacolumn="data", width=2)),
     ("fr_tb20", "split", "fr", dict(datacolumn="data", timebin="20s")),
@@ -375,3 +378,17 @@ def test_flag_row_as_casa(qa_outputs, name):
             assert not fr.any() and allf.sum() == 2
         else:
             assert fr.sum() == 3 and allf.sum() == 5
+
+
+@requires_casa
+@pytest.mark.parametrize("name", ["d2s_hs_spw1", "wc_hs_nosel"])
+def test_hanningsmooth_reindexed_as_casa(qa_outputs, name):
+    """hanningsmooth(spw='1') of a 2-spw MS: 1 spw, DATA_DESC_ID 0 (CASA 6.7)."""
+    from casacore import tables as ct
+    _cmp(qa_outputs, name, skip=("SIGMA", "SIGMA_SPECTRUM"))
+    if name == "d2s_hs_spw1":
+        b = qa_outputs["base"] / "ours" / (name + ".ms")
+        with ct.table(str(b / "SPECTRAL_WINDOW"), ack=False) as t:
+            assert t.nrows() == 1
+        with ct.table(str(b), ack=False) as t:
+            assert set(t.getcol("DATA_DESC_ID").tolist()) == {0}

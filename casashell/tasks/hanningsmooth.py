@@ -41,7 +41,7 @@ def hanningsmooth(vis, outputvis, keepmms, field, spw, scan, antenna, correlatio
                 casalog.post("Input CORRECTED_DATA does not exist. Will use DATA", "WARN")
                 datacolumn = "data"
     casalog.post("Hanning smoothing the spectra of " + vis)
-    # as CASA: the output keeps the input's ids (no re-indexing of the subtables)
-    _run_split(vis, out, values, datacolumn, True, 1, "0s", "", casalog, hanning=hanning,
-               reindex=False)
+    # as CASA 6.7 (compared live): the output is re-indexed like split's (a spw or
+    # field selection leaves only the selected ids, numbered from 0)
+    _run_split(vis, out, values, datacolumn, True, 1, "0s", "", casalog, hanning=hanning)
     return None
