@@ -420,7 +420,7 @@ class RFlag:
     """
 
     #: working memory per cell of the chunk (bytes), for sizing baseline subsets
-    cell_bytes = 120
+    cell_bytes = 128
 
     def __init__(self, winsize=3, timedev=None, freqdev=None, timedevscale=5.0,
                  freqdevscale=5.0, spectralmax=1e6, spectralmin=0.0, extendflags=True):
@@ -678,9 +678,9 @@ def extend_time(flags, present, mask, extendpols=True, growtime=50.0, growfreq=5
     """The extend mode on a cube: grows flags inside ``mask``.
 
     ``rowfreq``: growfreq counts the flagged cells of the whole row (every
-    selected channel and correlation) and grows the whole row - what CASA 6.7
-    does in the extension step of tfcrop and rflag (``extendflags``), whereas
-    its extend mode counts per correlation (both measured live)."""
+    selected channel and correlation) and grows the whole row - used for the
+    ``extendflags`` step on calibration tables (see
+    :func:`extend_agent_flags`); the extend mode counts per correlation."""
     new = flags.copy()
     m = mask[None, None]
     pres = present[:, :, None, None]
