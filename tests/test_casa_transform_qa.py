@@ -85,6 +85,10 @@ CASES = [
     # hanningsmooth re-indexes like split (a spw / field selection)
     ("d2s_hs_spw1", "hanningsmooth", D2S, dict(datacolumn="data", spw="1")),
     ("wc_hs_nosel", "hanningsmooth", "wc", dict(datacolumn="corrected")),
+    # a virtual model (CASA's setjy, usescratch=False, run on vm first) is dropped
+    ("vm_split", "split", "vm", dict(datacolumn="data")),
+    ("vm_mst", "mstransform", "vm", dict(datacolumn="data", chanaverage=True, chanbin=2)),
+    ("vm_hs", "hanningsmooth", "vm", dict(datacolumn="data")),
     # FLAG_ROW: copied without time averaging, False with it
     ("fr_w2", "split", "fr", dict(datacolumn="data", width=2)),
     ("fr_tb20", "split", "fr", dict(datacolumn="data", timebin="20s")),
@@ -165,12 +169,14 @@ def qa_outputs(tmp_path_factory):
     base = tmp_path_factory.mktemp("casa_transform_qa")
     inputs = {"lwa": _unpack_lwa(base), "wa": _mk_w(base / "wa.ms", False),
               "wb": _mk_w(base / "wb.ms", True), "fr": _mk_fr(base / "fr.ms"),
-              "wc": _mk_wc(base / "wc.ms")}
+              "wc": _mk_wc(base / "wc.ms"), "vm": _mk_fr(base / "vm.ms")}
     cases = [(n, t, inputs.get(s, s), kw) for n, t, s, kw in CASES]
     for who in ("casa", "ours"):
         (base / who).mkdir()
     code = f"""
 import os, casatasks
+casatasks.setjy(vis={inputs['vm']!r}, field='0', standard='manual',
+                fluxdensity=[2.5, 0, 0, 0], usescratch=False)
 result = {{}}
 for name, tk, src, kw in {cases!r}:
     out = os.path.join({str(base / 'casa')!r}, name + '.ms')
@@ -392,3 +398,21 @@ def test_hanningsmooth_reindexed_as_casa(qa_outputs, name):
             assert t.nrows() == 1
         with ct.table(str(b), ack=False) as t:
             assert set(t.getcol("DATA_DESC_ID").tolist()) == {0}
+
+
+@requires_casa
+@pytest.mark.parametrize("name", ["vm_split", "vm_mst", "vm_hs"])
+def test_virtual_model_dropped_as_casa(qa_outputs, name):
+    """CASA's setjy(usescratch=False) puts model_0/definedmodel_field_0 in the
+    SOURCE keywords; split/mstransform/hanningsmooth outputs have neither (CASA
+    6.7), the input keeps them."""
+    from casacore import tables as ct
+    b = qa_outputs["base"]
+    with ct.table(str(b / "vm.ms" / "SOURCE"), ack=False) as t:
+        assert {"model_0", "definedmodel_field_0"} <= set(t.keywordnames())
+    for who in ("ours", "casa"):
+        p = str(b / who / (name + ".ms"))
+        with ct.table(p, ack=False) as t, ct.table(p + "/SOURCE", ack=False) as s_:
+            names = set(t.keywordnames()) | set(s_.keywordnames())
+        assert not [k for k in names if "model" in k], (who, names)
+    _cmp(qa_outputs, name, skip=("SIGMA", "SIGMA_SPECTRUM"))

@@ -847,6 +847,7 @@ class Transformer:
                 tout = create_main_table(tmp, tin, outcols, shapes, nout)
                 try:
                     self._write_subtables(tin, tout, tmp)
+                    _drop_virtual_model(tout)
                     # no handle of the input may stay open while the data are
                     # streamed: casacore's tile caches of a table object grow with
                     # every getcolslice; each block opens (and closes) its own.
@@ -1402,6 +1403,31 @@ def _group_ids(columns):
         radix *= n
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     return first, inv.ravel()
+
+
+def _drop_virtual_model(tout):
+    """As CASA 6.7's split/mstransform/hanningsmooth (compared live): the virtual
+    model of setjy/ft (``definedmodel_field_N`` and the ``model_N`` records, in
+    the SOURCE keywords or the main table's) is not carried into the output; its
+    field ids would be stale after re-indexing anyway."""
+    from casacore import tables as ct
+
+    def is_vm(k):
+        return k.startswith("definedmodel_field_") or k.startswith("model_") or \
+            k == "definedmodel"
+
+    holders = [tout]
+    if "SOURCE" in tout.keywordnames():
+        kw = tout.getkeyword("SOURCE")
+        if isinstance(kw, str) and kw.startswith("Table: "):
+            holders.append(ct.table(kw[len("Table: "):], readonly=False, ack=False))
+    try:
+        for h in holders:
+            for k in [k for k in h.keywordnames() if is_vm(k)]:
+                h.removekeyword(k)
+    finally:
+        for h in holders[1:]:
+            h.close()
 
 
 def _bin_span(timebin) -> float:
