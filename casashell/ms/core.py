@@ -104,3 +104,34 @@ def ms_subtable(path, name: str, readonly: bool = True):
     if not _is_table_dir(sub):
         raise OSError(f"{path} has no {name} subtable")
     return ct.table(sub, readonly=readonly, ack=False)
+
+
+#: optional main-table columns that CASA treats as absent when their cells were
+#: never written (the column exists in the table description only)
+OPTIONAL_SPECTRUM_COLUMNS = ("WEIGHT_SPECTRUM", "SIGMA_SPECTRUM")
+
+
+def column_has_data(table, name: str) -> bool:
+    """True if column ``name`` of the open casacore ``table`` exists and holds data.
+
+    A column added without writing any cell (e.g. an empty WEIGHT_SPECTRUM from
+    other software) reports its cells as undefined; reading it fails with
+    "TSM: no array in row 0". CASA treats such a column as absent. The first row
+    decides (a column is written for all rows or none by every MS writer).
+    """
+    try:
+        if name not in table.colnames() or table.nrows() == 0:
+            return False
+        return bool(table.iscelldefined(name, 0))
+    except RuntimeError:
+        return False
+
+
+def data_colnames(table) -> list[str]:
+    """The column names of ``table`` minus empty optional spectrum columns.
+
+    WEIGHT_SPECTRUM / SIGMA_SPECTRUM columns without data are left out, as CASA
+    treats them as absent (see :func:`column_has_data`).
+    """
+    return [c for c in table.colnames()
+            if c not in OPTIONAL_SPECTRUM_COLUMNS or column_has_data(table, c)]

@@ -745,6 +745,7 @@ def ms_to_uvfits(vis, fitsfile, datacolumn="corrected", rows=None, multisource=T
     from casacore import tables as ct
     from astropy.io import fits
     from .io import iter_chunks
+    from .core import column_has_data
 
     say = log or (lambda msg, prio="INFO": None)
     join = lambda n: os.path.join(vis, n)  # noqa: E731
@@ -974,7 +975,9 @@ def ms_to_uvfits(vis, fitsfile, datacolumn="corrected", rows=None, multisource=T
             out.write(hdr.tostring().encode("ascii"))
             per_group = group_len * 4 + nif * (8 * ncorr * nchan) * 3
             step = max(1, CHUNK_BYTES // max(per_group, 1))
-            has_ws = "WEIGHT_SPECTRUM" in cols
+            # an empty WEIGHT_SPECTRUM column (cells never written) counts as
+            # absent, as in CASA: the weights then come from WEIGHT
+            has_ws = column_has_data(main, "WEIGHT_SPECTRUM")
             nsorted = len(order)
             # chunk boundaries in the sorted row list at group boundaries
             gstarts = np.searchsorted(grp_of_sorted, np.arange(0, ngw, step))
