@@ -356,6 +356,12 @@ def make_namespace(cfg) -> dict:
           "__package__": None, "__spec__": None}
     shelltasks.populate_namespace(ns, colors=cfg.colors)
     ns.setdefault("casalog", casalog)
+    # CASA's tasks and tools that casashell lacks fail with a clear line, and
+    # CASA 6 scripts' "from casatasks import split" finds casashell's tasks
+    from . import casa6
+    for name, placeholder in casa6.missing_names(ns).items():
+        ns.setdefault(name, placeholder)
+    casa6.install_modules()
     # casa -c runs without IPython; code that asks for it (get_ipython() in a
     # startup file or script, e.g. to run a magic) gets one, created on demand
     # on this namespace.  The interactive shell replaces this with its own.

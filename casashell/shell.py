@@ -145,6 +145,12 @@ def shell_class():
         def showtraceback(self, exc_tuple=None, filename=None, tb_offset=None,
                           exception_only=False, running_compiled_code=False):
             value = (exc_tuple if exc_tuple is not None else sys.exc_info())[1]
+            from .casa6 import NotInCasashell
+            if isinstance(value, NotInCasashell):
+                # a CASA task/tool casashell lacks: one line, no traceback
+                from .logsink import casalog
+                casalog.post(str(value), "SEVERE")      # SEVERE always reaches the terminal
+                return None
             if exception_only and isinstance(value, SystemExit):
                 # IPython's handler of SystemExit in the executed code
                 from .cli import exit_status
