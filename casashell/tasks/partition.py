@@ -10,7 +10,7 @@ from .split import _SEL
       category="manipulation",
       params=[
           Param("vis", "path", "", "Name of input MeasurementSet"),
-          Param("outputvis", "string", "", "Name of output Multi-MS"),
+          Param("outputvis", "newpath", "", "Name of output Multi-MS"),
           Param("createmms", "bool", True, "Create a Multi-MS (False: a normal MS, as split)",
                 sub={True: ["separationaxis", "numsubms", "flagbackup"]}),
           Param("separationaxis", "string", "auto",
