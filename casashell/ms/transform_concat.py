@@ -360,7 +360,7 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
         colsets = []
         for v in inputs:
             with ct.table(v, ack=False) as t:
-                colsets.append(set(t.colnames()))
+                colsets.append({c for c in t.colnames() if _has_cells(t, c)})
         common = set.intersection(*colsets)
         union = set.union(*colsets)
         # scratch columns: present in the output if any input has them; inputs without
@@ -443,6 +443,17 @@ def concat(inputs, target, freqtol=1.0, dirtol=None, respectname=False, timesort
                     import shutil
                     shutil.rmtree(work, ignore_errors=True)
     return total
+
+
+def _has_cells(t, col):
+    """False for an array column without written cells (another program's empty
+    WEIGHT_SPECTRUM or SIGMA_SPECTRUM): such a column counts as absent, as in CASA."""
+    if col not in ("WEIGHT_SPECTRUM", "SIGMA_SPECTRUM") or t.nrows() == 0:
+        return True
+    try:
+        return bool(t.iscelldefined(col, 0))
+    except RuntimeError:
+        return False
 
 
 def _relink(path):
