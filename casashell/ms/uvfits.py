@@ -283,11 +283,11 @@ def _antenna_tables(uv, antnamescheme):
             i = base + int(n) - 1
             if antnamescheme == "new" and vla:
                 name = ("EA" if (arrnam or telescope).upper() != "VLA" else "VA") + f"{int(n):02d}"
-            elif antnamescheme != "new" or vla:
-                # CASA 6.7's 'old' scheme names every antenna by its number (NOSTA)
-                name = str(int(n))
             else:
-                name = names[j]
+                # CASA 6.7 names every antenna by its number (NOSTA) in the 'old'
+                # scheme, and in the 'new' one for all but VLA data (measured on
+                # MWA, HERA, PAPER files); the AN table's name goes to STATION
+                name = str(int(n))
             rows["name"][i] = name
             rows["station"][i] = names[j]
             rows["pos"][i] = xyz[j]

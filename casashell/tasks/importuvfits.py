@@ -10,7 +10,8 @@ from ._framework import Param, task
           Param("fitsfile", "path", "", "Name of the input UVFITS file"),
           Param("vis", "newpath", "", "Name of the output MeasurementSet"),
           Param("antnamescheme", "string", "old", "VLA/EVLA antenna names: 'old' (the "
-                "antenna number, e.g. '4') or 'new' ('EA04'); the AIPS name goes to STATION",
+                "antenna number, e.g. '4') or 'new' ('EA04'); other arrays get the number "
+                "either way; the AIPS name goes to STATION",
                 allowed=["old", "new"]),
       ],
       history="vis")
