@@ -156,3 +156,22 @@ def test_lock_failure_is_one_clear_line_with_the_other_pid(ms_copy, monkeypatch)
         holder.stdin.close()
         holder.wait(timeout=60)
         holder.stdout.close()
+
+
+def test_ctrl_c_in_a_submss_call_leaves_the_message_to_the_session(ms_copy, monkeypatch):
+    """flagdata on one sub-MS of a Multi-MS (called by the parallel worker,
+    which backs the sub-MS up and restores it itself): no WARN from flagdata
+    about partial flags or a restore."""
+    from casashell.parallel import worker
+    from casashell.tasks import flagdata as fd
+    vis = ms_copy(MS_NAME)
+    before = _flags(vis)
+    _interrupt_after_first_write(monkeypatch)
+    values = {p.name: p.default for p in fd.spec.params}
+    values.update(vis=vis, mode="manual", antenna="3", flagbackup=False)
+    out = worker.flagdata_subms(values, {}, True)
+    monkeypatch.undo()
+    assert out.get("cancelled")
+    np.testing.assert_array_equal(_flags(vis), before)       # the worker restored it
+    lines = [m for m, _prio in out["logs"]]
+    assert not [m for m in lines if "flagdata interrupted" in m], lines

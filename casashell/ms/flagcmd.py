@@ -718,10 +718,15 @@ def _locked_message(vis, backup) -> str:
 
 
 def _in_subms_call() -> bool:
+    """Is this flagdata the call of one sub-MS of a Multi-MS (made by
+    casashell.parallel.worker, on a dask worker or in the session)?"""
     import sys
-    worker = sys.modules.get("casashell.parallel.worker")
-    local = getattr(worker, "_local", None)
-    return getattr(local, "call", None) is not None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "casashell.parallel.worker":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _interrupted(vis, backup):
