@@ -309,6 +309,7 @@ def parse_field(md: MSMetadata, value: str) -> set:
     nf = len(names)
     inc, exc = set(), set()
     positive = False
+    missing = []        # ids (and id ranges) that are no field of the MS
     for tok in _split_outside(value, ","):
         if tok == "":
             _fail("field", value, "empty element in the list")
@@ -341,13 +342,26 @@ def parse_field(md: MSMetadata, value: str) -> set:
             if not ids:
                 ids = set(_match_names(tok, names))  # a field literally named '12'
             if not ids:
-                _fail("field", value, f"no field with id {tok} (the MS has {nf} field"
-                      f"{'s' if nf != 1 else ''}: 0~{nf - 1})" if nf else "the MS has no fields")
+                if not nf:
+                    _fail("field", value, "the MS has no fields")
+                if neg or tok.startswith(("<", ">")):
+                    _fail("field", value, f"no field with id {tok} (the MS has {nf} field"
+                          f"{'s' if nf != 1 else ''}: 0~{nf - 1})")
+                # CASA 6.7 drops ids out of range from a list (with a warning)
+                # and refuses the list only when nothing else is selected
+                missing.append(tok)
+                continue
         else:
             ids = set(_match_names(tok, names))
             if not ids:
                 _fail("field", value, f"no field matches '{tok}'")
         (exc if neg else inc).update(ids)
+    if missing:
+        what = f"no field with id {', '.join(missing)} (the MS has {nf} field" \
+            f"{'s' if nf != 1 else ''}: 0~{nf - 1})"
+        if not inc:
+            _fail("field", value, what)
+        _warn(f"field selection '{value}': {what}; selecting the others")
     if not positive:
         inc = set(range(nf))
     out = inc - exc
@@ -529,6 +543,12 @@ def _spw_ids(md, value, spart, cpart):
         spec = _int_spec("spw", value, spart)
         if spec is not None:
             ids = [i for i in range(nspw) if spec[0] <= i <= spec[1]]
+            if "~" in spart and not spart.startswith(("<", ">")) and spec[1] >= nspw:
+                # CASA 6.7's split and msselect refuse a range with an id the MS
+                # does not have ('0~3' of 2 spws); its flagdata takes the rest
+                gone = ", ".join(str(i) for i in range(max(spec[0], nspw), spec[1] + 1))
+                _fail("spw", value, f"no spectral window with id {gone} (the MS has "
+                      f"{nspw}: 0~{nspw - 1})")
             if not ids:
                 _fail("spw", value, f"no spectral window with id {spart} (the MS has "
                       f"{nspw}: 0~{nspw - 1})")
@@ -659,6 +679,7 @@ def _antenna_ids(md, value, text, *, param="antenna"):
     stations = [a.station for a in ants]
     nant = len(ants)
     out = set()
+    missing = []        # numbers that are neither a name nor an id of the MS
     for tok in _split_outside(text, ","):
         if tok == "":
             _fail(param, value, "empty antenna in the list")
@@ -700,10 +721,14 @@ def _antenna_ids(md, value, text, *, param="antenna"):
             lo, hi = int(m.group(1)), int(m.group(2))
             if lo > hi:
                 _fail(param, value, f"range '{tok}' has its start after its end")
+            found = False
             for k in range(lo, hi + 1):
                 i = _one_antenna(md, value, str(k), param, quiet=True)
                 if i is not None:
                     out.add(i)
+                    found = True
+            if not found:
+                missing.append(tok)
             continue
         if "~" in tok:
             _fail(param, value, f"range '{tok}' must be two integers (a~b)")
@@ -715,7 +740,22 @@ def _antenna_ids(md, value, text, *, param="antenna"):
                 _fail(param, value, f"no antenna id is {tok}")
             out.update(rng)
             continue
+        if _INT_RE.match(tok):
+            # CASA 6.7 drops numbers that are no antenna from a list and
+            # refuses the list only when none of its antennas exists
+            i = _one_antenna(md, value, tok, param, quiet=True)
+            if i is None:
+                missing.append(tok)
+            else:
+                out.add(i)
+            continue
         out.add(_one_antenna(md, value, tok, param))
+    if missing:
+        what = (f"no antenna named or numbered '{', '.join(missing)}' "
+                f"(ids 0~{nant - 1})")
+        if not out:
+            _fail(param, value, what)
+        _warn(f"{param} selection '{value}': {what}; selecting the others of '{text}'")
     if not out:
         _fail(param, value, f"no antenna matches '{text}'")
     return sorted(out)
@@ -944,6 +984,7 @@ def parse_intent(md, value) -> set:
     if not states:
         _fail("intent", value, "the MS has no scan intents (empty STATE table)")
     out = set()
+    missing = []        # state ids that are no row of the STATE table
     for tok in _split_outside(value, ","):
         if tok == "":
             _fail("intent", value, "empty element in the list")
@@ -960,6 +1001,10 @@ def parse_intent(md, value) -> set:
         spec = _int_spec("intent", value, tok) if kind == "plain" else None
         if spec is not None:
             hits = {s.id for s in states if spec[0] <= s.id <= spec[1]}
+            if not hits:
+                # as CASA 6.7: state ids that do not exist are dropped from a list
+                missing.append(tok)
+                continue
         else:
             pat = tok
             hits = set()
@@ -975,6 +1020,12 @@ def parse_intent(md, value) -> set:
         if not hits:
             _fail("intent", value, f"no scan intent matches '{tok}'")
         out |= hits
+    if missing:
+        what = (f"no scan intent matches '{', '.join(missing)}' "
+                f"(state ids 0~{len(states) - 1})")
+        if not out:
+            _fail("intent", value, what)
+        _warn(f"intent selection '{value}': {what}; selecting the others")
     return out
 
 
@@ -1468,11 +1519,19 @@ def select(vis, field="", spw="", antenna="", scan="", timerange="", uvrange="",
                     uniq[name].update(np.unique(vals_c).tolist())
 
     # ---- parameters that match no row on their own
-    for (param, k), h in tok_hits.items():
-        if h == 0:
-            sp = {"scan": scan_sp, "observation": obs_sp, "array": arr_sp}[param]
-            tok = [x for x in sp[2] if not x.startswith("!")][k]
-            _fail(param, vals[param], f"no {param} {tok} in the MS")
+    # (as CASA 6.7, a number or range of a list that matches no row is left
+    # out with a warning; the list is refused only when none of it matches)
+    for param, sp in (("scan", scan_sp), ("observation", obs_sp), ("array", arr_sp)):
+        if sp is None or not sp[0]:
+            continue
+        toks = [x for x in sp[2] if not x.startswith("!")]
+        none = [toks[k] for k in range(len(toks)) if tok_hits.get((param, k), 0) == 0]
+        if not none:
+            continue
+        what = f"no {param} {', '.join(none)} in the MS"
+        if len(none) == len(toks):
+            _fail(param, vals[param], what)
+        _warn(f"{param} selection '{vals[param]}': {what}; selecting the others")
     for param in PARAMS:
         if param == "correlation" and spw_chans is not None:
             continue  # counted together with spw (both select data descriptions)
