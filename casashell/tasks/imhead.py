@@ -43,19 +43,19 @@ def imhead(imagename, mode, hdkey, hdvalue, verbose):
             raise ValueError("mode='put' needs hdkey")
         img.put(hdkey, hdvalue)
         casalog.post(f"{hdkey.lower()} set to {_show(img.get(hdkey))} in {imagename}")
-        return True
+        return None
     if mode == "add":
         if not hdkey:
             raise ValueError("mode='add' needs hdkey")
         img.add(hdkey, hdvalue)
         casalog.post(f"{hdkey} added to {imagename}")
-        return True
+        return None
     if mode == "del":
         if not hdkey:
             raise ValueError("mode='del' needs hdkey")
         img.delete(hdkey)
         casalog.post(f"{hdkey} deleted from {imagename}")
-        return True
+        return None
     if mode == "history":
         lines = img.history()
         casalog.post(f"History of {imagename} ({len(lines)} lines):"
@@ -164,10 +164,12 @@ class ImageHeader:
                 if ax < 0:
                     continue
                 if kind == "direction":
+                    # in the image's own units, as CASA (a CASA image may hold
+                    # arcmin; casacore reads FITS direction axes in radians)
                     u = c["units"][i]
-                    d = dict(ctype=c["axes"][i], crval=_to_rad(float(c["crval"][i]), u),
-                             cdelt=_to_rad(float(c["cdelt"][i]), u),
-                             crpix=float(c["crpix"][i]), cunit="rad", _unit=u)
+                    d = dict(ctype=c["axes"][i], crval=float(c["crval"][i]),
+                             cdelt=float(c["cdelt"][i]),
+                             crpix=float(c["crpix"][i]), cunit=u, _unit=u, _dir=True)
                 elif kind == "spectral":
                     if "wcs" in c:
                         w = c["wcs"]
@@ -246,7 +248,7 @@ class ImageHeader:
             if a["ctype"] == "Stokes":
                 st = a["crval"]
                 parts.append(str(st[pix[i]]) if pix[i] < len(st) else "?")
-            elif a["cunit"] == "rad":
+            elif a.get("_dir"):
                 v = _to_rad(float(world[i]), a.get("_unit", "rad"))
                 if a["ctype"] == "Right Ascension":
                     parts.append(_hms(v))
@@ -256,7 +258,7 @@ class ImageHeader:
                     parts.append(f"{np.degrees(v):.6f}deg")
             else:
                 parts.append(f"{float(world[i]):.6g}{a['cunit']}")
-        return ", ".join(parts)
+        return " ".join(parts)
 
     # -- header ------------------------------------------------------------------
     def beam(self):
@@ -285,7 +287,9 @@ class ImageHeader:
         for i, a in enumerate(axes, start=1):
             h[f"cdelt{i}"] = a["cdelt"]
             h[f"crpix{i}"] = a["crpix"]
-            h[f"crval{i}"] = a["crval"]
+            # a Stokes axis: CASA lists the code of its first plane (I 1, XX 9, ...)
+            h[f"crval{i}"] = (_stokes_code(a["crval"]) if a["ctype"] == "Stokes"
+                              else a["crval"])
             h[f"ctype{i}"] = a["ctype"]
             h[f"cunit{i}"] = a["cunit"]
         vmin, vmax, pmin, pmax = self.stats()
@@ -297,11 +301,11 @@ class ImageHeader:
         d = next((self.coords[k] for k in self.coords if k.startswith("direction")), None)
         h["equinox"] = d["system"] if d else ""
         h["imtype"] = self.imageinfo.get("imagetype", "")
-        h["masks"] = np.array(self._masks())
+        h["masks"] = np.array(self._masks(), dtype=str)
         if pmax is not None:
-            h["maxpixpos"] = np.array(list(pmax)[::-1], dtype=np.int32)
+            h["maxpixpos"] = np.array(list(pmax)[::-1], dtype=np.int64)
             h["maxpos"] = self._posstring(pmax)
-            h["minpixpos"] = np.array(list(pmin)[::-1], dtype=np.int32)
+            h["minpixpos"] = np.array(list(pmin)[::-1], dtype=np.int64)
             h["minpos"] = self._posstring(pmin)
         h["object"] = self.imageinfo.get("objectname", "").strip()
         h["observer"] = self.coords.get("observer", "").strip()
@@ -310,11 +314,11 @@ class ImageHeader:
         if s is not None:
             h["reffreqtype"] = s.get("system", "")
             h["restfreq"] = np.atleast_1d(s.get("restfreqs", [s.get("restfreq", 0.0)]))
-        h["shape"] = np.array(self.shape, dtype=np.int32)
+        h["shape"] = np.array(self.shape, dtype=np.int64)
         h["telescope"] = self.coords.get("telescope", "").strip()
         for k, v in sorted(self.miscinfo.items()):   # user keywords (CASA images)
             h.setdefault(k, v)
-        return h
+        return dict(sorted(h.items()))      # CASA's keys are sorted
 
     def _table_info(self):
         """(keywords, data-manager info) of a CASA image's table."""
@@ -388,6 +392,8 @@ class ImageHeader:
         v = h[key]
         import re
         m = re.fullmatch(r"(crval|cdelt)(\d+)", key)
+        if m and m.group(1) == "crval" and h[f"ctype{m.group(2)}"] == "Stokes":
+            return self.axes()[int(m.group(2)) - 1]["crval"]    # the names, as CASA
         if m:
             unit = h[f"cunit{m.group(2)}"]
             if isinstance(v, float):
@@ -427,11 +433,11 @@ class ImageHeader:
             "incr": np.array([a["cdelt"] for a in axes], dtype=float),
             "ndim": len(self.shape),
             "refpix": np.array([a["crpix"] for a in axes], dtype=float),
-            "refval": np.array([a["crval"] if a["ctype"] != "Stokes" else 1.0 for a in axes],
-                               dtype=float),
+            "refval": np.array([a["crval"] if a["ctype"] != "Stokes"
+                                else _stokes_code(a["crval"]) for a in axes], dtype=float),
             "masks": np.array(self._masks(), dtype=str),
             "messages": np.array([], dtype=str),
-            "shape": np.array(self.shape, dtype=np.int32),
+            "shape": np.array(self.shape, dtype=np.int64),
             "tileshape": self.tile_shape(),
             "unit": self.unit,
         }
@@ -469,15 +475,15 @@ class ImageHeader:
             if a["ctype"] == "Stokes":
                 rv = ",".join(a["crval"].tolist())
                 inc = ""
-            elif a["cunit"] == "rad":
-                rv = f"{np.degrees(a['crval']):.8f}deg"
-                inc = f"{np.degrees(a['cdelt']) * 3600:.6g}arcsec"
+            elif a.get("_dir"):
+                rv = f"{np.degrees(_to_rad(a['crval'], a['_unit'])):.8f}deg"
+                inc = f"{np.degrees(_to_rad(a['cdelt'], a['_unit'])) * 3600:.6g}arcsec"
             else:
                 rv = f"{a['crval']:.10g}"
                 inc = f"{a['cdelt']:.6g}"
             lines.append(f"{i:<4d} {a['_coord'] or '':<5.5s} {kind:<5s}{a['ctype']:<16.16s} "
                          f"{self.shape[i]:>7d} {a['crpix']:>11.2f} {rv:>16s} {inc:>16s}  "
-                         f"{a['cunit'] if a['cunit'] != 'rad' else ''}")
+                         f"{a['cunit'] if not a.get('_dir') else ''}")
         return "\n".join(lines)
 
     # -- add / del ---------------------------------------------------------------
@@ -687,8 +693,8 @@ class ImageHeader:
                 except Exception as exc:  # noqa: BLE001
                     raise ValueError(f"cannot read {value!r} as an angle") from exc
             else:
-                # numbers are radians (as mode='list' shows them)
-                v = float(_quantity(value, "rad")) / _ANGLE[unit]
+                # numbers are in the axis's unit (as mode='list' shows them)
+                v = float(_quantity(value, unit))
         else:
             v = float(_quantity(value, "" if what == "crpix" else c.get("units", [""])[i]))
         arr = np.array(c[what], dtype=float)
@@ -767,6 +773,17 @@ def _fits_add(hdr, key, value):
     hdr[card] = value
 
 
+_STOKES = ["I", "Q", "U", "V", "RR", "RL", "LR", "LL", "XX", "XY", "YX", "YY",
+           "RX", "RY", "LX", "LY", "XR", "XL", "YR", "YL", "PP", "PQ", "QP", "QQ"]
+
+
+def _stokes_code(names):
+    """casacore's Stokes code (I 1 ... YY 12 ...) of the first plane of a Stokes axis."""
+    import numpy as np
+    first = str(np.atleast_1d(names)[0]) if len(np.atleast_1d(names)) else "I"
+    return float(_STOKES.index(first) + 1) if first in _STOKES else 1.0
+
+
 def _hms(rad):
     import math
     h = (math.degrees(rad) / 15.0) % 24.0
@@ -801,7 +818,7 @@ def _mjd_text(epoch):
     except Exception:  # noqa: BLE001
         return ""
     t = datetime.datetime(1858, 11, 17) + datetime.timedelta(days=mjd)
-    return t.strftime("%Y/%m/%d/%H:%M:%S.") + f"{t.microsecond // 1000:03d}"
+    return t.strftime("%Y/%m/%d/%H:%M:%S.") + f"{t.microsecond:06d}"
 
 
 def _epoch(value):
