@@ -185,7 +185,13 @@ def _row_weight_sigma(w, flag):
     n = np.maximum(n, 1)
     wrow = (np.where(use, w, 0).sum(axis=1) / n).astype(np.float32)
     srow = (np.where(use, ss, 0).sum(axis=1) / n).astype(np.float32)
-    return wrow, srow, ss
+    # CASA's mark of a zero weight: sigma -1 (compared live)
+    return wrow, _neg_zero(srow), _neg_zero(ss)
+
+
+def _neg_zero(sigma):
+    """-1 where a sigma derived from a weight is 0 (the weight was 0), as CASA."""
+    return np.where(sigma > 0, sigma, np.float32(-1)).astype(np.float32)
 
 
 def _inv_sqrt(w):
@@ -1204,7 +1210,7 @@ class Transformer:
             if not (dd.width > 1 or self._smooth(dd.spw) or
                     (plan.regrid and dd.spw in plan.regrid)):
                 # time averaging alone: SIGMA from the row WEIGHT (as CASA)
-                res["SIGMA"] = _inv_sqrt(wrow_sigma)
+                res["SIGMA"] = _neg_zero(_inv_sqrt(wrow_sigma))
             row_allflag[m_out] = flag.reshape(len(flag), -1).all(axis=1)
             results.append((m_out, res))
 
