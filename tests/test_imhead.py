@@ -160,7 +160,7 @@ def test_add_and_del(image, tmp_path):
     imhead(imagename=path, mode="add", hdkey="mykey", hdvalue="hello")
     assert images.image(path).miscinfo()["mykey"] == "hello"
     assert imhead(imagename=path, mode="get", hdkey="mykey") == "hello"
-    assert imhead(imagename=path, mode="list")["mykey"] == "hello"
+    assert "mykey" not in imhead(imagename=path, mode="list")     # as CASA 6.7
     with pytest.raises(ValueError, match="already exists"):
         imhead(imagename=path, mode="add", hdkey="mykey", hdvalue="again")
     imhead(imagename=path, mode="del", hdkey="mykey")

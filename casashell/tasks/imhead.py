@@ -308,7 +308,8 @@ class ImageHeader:
             h["minpixpos"] = np.array(list(pmin)[::-1], dtype=np.int64)
             h["minpos"] = self._posstring(pmin)
         h["object"] = self.imageinfo.get("objectname", "").strip()
-        h["observer"] = self.coords.get("observer", "").strip()
+        # as casacore reads it (a blank FITS OBSERVER card is ' ' in CASA too)
+        h["observer"] = self.coords.get("observer", "")
         h["projection"] = d["projection"] if d else ""
         s = next((self.coords[k] for k in self.coords if k.startswith("spectral")), None)
         if s is not None:
@@ -316,8 +317,7 @@ class ImageHeader:
             h["restfreq"] = np.atleast_1d(s.get("restfreqs", [s.get("restfreq", 0.0)]))
         h["shape"] = np.array(self.shape, dtype=np.int64)
         h["telescope"] = self.coords.get("telescope", "").strip()
-        for k, v in sorted(self.miscinfo.items()):   # user keywords (CASA images)
-            h.setdefault(k, v)
+        # user keywords (miscinfo) are not listed, as CASA: mode='get' finds them
         return dict(sorted(h.items()))      # CASA's keys are sorted
 
     def _table_info(self):
@@ -378,8 +378,14 @@ class ImageHeader:
         return np.array(tile, dtype=np.int64)
 
     def get(self, key):
-        key = key.lower()
         h = self.header()
+        if key.lower() not in h and self.is_casa:     # a user keyword (miscinfo)
+            if key in self.miscinfo:
+                return self.miscinfo[key]
+            low = {k.lower(): k for k in self.miscinfo}
+            if key.lower() in low:
+                return self.miscinfo[low[key.lower()]]
+        key = key.lower()
         if key not in h and not self.is_casa:
             from astropy.io import fits
             card = key.upper()
