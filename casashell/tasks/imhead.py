@@ -281,7 +281,7 @@ class ImageHeader:
             for key, name in (("beammajor", "major"), ("beamminor", "minor"),
                               ("beampa", "positionangle")):
                 q = b[name]
-                h[key] = {"value": float(q["value"]), "unit": q["unit"]}
+                h[key] = {"unit": q["unit"], "value": float(q["value"])}
         h["bunit"] = self.unit
         axes = self.axes()
         for i, a in enumerate(axes, start=1):
