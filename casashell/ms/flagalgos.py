@@ -84,12 +84,27 @@ def _lane_polyfit(y, w, left, right, deg):
     out = np.full(seg_y.shape, np.nan)
     use = cnt > deg
     if use.any():
-        V = np.vander(x, deg + 1)
+        V = np.vander(x, deg + 1, increasing=True)
         ww = seg_w[use]
         A = np.einsum("lm,mk,mj->lkj", ww, V, V) + np.eye(deg + 1) * 1e-12
         b = np.einsum("lm,mk,lm->lk", ww, V, seg_y[use])
-        c = np.linalg.solve(A, b[..., None])[..., 0]
-        out[use] = c @ V.T
+        c = np.linalg.solve(A, b[..., None])[..., 0]          # in t = alpha*X + beta
+        # the same polynomial in CASA's abscissa X = index + 1, evaluated as
+        # CASA does: a single-precision sum of the double-precision terms
+        # (its rounding moves values by up to ~1e-4: measured on day2)
+        X = np.arange(left, right + 1, dtype=np.float64) + 1.0
+        alpha = 2.0 / (m - 1) if m > 1 else 0.0
+        beta = -1.0 - alpha * (left + 1.0) if m > 1 else 0.0
+        coef = np.zeros_like(c)
+        from math import comb
+        for k in range(deg + 1):
+            for j in range(k + 1):
+                coef[:, j] += c[:, k] * comb(k, j) * alpha ** j * beta ** (k - j)
+        acc = np.zeros((len(c), m), np.float32)
+        for j in range(deg + 1):
+            acc = (acc.astype(np.float64) + coef[:, j:j + 1] * X[None, :] ** j
+                   ).astype(np.float32)
+        out[use] = acc
     return out, use
 
 
