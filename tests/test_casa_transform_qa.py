@@ -89,6 +89,10 @@ CASES = [
     ("vm_split", "split", "vm", dict(datacolumn="data")),
     ("vm_mst", "mstransform", "vm", dict(datacolumn="data", chanaverage=True, chanbin=2)),
     ("vm_hs", "hanningsmooth", "vm", dict(datacolumn="data")),
+    # all columns of the MWA MS (channel-dependent WEIGHT_SPECTRUM, zero for the
+    # flagged data): DATA with 1/SIGMA**2, fully flagged zero-weight cells 0
+    ("mwacal_all_w2", "split", "mwacal", dict(datacolumn="all", width=2)),
+    ("mwacal_all_tb", "split", "mwacal", dict(datacolumn="all", timebin="20s")),
     # FLAG_ROW: copied without time averaging, False with it
     ("fr_w2", "split", "fr", dict(datacolumn="data", width=2)),
     ("fr_tb20", "split", "fr", dict(datacolumn="data", timebin="20s")),
@@ -175,7 +179,9 @@ def qa_outputs(tmp_path_factory):
     base = tmp_path_factory.mktemp("casa_transform_qa")
     inputs = {"lwa": _unpack_lwa(base), "wa": _mk_w(base / "wa.ms", False),
               "wb": _mk_w(base / "wb.ms", True), "fr": _mk_fr(base / "fr.ms"),
-              "wc": _mk_wc(base / "wc.ms"), "vm": _mk_fr(base / "vm.ms")}
+              "wc": _mk_wc(base / "wc.ms"), "vm": _mk_fr(base / "vm.ms"),
+              "mwacal": str(base / "mwacal.ms")}
+    shutil.copytree(MWA, inputs["mwacal"])     # CASA's clearcal(addmodel=True) runs on it
     cases = [(n, t, inputs.get(s, s), kw) for n, t, s, kw in CASES]
     for who in ("casa", "ours"):
         (base / who).mkdir()
@@ -183,6 +189,7 @@ def qa_outputs(tmp_path_factory):
 import os, casatasks
 casatasks.setjy(vis={inputs['vm']!r}, field='0', standard='manual',
                 fluxdensity=[2.5, 0, 0, 0], usescratch=False)
+casatasks.clearcal(vis={inputs['mwacal']!r}, addmodel=True)
 result = {{}}
 for name, tk, src, kw in {cases!r}:
     out = os.path.join({str(base / 'casa')!r}, name + '.ms')
@@ -232,7 +239,7 @@ def test_lwa_uvw_not_fixed_shape(qa_outputs, name):
                                   "wb_all_w2", "wa_all_tb", "wb_all_tb", "d2_hs_all",
                                   "wb_mst_dmc", "mwa_split", "mwa_split_ant",
                                   "mwa_split_w2", "wc_all_w2", "wc_all_tb", "wc_all_hs",
-                                  "wc_dmc_avg"])
+                                  "wc_dmc_avg", "mwacal_all_w2", "mwacal_all_tb"])
 def test_weight_sigma_as_casa(qa_outputs, name):
     """WEIGHT = 1/SIGMA**2 for DATA without averaging; with CORRECTED_DATA and DATA
     written together SIGMA follows DATA, WEIGHT follows CORRECTED_DATA."""

@@ -4,19 +4,22 @@ One pass over the selected rows of the input MS writes a new MS:
 
 * rows, spectral windows, channels and correlations are selected (a
   :class:`Plan` holds the result of ``casashell.ms.selection.select``);
-* optionally rows are averaged in time (``timebin``; bins never cross a
-  scan / state / field boundary unless that axis is in ``combine``);
-* optionally the spectrum is Hanning-smoothed, then averaged in channel
-  bins (``chanbin``, per spw) or regridded;
+* optionally rows are averaged in time (``timebin``; each baseline binned on
+  its own; bins never cross a scan / state / field boundary unless that axis
+  is in ``combine``);
+* optionally the spectrum is averaged in channel bins (``chanbin``, per spw),
+  then Hanning-smoothed, then regridded (CASA's order);
 * FIELD, SPECTRAL_WINDOW, DATA_DESCRIPTION, POLARIZATION, SOURCE and FEED are
   re-indexed to the ids that remain; other subtables are copied whole.
 
 Averaging rules (those CASA's mstransform documents): an output value is
 the weighted mean of the unflagged inputs; if every input is flagged the
-output is the weighted mean of all of them and is flagged.  The averaging
-weights are ``1/SIGMA_SPECTRUM**2`` (or ``1/SIGMA**2`` per channel) when
-the DATA / MODEL_DATA / FLOAT_DATA column is the source, and
-``WEIGHT_SPECTRUM`` (or ``WEIGHT`` per channel) for CORRECTED_DATA.  The
+output is the weighted mean of all of them (0 if their weights are all 0)
+and is flagged.  The averaging weights are ``1/SIGMA_SPECTRUM**2`` (or
+``1/SIGMA**2`` per channel) when the DATA / MODEL_DATA / FLOAT_DATA column is
+the source, and ``WEIGHT_SPECTRUM`` (or ``WEIGHT`` per channel) for
+CORRECTED_DATA (with both, DATA keeps its own weights, MODEL_DATA takes the
+CORRECTED ones).  The
 output WEIGHT_SPECTRUM is the sum of the contributing weights, WEIGHT its
 mean over channels, SIGMA(_SPECTRUM) ``1/sqrt`` of those.
 
@@ -210,8 +213,9 @@ def weighted_reduce(data_list, flag, weight, starts):
 
     ``data_list``: arrays (n, ...) to average (complex or real); ``flag`` (n, ...)
     bool; ``weight`` (n, ...) float32.  Returns (means, flag_out, weight_out):
-    unflagged inputs only, unless all are flagged (then all inputs, flagged).
-    A zero total weight falls back to the plain mean.
+    unflagged inputs only, unless all are flagged (then all inputs, flagged; 0
+    when all their weights are 0).  Unflagged inputs of zero total weight give
+    their plain mean.
     """
     good = ~flag
     wg = weight * good
@@ -219,8 +223,6 @@ def weighted_reduce(data_list, flag, weight, starts):
     cnt = np.add.reduceat(good.astype(np.float32), starts, axis=0)
     allf = cnt == 0
     swall = np.add.reduceat(weight, starts, axis=0)
-    nin = np.diff(np.append(starts, flag.shape[0])).astype(np.float32)
-    nin = nin.reshape((-1,) + (1,) * (flag.ndim - 1))
     means = []
     for d in data_list:
         num = np.add.reduceat(d * wg, starts, axis=0)
@@ -235,11 +237,11 @@ def weighted_reduce(data_list, flag, weight, starts):
             if m1.any():
                 out[m1] = s_good[m1] / cnt[m1]
             if allf.any():
+                # every input flagged: their weighted mean; 0 when their weights
+                # are all 0 too (as CASA 6.7, compared live on the MWA MS)
                 s_all_w = np.add.reduceat(d * weight, starts, axis=0)
-                s_all = np.add.reduceat(d, starts, axis=0)
                 wpos = swall > 0
-                fb = np.where(wpos, s_all_w / np.where(wpos, swall, 1),
-                              s_all / np.broadcast_to(nin, s_all.shape))
+                fb = np.where(wpos, s_all_w / np.where(wpos, swall, 1), 0)
                 out[allf] = fb[allf]
         means.append(out)
     wout = np.where(allf, swall, sw).astype(np.float32)
