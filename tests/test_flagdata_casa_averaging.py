@@ -31,7 +31,7 @@ CASES = [
     ("rflag-chan-noext-day2", "day2", dict(mode="rflag", channelavg=True, chanbin=4,
                                             extendflags=False), 0.0),
     ("rflag-chan2-day2", "day2", dict(mode="rflag", channelavg=True, chanbin=2), 0.0),
-    # measured: 136 of 723,968 cells (values at a threshold; tfcrop is
+    # measured: 64 of 723,968 cells (values at a threshold; tfcrop is
     # sensitive to single-precision rounding; unaveraged it is identical)
     ("tfcrop-chan-day2", "day2", dict(mode="tfcrop", channelavg=True, chanbin=4,
                                       extendflags=False), 5e-4),

@@ -827,7 +827,8 @@ def average_cube(data, flags, present, mask, slot, ntb, cbin):
     d2 = None
     if data is not None:
         d = data[bb, jj]
-        dt = np.complex128 if np.iscomplexobj(d) else np.float64
+        # single-precision sums, as CASA 6.7 averages (closer to its tfcrop flags)
+        dt = np.complex64 if np.iscomplexobj(d) else np.float32
         sg = bsum(np.where(good, d, 0).astype(dt))
         sa = bsum(d.astype(dt))
         with np.errstate(invalid="ignore", divide="ignore"):
