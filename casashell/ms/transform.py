@@ -1320,6 +1320,10 @@ class Transformer:
             fall[m_in] = flag
             wall[m_in] = w
         datas, flag, w = weighted_reduce(dall, fall, wall, seg_starts)
+        for x in datas:
+            # as CASA 6.7 (compared live): a combined channel whose inputs are all
+            # flagged is 0
+            x[flag] = 0
         res = {o: x for (o, _), x in zip(self.colmap, datas)}
         res["FLAG"] = flag
         res["WEIGHT_SPECTRUM"] = w
