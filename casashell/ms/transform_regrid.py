@@ -399,6 +399,14 @@ class SpwRegrid:
                         mat = (lmat, poly, bracket_matrix(fi, self.freq) > 0)
                     else:
                         mat = (lmat, lmat, None)
+                    # as CASA 6.7 (compared live): an output channel the shifted
+                    # input band covers only partly is flagged
+                    ilo, ihi = edges(fi, wi)
+                    olo, ohi = edges(self.freq, self.width)
+                    tol = 1e-6 * float(np.min(np.abs(wi)))
+                    partial = ((olo < ilo.min() - tol) | (ohi > ihi.max() + tol)) & \
+                        (ohi > ilo.min()) & (olo < ihi.max())
+                    mat = mat + (partial,)
                 # stored as float32 (the products are float32 anyway; half the memory)
                 if isinstance(mat, tuple):
                     mat = tuple(None if m is None else m if m.dtype == bool
@@ -413,6 +421,8 @@ class SpwRegrid:
             if isinstance(mat, tuple):
                 d2, f2, w2 = apply_interpolation(mat[1], mat[0], [d[rows] for d in datas],
                                                  flag[rows], w[rows], mat[2])
+                if mat[3].any():
+                    f2[:, mat[3]] = True
             else:
                 d2, f2, w2 = apply_matrix(mat, [d[rows] for d in datas], flag[rows],
                                           w[rows])
