@@ -144,7 +144,7 @@ PARAMS = [
     Param("savepars", "bool", False, "Save the current parameters to the FLAG_CMD table or to a file",
           sub={True: ["cmdreason", "outfile", "overwrite"]}),
     Param("cmdreason", "string", "", "Reason to save to output file or to FLAG_CMD table"),
-    Param("outfile", "string", "", "Name of output file to save current parameters. "
+    Param("outfile", "newpath", "", "Name of output file to save current parameters. "
           "If empty, save to FLAG_CMD"),
     Param("overwrite", "bool", True, "Overwrite the existing file to save the flag commands"),
     Param("writeflags", "bool", True, "Do not modify the flags in the MS"),

@@ -10,7 +10,7 @@ from .split import _SEL
       category="manipulation",
       params=[
           Param("vis", "path", "", "Name of input MeasurementSet or Multi-MS"),
-          Param("outputvis", "string", "", "Name of output MeasurementSet or Multi-MS"),
+          Param("outputvis", "newpath", "", "Name of output MeasurementSet or Multi-MS"),
           Param("keepmms", "bool", True, "Create a Multi-MS as the output if the input is a Multi-MS"),
           *_SEL,
           Param("smooth_spw", ["string", "stringVec", "int", "intVec"], "",

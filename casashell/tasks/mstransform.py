@@ -10,7 +10,7 @@ from .split import _SEL
       category="manipulation",
       params=[
           Param("vis", "path", "", "Name of input MeasurementSet or Multi-MS"),
-          Param("outputvis", "string", "", "Name of output MeasurementSet or Multi-MS"),
+          Param("outputvis", "newpath", "", "Name of output MeasurementSet or Multi-MS"),
           Param("createmms", "bool", False, "Create a Multi-MS output (as partition)",
                 sub={True: ["separationaxis", "numsubms"]}),
           Param("separationaxis", "string", "auto", "Axis to do parallelization across (auto, scan, spw, baseline)"),
