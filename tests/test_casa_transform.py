@@ -149,6 +149,13 @@ for name, tk, src, kw in {cases!r}:
         shutil.copytree(src, out); kw['vis'] = out
     elif tk == 'concat':
         kw['concatvis'] = out
+        # CASA's concat writes HISTORY rows into its inputs: give it copies
+        copies = []
+        for i, v in enumerate(kw['vis']):
+            c = os.path.join({str(base / 'casa')!r}, f'_in_{{name}}_{{i}}.ms')
+            shutil.copytree(v, c)
+            copies.append(c)
+        kw['vis'] = copies
     else:
         kw['vis'] = src; kw['outputvis'] = out
     try:
