@@ -217,6 +217,11 @@ def weighted_reduce(data_list, flag, weight, starts):
     when all their weights are 0).  Unflagged inputs of zero total weight give
     their plain mean.
     """
+    with np.errstate(invalid="ignore", over="ignore"):   # inf/nan samples (LWA data):
+        return _weighted_reduce(data_list, flag, weight, starts)   # results as CASA's
+
+
+def _weighted_reduce(data_list, flag, weight, starts):
     good = ~flag
     wg = weight * good
     sw = np.add.reduceat(wg, starts, axis=0)
