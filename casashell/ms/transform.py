@@ -36,6 +36,7 @@ from dataclasses import dataclass, field as dcfield
 
 import numpy as np
 
+from .core import column_has_data
 from .writer import copy_subtable, create_main_table, staged_output, subtable_names
 
 DATA_COLUMNS = ("DATA", "MODEL_DATA", "CORRECTED_DATA", "FLOAT_DATA")
@@ -355,9 +356,8 @@ class Transformer:
     def _prepare(self, tin):
         plan = self.plan
         self.colmap = resolve_datacolumn(tin.colnames(), plan.datacolumn, plan.vis)
-        cols = set(tin.colnames())
-        self.has_ws = "WEIGHT_SPECTRUM" in cols and self._col_has_data(tin, "WEIGHT_SPECTRUM")
-        self.has_ss = "SIGMA_SPECTRUM" in cols and self._col_has_data(tin, "SIGMA_SPECTRUM")
+        self.has_ws = column_has_data(tin, "WEIGHT_SPECTRUM")
+        self.has_ss = column_has_data(tin, "SIGMA_SPECTRUM")
         srcs = [s for _, s in self.colmap]
         # which weights drive the averaging
         self.weight_from_sigma = "CORRECTED_DATA" not in srcs
@@ -476,15 +476,6 @@ class Transformer:
         if isinstance(h, (set, frozenset, list, tuple)):
             return spw in h
         return bool(h)
-
-    @staticmethod
-    def _col_has_data(t, col):
-        if t.nrows() == 0:
-            return False
-        try:
-            return bool(t.iscelldefined(col, 0))
-        except RuntimeError:
-            return False
 
     def _shape_ok(self, lo, hi):
         if self.uniform_shapes:

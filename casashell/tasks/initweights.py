@@ -26,7 +26,7 @@ def initweights(vis, wtmode, tsystable, gainfield, interp, spwmap, dowtsp):
     from casacore import tables as ct
 
     from ..logsink import casalog
-    from ..ms.core import check_ms
+    from ..ms.core import check_ms, column_has_data
     from ..ms.writer import add_array_column, row_groups_by_shape
 
     vis = check_ms(vis)
@@ -48,8 +48,8 @@ def initweights(vis, wtmode, tsystable, gainfield, interp, spwmap, dowtsp):
             # CASA 6.7 refuses it even when WEIGHT_SPECTRUM exists
             raise ValueError("wtmode='weight' initializes WEIGHT_SPECTRUM from WEIGHT: set "
                              "dowtsp=True")
-        has_ws = "WEIGHT_SPECTRUM" in cols and _defined(t, "WEIGHT_SPECTRUM")
-        has_ss = "SIGMA_SPECTRUM" in cols and _defined(t, "SIGMA_SPECTRUM")
+        has_ws = column_has_data(t, "WEIGHT_SPECTRUM")
+        has_ss = column_has_data(t, "SIGMA_SPECTRUM")
         new = []
         if dowtsp and not has_ws:
             new.append("WEIGHT_SPECTRUM")
@@ -82,13 +82,6 @@ def initweights(vis, wtmode, tsystable, gainfield, interp, spwmap, dowtsp):
     casalog.post(f"Initialized the weights of {vis} with wtmode='{mode}'"
                  + (" (WEIGHT_SPECTRUM too)" if dowtsp or has_ws else ""))
     return None
-
-
-def _defined(t, col):
-    try:
-        return t.nrows() > 0 and bool(t.iscelldefined(col, 0))
-    except RuntimeError:
-        return False
 
 
 def _chan_widths(t):

@@ -179,18 +179,15 @@ def _run_nspw(plan, out, nspw, usewtspectrum, log):
 
     from casacore import tables as ct
 
+    from ..ms.core import column_has_data
     from ..ms.transform import nspw_counts, run, split_output_spw
     from ..ms.writer import _remove, staged_output
 
     total = next(iter(plan.regrid.values())).nchan
     counts = nspw_counts(total, nspw)
     with ct.table(plan.vis, ack=False) as t:
-        cols = set(t.colnames())
-
-        def has(c):
-            return c in cols and t.nrows() > 0 and bool(t.iscelldefined(c, 0))
-        keep_ws = usewtspectrum or has("WEIGHT_SPECTRUM")
-        keep_ss = keep_ws or has("SIGMA_SPECTRUM")
+        keep_ws = usewtspectrum or column_has_data(t, "WEIGHT_SPECTRUM")
+        keep_ss = keep_ws or column_has_data(t, "SIGMA_SPECTRUM")
     plan.extra["usewtspectrum"] = True      # the parts' WEIGHT/SIGMA come from it
     parent, name = os.path.split(out)
     tmp = os.path.join(parent, f".{name}.combined-{os.getpid()}-{uuid.uuid4().hex[:8]}")
