@@ -1036,6 +1036,22 @@ class Transformer:
         finally:
             tin.close()
 
+    def _read_dd_block(self, tin, rows, m_in, dd, scal):
+        """The data, FLAG and weight columns of ``rows[m_in]`` (one ddid), and their
+        flags with FLAG_ROW applied."""
+        names = [s for _, s in self.colmap] + ["FLAG", "WEIGHT", "SIGMA"]
+        if self.has_ws:
+            names.append("WEIGHT_SPECTRUM")
+        if self.has_ss:
+            names.append("SIGMA_SPECTRUM")
+        arr = self._read_block(tin, rows[m_in], dd, names)
+        flag = arr["FLAG"]
+        if "FLAG_ROW" in scal:
+            fr = scal["FLAG_ROW"][m_in]
+            if fr.any():
+                flag = flag | fr[:, None, None]
+        return arr, flag
+
     def _read_block(self, tin, rows, dd, names):
         """Read the selected channels/correlations of ``names`` for ``rows`` (one ddid)."""
         blc, trc = dd.blc_trc
@@ -1107,17 +1123,7 @@ class Transformer:
             dd = self.dds[int(d)]
             m_in = np.nonzero(dd_of == d)[0]
             m_out = np.nonzero(seg_dd == d)[0]
-            names = [s for _, s in self.colmap] + ["FLAG", "WEIGHT", "SIGMA"]
-            if self.has_ws:
-                names.append("WEIGHT_SPECTRUM")
-            if self.has_ss:
-                names.append("SIGMA_SPECTRUM")
-            arr = self._read_block(tin, rows[m_in], dd, names)
-            flag = arr["FLAG"]
-            if "FLAG_ROW" in scal:
-                fr = scal["FLAG_ROW"][m_in]
-                if fr.any():
-                    flag = flag | fr[:, None, None]
+            arr, flag = self._read_dd_block(tin, rows, m_in, dd, scal)
             if averaging:
                 self._note_row_weights(row_w, m_in, arr["WEIGHT"], flag)
             datas = [arr[s] for _, s in self.colmap]
@@ -1284,21 +1290,11 @@ class Transformer:
         plan = self.plan
         n_in = len(rows)
         n_out = len(seg_starts)
-        names = [s for _, s in self.colmap] + ["FLAG", "WEIGHT", "SIGMA"]
-        if self.has_ws:
-            names.append("WEIGHT_SPECTRUM")
-        if self.has_ss:
-            names.append("SIGMA_SPECTRUM")
         dall = fall = wall = None
         for d in np.unique(dd_of):
             dd = self.dds[int(d)]
             m_in = np.nonzero(dd_of == d)[0]
-            arr = self._read_block(tin, rows[m_in], dd, names)
-            flag = arr["FLAG"]
-            if "FLAG_ROW" in scal:
-                fr = scal["FLAG_ROW"][m_in]
-                if fr.any():
-                    flag = flag | fr[:, None, None]
+            arr, flag = self._read_dd_block(tin, rows, m_in, dd, scal)
             if row_w is not None:
                 self._note_row_weights(row_w, m_in, arr["WEIGHT"], flag)
             datas = [arr[s] for _, s in self.colmap]
